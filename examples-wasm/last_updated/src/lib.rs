@@ -1,0 +1,40 @@
+//! `last_updated`: stamps every hash that changes with the server's time.
+//!
+//! The first example of the RedisGears keyspace-trigger docs, in Rust. When a
+//! hash is modified, its field `__last_updated__` is set to the seconds of
+//! Redis' `TIME`, atomically with the command that modified it. Other keys
+//! are left alone.
+//!
+//! ```text
+//! 127.0.0.1:6379> HSET h x 1
+//! (integer) 1
+//! 127.0.0.1:6379> HGETALL h
+//! 1) "x"
+//! 2) "1"
+//! 3) "__last_updated__"
+//! 4) "1658390831"
+//! ```
+
+use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+
+library! {
+    name: "last_updated",
+    triggers: [
+        // Every key; hash events only, filtered by Redis before any Wasm runs.
+        Trigger::new("consumer").events(["@hash"]).run(stamp),
+    ],
+}
+
+fn stamp(event: &Event) -> Result<()> {
+    // An HDEL of the last field deletes the hash: nothing left to stamp.
+    if call("TYPE", [event.key()])?.as_str() != Some("hash") {
+        return Ok(());
+    }
+    let time = call("TIME", ())?;
+    let seconds = time
+        .at(0)
+        .and_then(|s| s.as_int())
+        .ok_or("TIME did not reply with [seconds, microseconds]")?;
+    call("HSET", (event.key(), "__last_updated__", seconds))?;
+    Ok(())
+}

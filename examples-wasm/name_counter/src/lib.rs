@@ -1,0 +1,43 @@
+//! `name_counter`: counts the names written to hashes, even inside
+//! `MULTI`/`EXEC` and scripts.
+//!
+//! The advanced example of the RedisGears keyspace-trigger docs, in Rust.
+//! `on_fired` runs inside the keyspace notification, when each `HSET`
+//! happens, and reads the hash's `name` field then; `run` runs after the
+//! whole transaction and increments `name_<name>`. So
+//!
+//! ```text
+//! MULTI
+//! HSET x name tom
+//! HSET x name jerry
+//! EXEC
+//! ```
+//!
+//! gives `name_tom` = 1 and `name_jerry` = 1. Reading the field in `run`
+//! instead would see `jerry` twice.
+
+use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+
+library! {
+    name: "name_counter",
+    triggers: [
+        Trigger::new("consumer")
+            .events(["@hash"])
+            .on_fired(read_name)
+            .run(count_name),
+    ],
+}
+
+/// At the event: the hash's `name`, if the key is a hash that has one.
+fn read_name(event: &Event) -> Result<Option<String>> {
+    if call("TYPE", [event.key()])?.as_str() != Some("hash") {
+        return Ok(None);
+    }
+    Ok(call("HGET", (event.key(), "name"))?.into_string())
+}
+
+/// After the command: count that name.
+fn count_name(_event: &Event, name: String) -> Result<()> {
+    call("INCR", [format!("name_{name}")])?;
+    Ok(())
+}

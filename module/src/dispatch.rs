@@ -1,0 +1,195 @@
+//! Event dispatch: from a keyspace notification to the guest and back.
+//!
+//! 1. Redis calls [`on_keyspace_event`] for every keyspace event.
+//! 2. Each trigger's prefix and event filter are checked; nothing else
+//!    happens for an event no trigger wants.
+//! 3. For a match on a primary that is not loading data, the trigger's
+//!    `on-fired` runs right away, inside the notification, where Redis
+//!    refuses writes.
+//! 4. Then a post-notification job is scheduled; Redis runs it once the
+//!    command (or the whole `MULTI`/`EXEC`, script or function) is done,
+//!    atomically with it. The job calls the trigger's `run`, whose writes
+//!    are replicated together with the command that fired it.
+//!
+//! Writes made by a trigger do not fire triggers again: while a guest runs,
+//! an [`ExecutionGuard`] is held, and events raised meanwhile are ignored.
+//! The guard is scoped to the guest call, not a global switch, so it cannot
+//! be left on by mistake.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use redis_module::{raw, Context, ContextFlags, NotifyEvent, Status};
+
+use crate::config;
+use crate::host_api::{redis_log, RedisCtx};
+use crate::registry::{self, Library, Trigger};
+use crate::runtime::Event;
+
+thread_local! {
+    static EXECUTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Held while a guest runs: keyspace events raised meanwhile (by the
+/// guest's own writes) do not fire triggers.
+struct ExecutionGuard {
+    was_executing: bool,
+}
+
+impl ExecutionGuard {
+    fn enter() -> Self {
+        ExecutionGuard {
+            was_executing: EXECUTING.replace(true),
+        }
+    }
+}
+
+impl Drop for ExecutionGuard {
+    fn drop(&mut self) {
+        EXECUTING.set(self.was_executing);
+    }
+}
+
+/// The keyspace notification handler. Never panics into Redis.
+pub fn on_keyspace_event(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8]) {
+    if EXECUTING.get() {
+        return;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| dispatch(ctx, kind, event, key)));
+    if outcome.is_err() {
+        redis_log("warning", "a trigger panicked in the keyspace notification");
+    }
+}
+
+fn dispatch(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8]) {
+    registry::with_libraries(|libraries| {
+        let mut may_fire = None;
+        for library in libraries {
+            for trigger in &library.triggers {
+                if !trigger.matches(kind, event, key) {
+                    continue;
+                }
+                // Checked once per event, and only when a trigger matched.
+                if !*may_fire.get_or_insert_with(|| may_fire_here(ctx)) {
+                    return;
+                }
+                fire(ctx, library, trigger, event, key);
+            }
+        }
+    });
+}
+
+/// Triggers fire only on a primary, and never while data is loading.
+fn may_fire_here(ctx: &Context) -> bool {
+    let flags = ctx.get_flags();
+    flags.contains(ContextFlags::MASTER) && !flags.contains(ContextFlags::LOADING)
+}
+
+fn selected_db(ctx: &Context) -> i32 {
+    match unsafe { raw::RedisModule_GetSelectedDb } {
+        Some(get) => unsafe { get(ctx.ctx) },
+        None => 0,
+    }
+}
+
+fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, key: &[u8]) {
+    let _guard = ExecutionGuard::enter();
+    let stats = &trigger.stats;
+    stats.triggered();
+    let event = Event {
+        name: event.to_owned(),
+        key: key.to_vec(),
+        db: selected_db(ctx),
+    };
+
+    let started = Instant::now();
+    let payload = if trigger.has_on_fired {
+        let Ok(mut instance) = library.instance.try_borrow_mut() else {
+            stats.failed(Duration::ZERO, "the library is busy".into());
+            return;
+        };
+        let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event);
+        drop(instance);
+        match result {
+            // Nothing more to do: `on_fired` did all the work.
+            Ok(None) => return stats.succeeded(started.elapsed()),
+            Ok(Some(payload)) if payload.len() > config::MAX_PAYLOAD_BYTES => {
+                return stats.failed(
+                    started.elapsed(),
+                    format!(
+                        "on_fired returned a payload of {} bytes, over the limit of {} bytes",
+                        payload.len(),
+                        config::MAX_PAYLOAD_BYTES
+                    ),
+                );
+            }
+            Ok(Some(payload)) => Some(payload),
+            Err(error) => return stats.failed(started.elapsed(), error.into_message()),
+        }
+    } else {
+        None
+    };
+    let on_fired_time = started.elapsed();
+
+    let job = RunJob {
+        library: Rc::clone(library),
+        trigger: trigger.index,
+        event,
+        payload,
+        on_fired_time,
+    };
+    if ctx.add_post_notification_job(move |ctx| job.run(ctx)) == Status::Err {
+        stats.failed(
+            on_fired_time,
+            "Redis refused to schedule the trigger's run (post-notification job)".into(),
+        );
+    }
+}
+
+/// A trigger's `run`, waiting for Redis to call it after the command.
+struct RunJob {
+    library: Rc<Library>,
+    trigger: u32,
+    event: Event,
+    payload: Option<Vec<u8>>,
+    on_fired_time: Duration,
+}
+
+impl RunJob {
+    fn run(self, ctx: &Context) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run_guest(ctx)));
+        if outcome.is_err() {
+            redis_log("warning", "a trigger panicked in its post-notification job");
+        }
+    }
+
+    fn run_guest(&self, ctx: &Context) {
+        let _guard = ExecutionGuard::enter();
+        let Some(trigger) = self.library.triggers.get(self.trigger as usize) else {
+            return;
+        };
+        let stats = &trigger.stats;
+        if let Some(select) = unsafe { raw::RedisModule_SelectDb } {
+            unsafe { select(ctx.ctx, self.event.db) };
+        }
+        let started = Instant::now();
+        let Ok(mut instance) = self.library.instance.try_borrow_mut() else {
+            stats.failed(self.on_fired_time, "the library is busy".into());
+            return;
+        };
+        let result = instance.run(
+            RedisCtx::new(ctx.ctx),
+            self.trigger,
+            &self.event,
+            self.payload.as_deref(),
+        );
+        drop(instance);
+        let elapsed = self.on_fired_time + started.elapsed();
+        match result {
+            Ok(()) => stats.succeeded(elapsed),
+            Err(error) => stats.failed(elapsed, error.into_message()),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The library registry: which libraries are loaded, with their triggers.
+//!
+//! Loading a library compiles the component, instantiates it, asks it to
+//! `describe` itself and validates the answer, all before the registry is
+//! touched: a library that fails any step changes nothing. `REPLACE` swaps
+//! the whole library in one step, so the old one keeps running if the new
+//! one fails.
+//!
+//! The registry lives on Redis' main thread (commands, keyspace
+//! notifications and post-notification jobs all run there).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use redis_module::NotifyEvent;
+use sha2::{Digest, Sha256};
+
+use crate::event_filter::EventFilter;
+use crate::runtime::{self, LibraryInfo, LibraryInstance};
+use crate::stats::TriggerStats;
+
+/// Longest library or trigger name.
+const MAX_NAME_LEN: usize = 128;
+
+/// A loaded library: its code, its triggers and its live instance.
+pub struct Library {
+    pub name: String,
+    pub code: Vec<u8>,
+    /// SHA-256 of `code`, in hex.
+    pub digest: String,
+    pub triggers: Vec<Trigger>,
+    pub instance: RefCell<LibraryInstance>,
+}
+
+/// One trigger of a library, as it declared itself in `describe`.
+pub struct Trigger {
+    pub name: String,
+    /// Position in the library's `describe` list: what the guest is called with.
+    pub index: u32,
+    pub prefix: Vec<u8>,
+    /// The events as declared, for `TRIGGER LIST`.
+    pub events: Vec<String>,
+    pub filter: EventFilter,
+    pub has_on_fired: bool,
+    pub stats: Rc<TriggerStats>,
+}
+
+impl Trigger {
+    /// Whether this trigger fires for an event: the prefix and event filters,
+    /// checked before any Wasm is entered.
+    #[inline]
+    pub fn matches(&self, kind: NotifyEvent, event: &str, key: &[u8]) -> bool {
+        key.starts_with(&self.prefix) && self.filter.matches(kind, event)
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    /// Sorted by name.
+    libraries: Vec<Rc<Library>>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+}
+
+const BUSY: &str = "the trigger registry is busy (called from inside a trigger?)";
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Turns what `describe` returned into triggers, or says what is wrong.
+fn validate(
+    info: LibraryInfo,
+    previous: Option<&Library>,
+) -> Result<(String, Vec<Trigger>), String> {
+    if !valid_name(&info.name) {
+        return Err(format!(
+            "invalid library name {:?}: use 1 to {MAX_NAME_LEN} characters from [A-Za-z0-9_]",
+            info.name
+        ));
+    }
+    if info.triggers.is_empty() {
+        return Err(format!("library '{}' declares no trigger", info.name));
+    }
+    let mut seen = HashSet::new();
+    let mut triggers = Vec::with_capacity(info.triggers.len());
+    for (index, t) in info.triggers.into_iter().enumerate() {
+        if !valid_name(&t.name) {
+            return Err(format!(
+                "invalid trigger name {:?} in library '{}': use 1 to {MAX_NAME_LEN} characters \
+                 from [A-Za-z0-9_]",
+                t.name, info.name
+            ));
+        }
+        if !seen.insert(t.name.clone()) {
+            return Err(format!(
+                "duplicate trigger name '{}' in library '{}'",
+                t.name, info.name
+            ));
+        }
+        let filter = EventFilter::parse(&t.events)
+            .map_err(|e| format!("trigger '{}' of library '{}': {e}", t.name, info.name))?;
+        // A trigger that survives an upgrade keeps its statistics.
+        let stats = previous
+            .and_then(|old| old.triggers.iter().find(|o| o.name == t.name))
+            .map(|old| Rc::clone(&old.stats))
+            .unwrap_or_default();
+        triggers.push(Trigger {
+            name: t.name,
+            index: index as u32,
+            prefix: t.prefix,
+            events: t.events,
+            filter,
+            has_on_fired: t.has_on_fired,
+            stats,
+        });
+    }
+    Ok((info.name, triggers))
+}
+
+/// `TRIGGER LOAD [REPLACE]`: returns the library's name.
+pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
+    let compiled = runtime::compile(&code)?;
+    let mut instance = LibraryInstance::new(compiled, "(loading)")?;
+    let info = instance.describe()?;
+    let previous = find(&info.name)?;
+    if previous.is_some() && !replace {
+        return Err(format!(
+            "library '{}' already exists: use TRIGGER LOAD REPLACE to upgrade it",
+            info.name
+        ));
+    }
+    let (name, triggers) = validate(info, previous.as_deref())?;
+    instance.set_library_name(&name);
+    let digest = hex(&Sha256::digest(&code));
+    let library = Rc::new(Library {
+        name: name.clone(),
+        code,
+        digest,
+        triggers,
+        instance: RefCell::new(instance),
+    });
+    REGISTRY.with(|r| {
+        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+        match r.libraries.binary_search_by(|l| l.name.as_str().cmp(&name)) {
+            Ok(i) => r.libraries[i] = library,
+            Err(i) => r.libraries.insert(i, library),
+        }
+        Ok(name)
+    })
+}
+
+/// `TRIGGER DELETE`.
+pub fn delete(name: &str) -> Result<(), String> {
+    REGISTRY.with(|r| {
+        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+        match r.libraries.binary_search_by(|l| l.name.as_str().cmp(name)) {
+            Ok(i) => {
+                r.libraries.remove(i);
+                Ok(())
+            }
+            Err(_) => Err(format!("no library named '{name}'")),
+        }
+    })
+}
+
+/// The library named `name`, if loaded.
+pub fn find(name: &str) -> Result<Option<Rc<Library>>, String> {
+    REGISTRY.with(|r| {
+        let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
+        Ok(r
+            .libraries
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| Rc::clone(&r.libraries[i])))
+    })
+}
+
+/// Every loaded library, sorted by name.
+pub fn all() -> Result<Vec<Rc<Library>>, String> {
+    REGISTRY.with(|r| {
+        let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
+        Ok(r.libraries.clone())
+    })
+}
+
+/// How many libraries and triggers are loaded.
+pub fn counts() -> (usize, usize) {
+    REGISTRY.with(|r| match r.try_borrow() {
+        Ok(r) => (
+            r.libraries.len(),
+            r.libraries.iter().map(|l| l.triggers.len()).sum(),
+        ),
+        Err(_) => (0, 0),
+    })
+}
+
+/// Calls `f` with every loaded library, without cloning the list. Used by
+/// the event dispatch on every keyspace event. Does nothing if the registry
+/// is being changed.
+#[inline]
+pub fn with_libraries(f: impl FnOnce(&[Rc<Library>])) {
+    REGISTRY.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            f(&r.libraries)
+        }
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
+}

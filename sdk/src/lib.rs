@@ -1,0 +1,155 @@
+//! # Wasm Triggers SDK
+//!
+//! Write Redis keyspace triggers in plain Rust. A library of triggers is
+//! compiled to a WebAssembly component and loaded into Redis with
+//! `TRIGGER LOAD`; the Redis module calls it on the keyspace events it asked
+//! for, atomically with the command that fired them.
+//!
+//! ```no_run
+//! use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+//!
+//! library! {
+//!     name: "last_updated",
+//!     triggers: [
+//!         Trigger::new("consumer").events(["@hash"]).run(touch),
+//!     ],
+//! }
+//!
+//! /// Sets `__last_updated__` on every hash that changes.
+//! fn touch(event: &Event) -> Result<()> {
+//!     if call("TYPE", [event.key()])?.as_str() != Some("hash") {
+//!         return Ok(());
+//!     }
+//!     let now = call("TIME", ())?;
+//!     let seconds = now.at(0).and_then(|s| s.as_int()).unwrap_or_default();
+//!     call("HSET", (event.key(), "__last_updated__", seconds))?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Build it with `cargo build --release --target wasm32-wasip2` (the crate
+//! must be a `cdylib`) and load it with
+//! `redis-cli -x TRIGGER LOAD < target/wasm32-wasip2/release/my_trigger.wasm`.
+//!
+//! ## Where each part runs
+//!
+//! - [`Trigger::run`] runs in a Redis post-notification job, after the
+//!   command that fired the event (or the whole `MULTI`/`EXEC` or script),
+//!   atomically with it. [`call`] may write there; the writes are replicated
+//!   and written to the AOF together with that command.
+//! - [`Trigger::on_fired`] runs inside the keyspace notification itself, so
+//!   it sees the data as it was right after the event, even inside a
+//!   transaction. Redis refuses writes there. What it returns is handed to
+//!   `run` (see [`OnFired`]).
+//!
+//! Writes made by a trigger do not fire triggers again.
+//!
+//! ## Which events fire a trigger
+//!
+//! [`Trigger::prefix`] takes a literal byte prefix of the keys (empty, the
+//! default, means every key). [`Trigger::events`] takes event names
+//! (`"hset"`, `"del"`, `"expired"`, …, as in Redis' keyspace notifications)
+//! and classes (`"@hash"`, `"@string"`, `"@generic"`, `"@expired"`,
+//! `"@new"`, `"@all"`, …). No events means `"@all"`. Redis checks both
+//! filters before your code runs, so an event you did not ask for costs next
+//! to nothing.
+//!
+//! ## Errors and panics
+//!
+//! A trigger returns [`Result`]; an error, a panic or a trap is counted in the
+//! trigger's `num_failed` with its message in `last_error` (see
+//! `TRIGGER LIST`). The command that fired the trigger still succeeds.
+
+// Lets the generated bindings name this crate the same way from inside and
+// from the libraries that use it.
+extern crate self as wasm_triggers_sdk;
+
+mod call;
+mod error;
+pub mod log;
+mod trigger;
+mod value;
+
+pub use call::{call, Arg, IntoArgs};
+pub use error::{Error, Result};
+pub use trigger::{Event, Library, OnFired, Trigger};
+pub use value::Value;
+
+/// The guest bindings generated from `wit/` by wit-bindgen. Not part of the
+/// API: use [`library!`] instead.
+#[doc(hidden)]
+pub mod __bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "trigger-library",
+        pub_export_macro: true,
+        export_macro_name: "__export_trigger_library",
+        default_bindings_module: "::wasm_triggers_sdk::__bindings",
+        runtime_path: "::wasm_triggers_sdk::__wit_bindgen::rt",
+    });
+}
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::trigger::{describe, on_fired, run};
+}
+
+/// Declares the library this crate builds: its name and its triggers.
+///
+/// Use it once, at the top level of a `cdylib` crate. The name and the
+/// trigger names are made of `[A-Za-z0-9_]`.
+///
+/// ```no_run
+/// use wasm_triggers_sdk::{library, Event, Result, Trigger};
+///
+/// library! {
+///     name: "audit",
+///     triggers: [
+///         Trigger::new("deleted").prefix("user:").events(["del"]).run(on_delete),
+///     ],
+/// }
+///
+/// fn on_delete(event: &Event) -> Result<()> {
+///     wasm_triggers_sdk::call("XADD", ("audit", "*", "deleted", event.key()))?;
+///     Ok(())
+/// }
+/// ```
+#[macro_export]
+macro_rules! library {
+    (name: $name:expr, triggers: [$($trigger:expr),* $(,)?] $(,)?) => {
+        #[doc(hidden)]
+        fn __wasm_triggers_library() -> &'static $crate::Library {
+            static LIBRARY: ::std::sync::OnceLock<$crate::Library> = ::std::sync::OnceLock::new();
+            LIBRARY.get_or_init(|| $crate::Library::new($name, ::std::vec![$($trigger),*]))
+        }
+
+        #[doc(hidden)]
+        struct __WasmTriggersLibrary;
+
+        impl $crate::__bindings::Guest for __WasmTriggersLibrary {
+            fn describe() -> $crate::__bindings::redis::triggers::types::LibraryInfo {
+                $crate::__private::describe(__wasm_triggers_library())
+            }
+
+            fn on_fired(
+                trigger: u32,
+                event: $crate::__bindings::redis::triggers::types::Event,
+            ) -> ::std::result::Result<::std::option::Option<::std::vec::Vec<u8>>, ::std::string::String> {
+                $crate::__private::on_fired(__wasm_triggers_library(), trigger, event)
+            }
+
+            fn run(
+                trigger: u32,
+                event: $crate::__bindings::redis::triggers::types::Event,
+                payload: ::std::option::Option<::std::vec::Vec<u8>>,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run(__wasm_triggers_library(), trigger, event, payload)
+            }
+        }
+
+        $crate::__bindings::__export_trigger_library!(__WasmTriggersLibrary);
+    };
+}

@@ -1,0 +1,31 @@
+//! Writing to the Redis log.
+//!
+//! Messages appear in the server's log prefixed with the library's name.
+//! Printing to stdout or stderr goes nowhere: use these instead.
+//!
+//! ```no_run
+//! wasm_triggers_sdk::log::notice("order expired");
+//! wasm_triggers_sdk::log::warning(&format!("bad payload: {}", 42));
+//! ```
+
+use crate::__bindings::redis::triggers::{host, types::LogLevel};
+
+/// Logs at Redis' `debug` level.
+pub fn debug(message: &str) {
+    host::log(LogLevel::Debug, message);
+}
+
+/// Logs at Redis' `verbose` level.
+pub fn verbose(message: &str) {
+    host::log(LogLevel::Verbose, message);
+}
+
+/// Logs at Redis' `notice` level (shown with the default `loglevel`).
+pub fn notice(message: &str) {
+    host::log(LogLevel::Notice, message);
+}
+
+/// Logs at Redis' `warning` level.
+pub fn warning(message: &str) {
+    host::log(LogLevel::Warning, message);
+}

@@ -1,0 +1,212 @@
+use crate::__bindings::redis::triggers::types::ReplyNode;
+
+/// A Redis reply.
+///
+/// Replies come in RESP3 form: `HGETALL` gives a [`Value::Map`], `SMEMBERS`
+/// a [`Value::Set`], status replies such as `OK` and bulk strings both give
+/// [`Value::Bytes`].
+///
+/// ```
+/// use wasm_triggers_sdk::Value;
+///
+/// let reply = Value::Array(vec![Value::Bytes(b"1700000000".to_vec()), Value::Int(7)]);
+/// assert_eq!(reply.at(0).and_then(Value::as_int), Some(1_700_000_000));
+/// assert_eq!(reply.at(1).and_then(Value::as_int), Some(7));
+///
+/// let hash = Value::Map(vec![(Value::Bytes(b"name".to_vec()), Value::Bytes(b"tom".to_vec()))]);
+/// assert_eq!(hash.get("name").and_then(Value::as_str), Some("tom"));
+/// assert!(Value::Nil.is_nil());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Nil: a missing key or field.
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A double (RESP3).
+    Double(f64),
+    /// A boolean (RESP3).
+    Bool(bool),
+    /// A bulk string or a status reply, as bytes.
+    Bytes(Vec<u8>),
+    /// A big number (RESP3), in decimal.
+    BigNumber(String),
+    /// An error inside an aggregate reply, such as one entry of an `EXEC`.
+    /// (An error reply to the command itself is an `Err` from `call`.)
+    Error(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// A map, in reply order.
+    Map(Vec<(Value, Value)>),
+    /// A set, in reply order.
+    Set(Vec<Value>),
+}
+
+impl Value {
+    /// Whether this is nil.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// The integer, also parsed from a string reply such as `TIME`'s.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The double, also parsed from a string or an integer reply.
+    pub fn as_double(&self) -> Option<f64> {
+        match self {
+            Value::Double(d) => Some(*d),
+            Value::Int(i) => Some(*i as f64),
+            Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a string reply.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The text of a string reply, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.as_bytes()?).ok()
+    }
+
+    /// The bytes of a string reply, without copying.
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The text of a string reply, if it is UTF-8, without copying.
+    pub fn into_string(self) -> Option<String> {
+        String::from_utf8(self.into_bytes()?).ok()
+    }
+
+    /// The elements of an array or a set.
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(items) | Value::Set(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The element at `index` of an array or a set.
+    pub fn at(&self, index: usize) -> Option<&Value> {
+        self.as_array()?.get(index)
+    }
+
+    /// The entries of a map.
+    pub fn as_map(&self) -> Option<&[(Value, Value)]> {
+        match self {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The value of a map entry whose key is the string `key`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Value> {
+        let key = key.as_ref();
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_bytes() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    /// Rebuilds a reply tree from the pre-order nodes the host sends.
+    pub(crate) fn from_nodes(nodes: Vec<ReplyNode>) -> Value {
+        let mut nodes = nodes.into_iter();
+        Self::next_tree(&mut nodes).unwrap_or(Value::Nil)
+    }
+
+    fn next_tree(nodes: &mut std::vec::IntoIter<ReplyNode>) -> Option<Value> {
+        Some(match nodes.next()? {
+            ReplyNode::Nil => Value::Nil,
+            ReplyNode::Integer(i) => Value::Int(i),
+            ReplyNode::Double(d) => Value::Double(d),
+            ReplyNode::Boolean(b) => Value::Bool(b),
+            ReplyNode::Bulk(b) => Value::Bytes(b),
+            ReplyNode::BigNumber(n) => Value::BigNumber(n),
+            ReplyNode::Error(e) => Value::Error(e),
+            ReplyNode::Array(n) => Value::Array(Self::children(nodes, n as usize)),
+            ReplyNode::Set(n) => Value::Set(Self::children(nodes, n as usize)),
+            ReplyNode::Map(n) => {
+                let mut entries = Vec::with_capacity((n as usize).min(nodes.len()));
+                for _ in 0..n {
+                    let Some(key) = Self::next_tree(nodes) else { break };
+                    let value = Self::next_tree(nodes).unwrap_or(Value::Nil);
+                    entries.push((key, value));
+                }
+                Value::Map(entries)
+            }
+        })
+    }
+
+    fn children(nodes: &mut std::vec::IntoIter<ReplyNode>, n: usize) -> Vec<Value> {
+        let mut items = Vec::with_capacity(n.min(nodes.len()));
+        // A truncated list ends the aggregate rather than padding it.
+        while items.len() < n {
+            let Some(item) = Self::next_tree(nodes) else { break };
+            items.push(item);
+        }
+        items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuilds_nested_replies() {
+        // [1, {"a": [nil, "x"]}, error]
+        let nodes = vec![
+            ReplyNode::Array(3),
+            ReplyNode::Integer(1),
+            ReplyNode::Map(1),
+            ReplyNode::Bulk(b"a".to_vec()),
+            ReplyNode::Array(2),
+            ReplyNode::Nil,
+            ReplyNode::Bulk(b"x".to_vec()),
+            ReplyNode::Error("ERR no".into()),
+        ];
+        let value = Value::from_nodes(nodes);
+        assert_eq!(
+            value,
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Map(vec![(
+                    Value::Bytes(b"a".to_vec()),
+                    Value::Array(vec![Value::Nil, Value::Bytes(b"x".to_vec())])
+                )]),
+                Value::Error("ERR no".into()),
+            ])
+        );
+        assert_eq!(value.at(1).and_then(|m| m.get("a")).and_then(|a| a.at(1)).and_then(Value::as_str), Some("x"));
+    }
+
+    #[test]
+    fn truncated_node_lists_do_not_panic() {
+        let value = Value::from_nodes(vec![ReplyNode::Array(3), ReplyNode::Integer(1)]);
+        assert_eq!(value, Value::Array(vec![Value::Int(1)]));
+        assert_eq!(Value::from_nodes(vec![]), Value::Nil);
+    }
+}
