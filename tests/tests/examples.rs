@@ -1,0 +1,140 @@
+//! The three example libraries of `examples-wasm/`, on Redis 8 and Valkey 8.
+
+use wasm_triggers_tests::*;
+
+on_both_servers!(fn last_updated_stamps_modified_hashes(server) {
+    let mut con = server.connect();
+    assert_eq!(load(&mut con, "last_updated"), "last_updated");
+
+    let before: Vec<String> = query(&mut con, &["TIME"]);
+    let before: i64 = before[0].parse().unwrap();
+    let _: i64 = query(&mut con, &["HSET", "h", "x", "1"]);
+    let hash: Vec<String> = query(&mut con, &["HGETALL", "h"]);
+    assert_eq!(hash[..2], ["x", "1"]);
+    assert_eq!(hash[2], "__last_updated__");
+    let stamp: i64 = hash[3].parse().unwrap();
+    let after: Vec<String> = query(&mut con, &["TIME"]);
+    let after: i64 = after[0].parse().unwrap();
+    assert!(before <= stamp && stamp <= after, "{before} <= {stamp} <= {after}");
+
+    // Other hash commands stamp too.
+    let _: i64 = query(&mut con, &["HINCRBY", "h", "x", "1"]);
+    let x: String = query(&mut con, &["HGET", "h", "x"]);
+    assert_eq!(x, "2");
+    let _: String = query(&mut con, &["HGET", "h", "__last_updated__"]);
+
+    // Non-hash keys are left alone.
+    let _: String = query(&mut con, &["SET", "s", "v"]);
+    let kind: String = query(&mut con, &["TYPE", "s"]);
+    assert_eq!(kind, "string");
+    let _: i64 = query(&mut con, &["RPUSH", "l", "a"]);
+    let list_len: i64 = query(&mut con, &["LLEN", "l"]);
+    assert_eq!(list_len, 1);
+
+    // The trigger's own HSET does not fire it again: one event per command.
+    assert_eq!(stat(&mut con, "last_updated", "consumer", "num_triggered"), 2);
+    assert_eq!(stat(&mut con, "last_updated", "consumer", "num_success"), 2);
+});
+
+on_both_servers!(fn last_updated_leaves_a_deleted_hash_deleted(server) {
+    let mut con = server.connect();
+    load(&mut con, "last_updated");
+    let _: i64 = query(&mut con, &["HSET", "gone", "only", "1"]);
+    // The hash now holds `only` and `__last_updated__`.
+    let _: i64 = query(&mut con, &["HDEL", "gone", "only", "__last_updated__"]);
+    let exists: i64 = query(&mut con, &["EXISTS", "gone"]);
+    assert_eq!(exists, 0, "the trigger must not recreate a deleted hash");
+    assert_eq!(stat(&mut con, "last_updated", "consumer", "num_failed"), 0);
+});
+
+on_both_servers!(fn name_counter_counts_each_name(server) {
+    let mut con = server.connect();
+    assert_eq!(load(&mut con, "name_counter"), "name_counter");
+    let _: i64 = query(&mut con, &["HSET", "x", "name", "tom"]);
+    let _: i64 = query(&mut con, &["HSET", "x", "name", "jerry"]);
+    let tom: i64 = query(&mut con, &["GET", "name_tom"]);
+    let jerry: i64 = query(&mut con, &["GET", "name_jerry"]);
+    assert_eq!((tom, jerry), (1, 1));
+});
+
+on_both_servers!(fn name_counter_in_multi_exec(server) {
+    let mut con = server.connect();
+    load(&mut con, "name_counter");
+    let replies: Vec<i64> = redis::pipe()
+        .atomic()
+        .cmd("HSET").arg("x").arg("name").arg("tom")
+        .cmd("HSET").arg("x").arg("name").arg("jerry")
+        .query(&mut con)
+        .expect("MULTI/EXEC");
+    assert_eq!(replies, [1, 0]);
+    // on_fired read each name when its HSET ran; run counted after EXEC.
+    let tom: Option<i64> = query(&mut con, &["GET", "name_tom"]);
+    let jerry: Option<i64> = query(&mut con, &["GET", "name_jerry"]);
+    assert_eq!((tom, jerry), (Some(1), Some(1)));
+});
+
+on_both_servers!(fn name_counter_in_eval(server) {
+    let mut con = server.connect();
+    load(&mut con, "name_counter");
+    let _: Value = query(
+        &mut con,
+        &[
+            "EVAL",
+            "redis.call('HSET', KEYS[1], 'name', 'tom'); redis.call('HSET', KEYS[1], 'name', 'jerry')",
+            "1",
+            "x",
+        ],
+    );
+    let tom: Option<i64> = query(&mut con, &["GET", "name_tom"]);
+    let jerry: Option<i64> = query(&mut con, &["GET", "name_jerry"]);
+    assert_eq!((tom, jerry), (Some(1), Some(1)));
+});
+
+on_both_servers!(fn expired_orders_records_expiries(server) {
+    let mut con = server.connect();
+    assert_eq!(load(&mut con, "expired_orders"), "expired_orders");
+
+    // No client listens for anything: the expiry is recorded all the same.
+    let _: String = query(&mut con, &["SET", "checkout:order-1", "cart", "PX", "20"]);
+    let _: String = query(&mut con, &["SET", "checkout:order-2", "cart", "PX", "20"]);
+    eventually("both orders to expire", || {
+        let count: Option<i64> = query(&mut server.connect(), &["GET", "checkout:expired:count"]);
+        count == Some(2)
+    });
+    let entries: Value = query(&mut con, &["XRANGE", "checkout:expired", "-", "+"]);
+    let mut ids: Vec<String> = array(&entries)
+        .iter()
+        .map(|entry| {
+            let fields = array(&array(entry)[1]);
+            assert_eq!(text(&fields[0]), "id");
+            text(&fields[1])
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["order-1", "order-2"]);
+
+    // A cancelled order (DEL) and an order that has not expired yet are not
+    // expiries; a SET does not fire the trigger either.
+    let _: String = query(&mut con, &["SET", "checkout:order-3", "cart", "EX", "100"]);
+    let _: i64 = query(&mut con, &["DEL", "checkout:order-3"]);
+    let _: String = query(&mut con, &["SET", "checkout:order-4", "cart"]);
+    let _: i64 = query(&mut con, &["DEL", "checkout:order-4"]);
+    let count: i64 = query(&mut con, &["GET", "checkout:expired:count"]);
+    assert_eq!(count, 2);
+    let stats = trigger_stats(&mut con, "expired_orders", "order_expired");
+    assert_eq!(int(&stats["num_triggered"]), 2);
+    assert_eq!(int(&stats["num_success"]), 2);
+});
+
+on_both_servers!(fn expired_orders_records_lazy_expiry(server) {
+    let mut con = server.connect();
+    load(&mut con, "expired_orders");
+    // Stop active expiry so that the key expires when it is read.
+    let _: Value = query(&mut con, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: String = query(&mut con, &["SET", "checkout:lazy", "cart", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let value: Option<String> = query(&mut con, &["GET", "checkout:lazy"]);
+    assert_eq!(value, None);
+    let count: i64 = query(&mut con, &["GET", "checkout:expired:count"]);
+    assert_eq!(count, 1);
+});

@@ -1,0 +1,214 @@
+//! `TRIGGER LOAD`, `REPLACE`, `DELETE` and `LIST`: every load error leaves
+//! the loaded libraries as they were.
+
+use wasm_triggers_tests::*;
+
+/// `TRIGGER LIST` as raw bytes, to compare before and after a failed load.
+fn list_snapshot(con: &mut Connection) -> Value {
+    query(con, &["TRIGGER", "LIST", "WITHCODE"])
+}
+
+on_both_servers!(fn every_load_error_changes_nothing(server) {
+    let mut con = server.connect();
+    load(&mut con, "last_updated");
+    let before = list_snapshot(&mut con);
+
+    let core_module: &[u8] = b"\0asm\x01\0\0\0";
+    let empty_component: &[u8] = b"\0asm\x0d\0\x01\0";
+    let mut truncated = wasm("recorder");
+    truncated.truncate(truncated.len() / 2);
+    let bad_name = wasm("bad_name");
+    let duplicate = wasm("duplicate");
+    let no_run = wasm("no_run");
+    let wrong_world = wasm("wrong_world");
+    let existing = wasm("last_updated");
+
+    let cases: Vec<(&str, Vec<&[u8]>, &str)> = vec![
+        ("empty input", vec![b""], "empty library"),
+        ("not Wasm", vec![b"#!js name=lib\nredis.registerFunction()"], "not a WebAssembly binary"),
+        ("core module", vec![core_module], "core Wasm module, not a component"),
+        ("truncated component", vec![&truncated], "invalid Wasm component"),
+        ("component without exports", vec![empty_component], "does not export the redis:triggers/trigger-library world"),
+        ("component of another world", vec![&wrong_world], "redis:triggers/trigger-library"),
+        ("describe traps", vec![&no_run], "describe panicked"),
+        ("bad trigger name", vec![&bad_name], "invalid trigger name \"bad-name!\""),
+        ("duplicate trigger names", vec![&duplicate], "duplicate trigger name 'same'"),
+        ("existing library", vec![&existing], "already exists: use TRIGGER LOAD REPLACE"),
+        ("unknown option", vec![b"FORCE", &existing], "unknown option 'FORCE'"),
+    ];
+    for (what, args, expected) in cases {
+        let error = load_error(&mut con, &args);
+        assert!(error.contains(expected), "{what}: {error:?} should say {expected:?}");
+        assert_eq!(list_snapshot(&mut con), before, "{what} changed TRIGGER LIST");
+    }
+    // The panic message of `describe` reaches the reply.
+    let error = load_error(&mut con, &[&no_run]);
+    assert!(error.contains("trigger 'forgotten' has no run function"), "{error}");
+
+    // The old library still works.
+    let _: i64 = query(&mut con, &["HSET", "h", "f", "v"]);
+    let stamped: Option<String> = query(&mut con, &["HGET", "h", "__last_updated__"]);
+    assert!(stamped.is_some());
+});
+
+on_both_servers!(fn replace_swaps_the_library(server) {
+    let mut con = server.connect();
+    assert_eq!(load(&mut con, "upgradable_v1"), "upgradable");
+    let _: String = query(&mut con, &["SET", "a:1", "x"]);
+    let _: String = query(&mut con, &["SET", "b:1", "x"]);
+    assert_eq!(list(&mut con, "log:upgrade"), ["v1 a:1"]);
+
+    let name: String = redis::cmd("TRIGGER")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(wasm("upgradable_v2"))
+        .query(&mut con)
+        .expect("REPLACE");
+    assert_eq!(name, "upgradable");
+
+    // v2 moved `stamp` to b:* and added `del`; `dropped` is gone, `added` is new.
+    let _: String = query(&mut con, &["SET", "a:2", "x"]);
+    let _: String = query(&mut con, &["SET", "b:2", "x"]);
+    let _: i64 = query(&mut con, &["DEL", "b:2"]);
+    let _: String = query(&mut con, &["SET", "c:1", "x"]);
+    assert_eq!(list(&mut con, "log:upgrade"), ["v1 a:1", "v2 b:2", "v2 b:2", "v2 c:1"]);
+
+    let library = &libraries(&mut con)[0];
+    let triggers: Vec<String> = array(&library["triggers"])
+        .iter()
+        .map(|t| text(&as_map(t)["name"]))
+        .collect();
+    assert_eq!(triggers, ["stamp", "added"]);
+    let stamp = trigger_stats(&mut con, "upgradable", "stamp");
+    assert_eq!(text(&stamp["prefix"]), "b:");
+    let events: Vec<String> = array(&stamp["events"]).iter().map(text).collect();
+    assert_eq!(events, ["set", "del"]);
+    // A trigger that survives the upgrade keeps its statistics.
+    assert_eq!(int(&stamp["num_triggered"]), 3);
+});
+
+on_both_servers!(fn failed_replace_keeps_the_old_library(server) {
+    let mut con = server.connect();
+    load(&mut con, "upgradable_v1");
+    let before = list_snapshot(&mut con);
+    // Not Wasm at all, then a component whose triggers are invalid (its
+    // library is also named `upgradable`).
+    for (blob, expected) in [
+        (b"garbage".to_vec(), "not a WebAssembly binary"),
+        (wasm("duplicate"), "duplicate trigger name"),
+    ] {
+        let error = load_error(&mut con, &[b"REPLACE", &blob]);
+        assert!(error.contains(expected), "{error}");
+        assert_eq!(list_snapshot(&mut con), before);
+    }
+    let _: String = query(&mut con, &["SET", "a:1", "x"]);
+    assert_eq!(list(&mut con, "log:upgrade"), ["v1 a:1"]);
+});
+
+on_both_servers!(fn delete_stops_firing(server) {
+    let mut con = server.connect();
+    load(&mut con, "last_updated");
+    load(&mut con, "name_counter");
+    assert_eq!(library_names(&mut con), ["last_updated", "name_counter"]);
+    let _: String = query(&mut con, &["TRIGGER", "DELETE", "last_updated"]);
+    assert_eq!(library_names(&mut con), ["name_counter"]);
+    let _: i64 = query(&mut con, &["HSET", "h", "name", "tom"]);
+    let fields: Vec<String> = query(&mut con, &["HKEYS", "h"]);
+    assert_eq!(fields, ["name"], "a deleted library must not fire");
+    let tom: i64 = query(&mut con, &["GET", "name_tom"]);
+    assert_eq!(tom, 1, "the other library still fires");
+
+    let error = redis::cmd("TRIGGER")
+        .arg("DELETE")
+        .arg("last_updated")
+        .query::<Value>(&mut con)
+        .expect_err("deleting an unknown library fails");
+    assert!(error.to_string().contains("no library named 'last_updated'"), "{error}");
+
+    // Deleted, it can be loaded again without REPLACE.
+    load(&mut con, "last_updated");
+});
+
+on_both_servers!(fn list_in_resp2_and_resp3(server) {
+    let mut con = server.connect();
+    load(&mut con, "name_counter");
+    load(&mut con, "last_updated");
+    let code = wasm("name_counter");
+
+    // RESP2: flat key/value arrays.
+    let reply: Value = query(&mut con, &["TRIGGER", "LIST", "LIBRARY", "name_counter", "WITHCODE"]);
+    let libraries = array(&reply);
+    assert_eq!(libraries.len(), 1);
+    assert!(matches!(libraries[0], Value::Array(_)));
+    let library = as_map(&libraries[0]);
+    assert_eq!(text(&library["name"]), "name_counter");
+    assert_eq!(int(&library["code_size"]), code.len() as i64);
+    assert_eq!(text(&library["digest"]).len(), 64);
+    assert_eq!(library["code"], Value::BulkString(code.clone()));
+    let trigger = as_map(&array(&library["triggers"])[0]);
+    for field in [
+        "name", "prefix", "events", "num_triggered", "num_finished", "num_success",
+        "num_failed", "last_error", "last_execution_time_us", "total_execution_time_us",
+        "avg_execution_time_us",
+    ] {
+        assert!(trigger.contains_key(field), "{field} missing from {trigger:?}");
+    }
+    assert_eq!(text(&trigger["name"]), "consumer");
+    assert_eq!(trigger["last_error"], Value::Nil);
+
+    // RESP3: maps.
+    let mut con3 = server.connect_resp3();
+    let reply: Value = query(&mut con3, &["TRIGGER", "LIST", "VERBOSE"]);
+    let libraries = array(&reply);
+    assert_eq!(libraries.len(), 2);
+    assert!(matches!(libraries[0], Value::Map(_)));
+    let names: Vec<String> = libraries.iter().map(|l| text(&as_map(l)["name"])).collect();
+    assert_eq!(names, ["last_updated", "name_counter"]);
+    let library = as_map(&libraries[1]);
+    assert!(int(&library["memory_bytes"]) > 0);
+    let trigger = as_map(&array(&library["triggers"])[0]);
+    assert!(matches!(trigger, ref t if matches!(t["avg_execution_time_us"], Value::Double(_))));
+    assert_eq!(int(&trigger["on_fired"]), 1);
+
+    // An unknown library lists nothing.
+    let reply: Value = query(&mut con, &["TRIGGER", "LIST", "LIBRARY", "nope"]);
+    assert_eq!(array(&reply).len(), 0);
+    // Bad options are errors.
+    assert!(redis::cmd("TRIGGER").arg("LIST").arg("LOUD").query::<Value>(&mut con).is_err());
+    assert!(redis::cmd("TRIGGER").arg("NOPE").query::<Value>(&mut con).is_err());
+    let help: Vec<String> = query(&mut con, &["TRIGGER", "HELP"]);
+    assert!(help.iter().any(|l| l.starts_with("LOAD [REPLACE]")));
+});
+
+on_both_servers!(fn info_section_totals(server) {
+    let mut con = server.connect();
+    load(&mut con, "last_updated");
+    load(&mut con, "failing");
+    let _: i64 = query(&mut con, &["HSET", "h", "f", "v"]);
+    let _: String = query(&mut con, &["SET", "f:ok", "1"]);
+    let _: String = query(&mut con, &["SET", "f:err", "1"]);
+    let info: String = query(&mut con, &["INFO", "triggers"]);
+    let field = |name: &str| -> i64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("triggers_{name}:")))
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("libraries"), 2);
+    assert_eq!(field("triggers"), 2);
+    assert_eq!(field("num_triggered"), 3);
+    assert_eq!(field("num_success"), 2);
+    assert_eq!(field("num_failed"), 1);
+});
+
+on_both_servers!(fn trigger_cannot_be_called_from_scripts(server) {
+    let mut con = server.connect();
+    let error = redis::cmd("EVAL")
+        .arg("return redis.call('TRIGGER', 'LIST')")
+        .arg(0)
+        .query::<Value>(&mut con)
+        .expect_err("TRIGGER is not allowed in scripts");
+    assert!(error.to_string().to_lowercase().contains("script"), "{error}");
+});
