@@ -24,7 +24,9 @@ const HELP: &[&str] = &[
 pub fn trigger_command(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     match catch_unwind(AssertUnwindSafe(|| dispatch(ctx, &args))) {
         Ok(result) => result,
-        Err(_) => Err(RedisError::Str("ERR internal error in TRIGGER (see the server log)")),
+        Err(_) => Err(RedisError::Str(
+            "ERR internal error in TRIGGER (see the server log)",
+        )),
     }
 }
 
@@ -39,7 +41,9 @@ fn dispatch(ctx: &Context, args: &[RedisString]) -> RedisResult {
         "DELETE" => delete(rest),
         "LIST" => list(ctx, rest),
         "HELP" => Ok(RedisValue::Array(
-            HELP.iter().map(|l| RedisValue::SimpleStringStatic(l)).collect(),
+            HELP.iter()
+                .map(|l| RedisValue::SimpleStringStatic(l))
+                .collect(),
         )),
         _ => Err(RedisError::String(format!(
             "ERR unknown subcommand '{subcommand}'. Try TRIGGER HELP."

@@ -134,7 +134,9 @@ fn flatten_reply(reply: &CallReply<'_>, out: &mut Vec<ReplyNode>) {
             out.push(ReplyNode::BigNumber(n.to_string().unwrap_or_default()))
         }
         CallReply::VerbatimString(v) => out.push(ReplyNode::Bulk(
-            v.as_parts().map(|(_, text)| text.to_vec()).unwrap_or_default(),
+            v.as_parts()
+                .map(|(_, text)| text.to_vec())
+                .unwrap_or_default(),
         )),
         CallReply::Array(array) => {
             out.push(ReplyNode::Array(array.len() as u32));

@@ -12,7 +12,7 @@
 //! - [`event_filter`]: event names and classes;
 //! - [`commands`]: `TRIGGER LOAD | DELETE | LIST | HELP`;
 //! - [`stats`]: per-trigger statistics and `INFO triggers`;
-//! - [`config`]: limits.
+//! - [`config`]: the limits on guests.
 //!
 //! The contract with guests is the WIT package in `wit/`.
 

@@ -173,8 +173,7 @@ pub fn delete(name: &str) -> Result<(), String> {
 pub fn find(name: &str) -> Result<Option<Rc<Library>>, String> {
     REGISTRY.with(|r| {
         let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
-        Ok(r
-            .libraries
+        Ok(r.libraries
             .binary_search_by(|l| l.name.as_str().cmp(name))
             .ok()
             .map(|i| Rc::clone(&r.libraries[i])))

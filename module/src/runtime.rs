@@ -129,9 +129,11 @@ pub fn compile(bytes: &[u8]) -> Result<CompiledLibrary, String> {
     // Bytes 4..8 are the version and layer: 01 00 00 00 for a core module,
     // 0d 00 01 00 for a component.
     if bytes[6..8] == [0, 0] {
-        return Err("this is a core Wasm module, not a component: build the library with \
+        return Err(
+            "this is a core Wasm module, not a component: build the library with \
              `cargo build --target wasm32-wasip2`"
-            .into());
+                .into(),
+        );
     }
     let component =
         Component::new(engine(), bytes).map_err(|e| format!("invalid Wasm component: {e:#}"))?;
@@ -194,6 +196,7 @@ fn new_store(library: &str) -> Store<HostState> {
             limiter: Limiter {
                 limits,
                 memory_bytes: 0,
+                memory_denied: false,
             },
             wasi,
             table: ResourceTable::new(),
@@ -281,6 +284,7 @@ impl LibraryInstance {
         let data = self.store.data_mut();
         data.ctx = ctx;
         data.mode = mode;
+        data.limiter.memory_denied = false;
         self.store.set_epoch_deadline(config::deadline_ticks());
     }
 
@@ -292,6 +296,12 @@ impl LibraryInstance {
         let panic = self.store.data_mut().panic_message.take();
         if let Some(message) = panic {
             return format!("{export} panicked: {message}");
+        }
+        if self.store.data().limiter.memory_denied {
+            return format!(
+                "{export} exceeded the memory limit of {} MB",
+                config::MAX_MEMORY_BYTES >> 20
+            );
         }
         if let Some(code) = trap.downcast_ref::<wasmtime::Trap>() {
             if *code == wasmtime::Trap::Interrupt {
@@ -329,6 +339,8 @@ impl LibraryInstance {
 struct Limiter {
     limits: StoreLimits,
     memory_bytes: usize,
+    /// Set when a memory grow was refused during the call in progress.
+    memory_denied: bool,
 }
 
 impl ResourceLimiter for Limiter {
@@ -340,7 +352,12 @@ impl ResourceLimiter for Limiter {
     ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
-            self.memory_bytes = self.memory_bytes.saturating_sub(current).saturating_add(desired);
+            self.memory_bytes = self
+                .memory_bytes
+                .saturating_sub(current)
+                .saturating_add(desired);
+        } else {
+            self.memory_denied = true;
         }
         Ok(allowed)
     }

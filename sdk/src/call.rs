@@ -154,7 +154,12 @@ mod tests {
         let key: &[u8] = b"h\xff";
         assert_eq!(
             (key, "f", 42, -1i64).into_args(),
-            vec![b"h\xff".to_vec(), b"f".to_vec(), b"42".to_vec(), b"-1".to_vec()]
+            vec![
+                b"h\xff".to_vec(),
+                b"f".to_vec(),
+                b"42".to_vec(),
+                b"-1".to_vec()
+            ]
         );
         assert_eq!(["a", "b"].into_args(), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(().into_args(), Vec::<Vec<u8>>::new());

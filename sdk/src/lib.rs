@@ -78,6 +78,7 @@ pub use value::Value;
 /// The guest bindings generated from `wit/` by wit-bindgen. Not part of the
 /// API: use [`library!`] instead.
 #[doc(hidden)]
+#[allow(clippy::all)]
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../wit",

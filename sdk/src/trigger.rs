@@ -114,10 +114,7 @@ impl Trigger {
     /// `"expired"`, and classes such as `"@hash"`, `"@string"`,
     /// `"@generic"` or `"@new"`. Without this call, every event of `"@all"`.
     pub fn events<S: AsRef<str>>(mut self, events: impl IntoIterator<Item = S>) -> Self {
-        self.events = events
-            .into_iter()
-            .map(|e| e.as_ref().to_owned())
-            .collect();
+        self.events = events.into_iter().map(|e| e.as_ref().to_owned()).collect();
         self
     }
 

@@ -151,7 +151,9 @@ impl Value {
             ReplyNode::Map(n) => {
                 let mut entries = Vec::with_capacity((n as usize).min(nodes.len()));
                 for _ in 0..n {
-                    let Some(key) = Self::next_tree(nodes) else { break };
+                    let Some(key) = Self::next_tree(nodes) else {
+                        break;
+                    };
                     let value = Self::next_tree(nodes).unwrap_or(Value::Nil);
                     entries.push((key, value));
                 }
@@ -164,7 +166,9 @@ impl Value {
         let mut items = Vec::with_capacity(n.min(nodes.len()));
         // A truncated list ends the aggregate rather than padding it.
         while items.len() < n {
-            let Some(item) = Self::next_tree(nodes) else { break };
+            let Some(item) = Self::next_tree(nodes) else {
+                break;
+            };
             items.push(item);
         }
         items
@@ -200,7 +204,14 @@ mod tests {
                 Value::Error("ERR no".into()),
             ])
         );
-        assert_eq!(value.at(1).and_then(|m| m.get("a")).and_then(|a| a.at(1)).and_then(Value::as_str), Some("x"));
+        assert_eq!(
+            value
+                .at(1)
+                .and_then(|m| m.get("a"))
+                .and_then(|a| a.at(1))
+                .and_then(Value::as_str),
+            Some("x")
+        );
     }
 
     #[test]

@@ -39,9 +39,10 @@ impl Flavor {
             Flavor::Redis8 => {
                 path_from_env("REDIS_SERVER", root.join(".cache/redis-8/bin/redis-server"))
             }
-            Flavor::Valkey8 => {
-                path_from_env("VALKEY_SERVER", root.join(".cache/valkey-8/bin/valkey-server"))
-            }
+            Flavor::Valkey8 => path_from_env(
+                "VALKEY_SERVER",
+                root.join(".cache/valkey-8/bin/valkey-server"),
+            ),
         }
     }
 }
@@ -168,7 +169,8 @@ impl Server {
 
     /// A RESP3 connection.
     pub fn connect_resp3(&self) -> Connection {
-        self.try_connect(true).expect("a RESP3 connection to the server")
+        self.try_connect(true)
+            .expect("a RESP3 connection to the server")
     }
 
     /// The server's log file.
@@ -221,10 +223,7 @@ pub fn as_map(value: &Value) -> HashMap<String, Value> {
             .collect(),
         other => panic!("not a map: {other:?}"),
     };
-    pairs
-        .into_iter()
-        .map(|(k, v)| (text(&k), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (text(&k), v)).collect()
 }
 
 /// The text of a string reply.
@@ -255,7 +254,10 @@ pub fn array(value: &Value) -> Vec<Value> {
 
 /// `TRIGGER LIST` as a list of library maps.
 pub fn libraries(con: &mut Connection) -> Vec<HashMap<String, Value>> {
-    let reply: Value = redis::cmd("TRIGGER").arg("LIST").query(con).expect("TRIGGER LIST");
+    let reply: Value = redis::cmd("TRIGGER")
+        .arg("LIST")
+        .query(con)
+        .expect("TRIGGER LIST");
     array(&reply).iter().map(as_map).collect()
 }
 

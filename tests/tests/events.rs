@@ -172,7 +172,10 @@ fn replicas_do_not_fire() {
         // The same library on both; only the primary fires it.
         load(&mut p, "name_counter");
         load(&mut r, "name_counter");
-        let _: String = query(&mut r, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+        let _: String = query(
+            &mut r,
+            &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
+        );
         eventually("the replica to sync", || {
             let info: String = query(&mut replica.connect(), &["INFO", "replication"]);
             info.contains("master_link_status:up")
@@ -182,7 +185,39 @@ fn replicas_do_not_fire() {
         let on_replica: Option<i64> = query(&mut r, &["GET", "name_tom"]);
         // Replicated from the primary's trigger, not counted twice.
         assert_eq!(on_replica, Some(1), "{flavor:?}");
-        assert_eq!(stat(&mut r, "name_counter", "consumer", "num_triggered"), 0, "{flavor:?}");
-        assert_eq!(stat(&mut p, "name_counter", "consumer", "num_triggered"), 1, "{flavor:?}");
+        assert_eq!(
+            stat(&mut r, "name_counter", "consumer", "num_triggered"),
+            0,
+            "{flavor:?}"
+        );
+        assert_eq!(
+            stat(&mut p, "name_counter", "consumer", "num_triggered"),
+            1,
+            "{flavor:?}"
+        );
     }
 }
+
+on_both_servers!(fn runaway_guests_are_stopped(server) {
+    let mut con = server.connect();
+    load(&mut con, "failing");
+    // An endless loop is interrupted at the time limit; the server answers
+    // all along and the user's write stands.
+    let _: String = query(&mut con, &["SET", "f:loop", "v"]);
+    let value: String = query(&mut con, &["GET", "f:loop"]);
+    assert_eq!(value, "v");
+    let error = text(&trigger_stats(&mut con, "failing", "flaky")["last_error"]);
+    assert!(error.contains("exceeded the execution time limit of 500 ms"), "{error}");
+
+    // Endless allocation stops at the memory limit.
+    let _: String = query(&mut con, &["SET", "f:alloc", "v"]);
+    let error = text(&trigger_stats(&mut con, "failing", "flaky")["last_error"]);
+    assert!(error.contains("exceeded the memory limit of 64 MB"), "{error}");
+
+    // And the next event works.
+    let _: String = query(&mut con, &["SET", "f:fine", "v"]);
+    let ok: i64 = query(&mut con, &["GET", "f:ok"]);
+    assert_eq!(ok, 1);
+    let stats = trigger_stats(&mut con, "failing", "flaky");
+    assert_eq!((int(&stats["num_success"]), int(&stats["num_failed"])), (1, 2));
+});

@@ -29,7 +29,11 @@ fn record(trigger: &str, event: &Event) -> Result<()> {
 
 fn record_binary(event: &Event) -> Result<()> {
     call("RPUSH", ("log:binary", event.key()))?;
-    let utf8 = if event.key_str().is_some() { "utf8" } else { "not utf8" };
+    let utf8 = if event.key_str().is_some() {
+        "utf8"
+    } else {
+        "not utf8"
+    };
     call("RPUSH", ("log:binary", utf8))?;
     Ok(())
 }

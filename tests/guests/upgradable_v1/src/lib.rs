@@ -11,6 +11,9 @@ library! {
 }
 
 fn stamp(event: &Event) -> Result<()> {
-    call("RPUSH", ("log:upgrade", [b"v1 ".as_slice(), event.key()].concat()))?;
+    call(
+        "RPUSH",
+        ("log:upgrade", [b"v1 ".as_slice(), event.key()].concat()),
+    )?;
     Ok(())
 }

@@ -12,6 +12,9 @@ library! {
 }
 
 fn stamp(event: &Event) -> Result<()> {
-    call("RPUSH", ("log:upgrade", [b"v2 ".as_slice(), event.key()].concat()))?;
+    call(
+        "RPUSH",
+        ("log:upgrade", [b"v2 ".as_slice(), event.key()].concat()),
+    )?;
     Ok(())
 }

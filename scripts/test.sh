@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up everything (scripts/setup.sh), then runs every check and test:
+# formatting, clippy, the unit tests, the SDK's doc examples, and the
+# integration tests against real Redis 8 and Valkey 8 servers.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+"$ROOT/scripts/setup.sh"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+(cd examples-wasm && cargo fmt --all --check)
+(cd tests/guests && cargo fmt --all --check)
+
+step "cargo clippy -D warnings"
+cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+(cd examples-wasm && cargo clippy --release --quiet -- -D warnings)
+(cd tests/guests && cargo clippy --release --quiet -- -D warnings)
+
+step "tests: unit, doc and integration (Redis $("$ROOT/.cache/redis-8/bin/redis-server" --version | cut -d' ' -f3 | cut -d= -f2), Valkey $("$ROOT/.cache/valkey-8/bin/valkey-server" --version | cut -d' ' -f3 | cut -d= -f2))"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+status=0
+cargo test --release --workspace "$@" 2>&1 | tee "$LOG" || status=$?
+# One closing line for the whole run, summed over cargo's per-binary lines.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "\nall tests: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$status"
