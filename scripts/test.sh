@@ -27,5 +27,5 @@ status=0
 cargo test --release --workspace "$@" 2>&1 | tee "$LOG" || status=$?
 # One closing line for the whole run, summed over cargo's per-binary lines.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
-     END { printf "\nall tests: %d passed, %d failed\n", p, f }' "$LOG"
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$LOG"
 exit "$status"
