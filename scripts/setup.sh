@@ -76,6 +76,8 @@ fi
 
 # --- the module and the example triggers -------------------------------------
 log "building the module (target/release/libwasm_triggers.so)"
-(cd "$ROOT" && cargo build --release -p wasm-triggers)
+# The whole workspace, so that features unify as in `cargo test --workspace`
+# and the tests reuse these builds.
+(cd "$ROOT" && cargo build --release --workspace)
 "$ROOT/scripts/build-wasm.sh"
 log "ready: $("$REDIS_DIR/bin/redis-server" --version | cut -d' ' -f3), $("$VALKEY_DIR/bin/valkey-server" --version | cut -d' ' -f3)"

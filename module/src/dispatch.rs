@@ -17,11 +17,13 @@
 //! be left on by mistake.
 
 use std::cell::Cell;
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context, ContextFlags, NotifyEvent, Status};
+use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status};
 
 use crate::config;
 use crate::host_api::{redis_log, RedisCtx};
@@ -52,15 +54,57 @@ impl Drop for ExecutionGuard {
     }
 }
 
-/// The keyspace notification handler. Never panics into Redis.
-pub fn on_keyspace_event(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8]) {
-    if EXECUTING.get() {
-        return;
+/// The classes of events a trigger can ask for (see `event_filter`):
+/// everything but key misses.
+fn subscribed_events() -> NotifyEvent {
+    NotifyEvent::ALL | NotifyEvent::NEW
+}
+
+/// Subscribes [`on_keyspace_event`] to the keyspace events, at module load.
+pub fn subscribe(ctx: &Context) -> Status {
+    let (Some(subscribe), Some(all)) = (
+        unsafe { raw::RedisModule_SubscribeToKeyspaceEvents },
+        unsafe { raw::RedisModule_GetKeyspaceNotificationFlagsAll },
+    ) else {
+        return Status::Err;
+    };
+    // Only the classes this server knows.
+    let wanted = subscribed_events() & NotifyEvent::from_bits_truncate(unsafe { all() });
+    match unsafe { subscribe(ctx.ctx, wanted.bits(), Some(on_keyspace_event)) } {
+        0 => Status::Ok,
+        _ => Status::Err,
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| dispatch(ctx, kind, event, key)));
+}
+
+/// The keyspace notification handler, called by Redis for every event.
+/// Never panics into Redis.
+extern "C" fn on_keyspace_event(
+    ctx: *mut raw::RedisModuleCtx,
+    kind: c_int,
+    event: *const c_char,
+    key: *mut raw::RedisModuleString,
+) -> c_int {
+    // Events raised by a trigger's own writes: see `ExecutionGuard`.
+    if EXECUTING.get() || event.is_null() || key.is_null() {
+        return 0;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // Event names are ASCII; one that is not cannot match a filter.
+        let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
+            return;
+        };
+        let key = RedisString::string_as_slice(key);
+        dispatch(
+            &Context::new(ctx),
+            NotifyEvent::from_bits_truncate(kind),
+            event,
+            key,
+        );
+    }));
     if outcome.is_err() {
         redis_log("warning", "a trigger panicked in the keyspace notification");
     }
+    0
 }
 
 fn dispatch(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8]) {

@@ -27,10 +27,14 @@ mod registry;
 mod runtime;
 mod stats;
 
-fn init(_ctx: &Context, _args: &[RedisString]) -> Status {
+fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // Build the engine now rather than on the first TRIGGER LOAD.
     let _ = runtime::engine();
     runtime::start_epoch_ticker();
+    if dispatch::subscribe(ctx) == Status::Err {
+        ctx.log_warning("cannot subscribe to keyspace events");
+        return Status::Err;
+    }
     Status::Ok
 }
 
@@ -52,8 +56,5 @@ redis_module! {
     deinit: deinit,
     commands: [
         ["trigger", commands::trigger_command, "deny-script", 0, 0, 0, ""],
-    ],
-    event_handlers: [
-        [@ALL @NEW: dispatch::on_keyspace_event],
     ],
 }

@@ -221,3 +221,27 @@ on_both_servers!(fn runaway_guests_are_stopped(server) {
     let stats = trigger_stats(&mut con, "failing", "flaky");
     assert_eq!((int(&stats["num_success"]), int(&stats["num_failed"])), (1, 2));
 });
+
+#[test]
+fn no_trigger_fires_while_loading() {
+    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+        let server = Server::start_with(flavor, &["--appendonly", "yes"]);
+        let mut con = server.connect();
+        load(&mut con, "name_counter");
+        let _: i64 = query(&mut con, &["HSET", "x", "name", "tom"]);
+        // Replaying the AOF runs the HSET again, and the trigger's INCR with
+        // it; the trigger itself must not fire during the replay.
+        let _: String = query(&mut con, &["DEBUG", "LOADAOF"]);
+        let tom: i64 = query(&mut con, &["GET", "name_tom"]);
+        assert_eq!(tom, 1, "{flavor:?}");
+        assert_eq!(
+            stat(&mut con, "name_counter", "consumer", "num_triggered"),
+            1,
+            "{flavor:?}"
+        );
+        // Loaded, it fires again.
+        let _: i64 = query(&mut con, &["HSET", "y", "name", "tom"]);
+        let tom: i64 = query(&mut con, &["GET", "name_tom"]);
+        assert_eq!(tom, 2, "{flavor:?}");
+    }
+}
