@@ -3,16 +3,17 @@
 //! A Redis module that runs keyspace triggers written as WebAssembly
 //! components. Where an event goes, file by file:
 //!
-//! - [`dispatch`]: the keyspace notification handler, the prefix and event
+//! - `dispatch.rs`: the keyspace notification handler, the prefix and event
 //!   filters, `on-fired` in the notification and `run` in a
 //!   post-notification job;
-//! - [`registry`]: the loaded libraries and their triggers;
-//! - [`runtime`]: wasmtime, one store and instance per library;
-//! - [`host_api`]: what guests import (`call`, `log`, `report-panic`);
-//! - [`event_filter`]: event names and classes;
-//! - [`commands`]: `TRIGGER LOAD | DELETE | LIST | HELP`;
-//! - [`stats`]: per-trigger statistics and `INFO triggers`;
-//! - [`config`]: the limits on guests.
+//! - `registry.rs`: the loaded libraries and their triggers;
+//! - `runtime.rs`: wasmtime, one store and instance per library;
+//! - `host_api.rs`: what guests import (`call`, `log`, `report-panic`);
+//! - `event_filter.rs`: event names and classes;
+//! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`;
+//! - `stats.rs`: per-trigger statistics and `INFO triggers`;
+//! - `config.rs`: the limits on guests;
+//! - `ticker.rs`: the epoch ticker behind the time limit.
 //!
 //! The contract with guests is the WIT package in `wit/`.
 
@@ -26,13 +27,21 @@ mod host_api;
 mod registry;
 mod runtime;
 mod stats;
+mod ticker;
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
-    // Build the engine now rather than on the first TRIGGER LOAD.
-    let _ = runtime::engine();
-    runtime::start_epoch_ticker();
+    // Build the engine now rather than on the first TRIGGER LOAD; a failure
+    // refuses the load instead of unwinding into Redis.
+    if std::panic::catch_unwind(runtime::engine).is_err() {
+        host_api::redis_log("warning", "cannot create the WebAssembly engine");
+        return Status::Err;
+    }
+    if let Err(e) = ticker::start(runtime::engine()) {
+        host_api::redis_log("warning", &e);
+        return Status::Err;
+    }
     if dispatch::subscribe(ctx) == Status::Err {
-        ctx.log_warning("cannot subscribe to keyspace events");
+        host_api::redis_log("warning", "cannot subscribe to keyspace events");
         return Status::Err;
     }
     Status::Ok

@@ -1,14 +1,13 @@
 //! The Wasm runtime: one wasmtime [`Engine`] for the whole server, and one
 //! long-lived [`Store`] and instance per loaded library.
 //!
-//! Hot-path rules (see the README's "Design" section):
+//! Hot-path rules (see the README's design notes):
 //! - a library is compiled and instantiated once, at `TRIGGER LOAD`;
 //! - every event reuses the same store and instance, with a fresh epoch
 //!   deadline set before each call;
 //! - after a trap the instance is poisoned, so it is rebuilt from the
 //!   pre-instantiated component before the next call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -17,6 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config;
 use crate::host_api::{CallMode, RedisCtx};
+use crate::ticker::GuestCall;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -53,7 +53,8 @@ impl WasiView for HostState {
     }
 }
 
-/// The process-wide engine, created on first use.
+/// The process-wide engine, created when the module loads (where a failure
+/// is caught and refuses the load).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -62,7 +63,7 @@ pub fn engine() -> &'static Engine {
         // call many times slower (wasmtime issue #12836).
         config.concurrency_support(false);
         // Interrupt guests that run past their deadline; the deadline is set
-        // before every call, and `start_epoch_ticker` advances the epoch.
+        // before every call, and the ticker thread (`ticker.rs`) advances the epoch.
         config.epoch_interruption(true);
         config.max_wasm_stack(config::MAX_WASM_STACK_BYTES);
         // Compiling on several threads shortens `TRIGGER LOAD`, which blocks
@@ -70,7 +71,6 @@ pub fn engine() -> &'static Engine {
         config.parallel_compilation(true);
         // `Config` only fails on invalid combinations, and this one is fixed
         // at compile time; a failure here is a build bug, not user input.
-        #[allow(clippy::expect_used)]
         Engine::new(&config).expect("the wasmtime configuration is valid")
     })
 }
@@ -89,26 +89,6 @@ fn linker() -> Result<&'static Linker<HostState>, String> {
         })
         .as_ref()
         .map_err(Clone::clone)
-}
-
-static TICKER_STARTED: AtomicBool = AtomicBool::new(false);
-
-/// Starts the thread that advances the engine's epoch every
-/// [`config::EPOCH_TICK`], so that a guest past its deadline is interrupted.
-pub fn start_epoch_ticker() {
-    if TICKER_STARTED.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    let engine = engine().clone();
-    let spawned = std::thread::Builder::new()
-        .name("triggers-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(config::EPOCH_TICK);
-            engine.increment_epoch();
-        });
-    if spawned.is_err() {
-        TICKER_STARTED.store(false, Ordering::SeqCst);
-    }
 }
 
 /// A compiled library, ready to be instantiated (again, after a trap).
@@ -212,10 +192,10 @@ impl LibraryInstance {
     pub fn new(compiled: CompiledLibrary, library: &str) -> Result<Self, String> {
         let mut store = new_store(library);
         store.set_epoch_deadline(config::deadline_ticks());
-        let bindings = compiled
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
+        let running = GuestCall::start();
+        let bindings = compiled.pre.instantiate(&mut store);
+        drop(running);
+        let bindings = bindings.map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
         Ok(LibraryInstance {
             compiled,
             store,
@@ -234,7 +214,9 @@ impl LibraryInstance {
         self.store.data_mut().ctx = RedisCtx::null();
         self.store.data_mut().mode = CallMode::Describe;
         self.store.set_epoch_deadline(config::deadline_ticks());
+        let running = GuestCall::start();
         let result = self.bindings.call_describe(&mut self.store);
+        drop(running);
         result.map_err(|e| self.explain_trap("describe", e))
     }
 
@@ -246,7 +228,9 @@ impl LibraryInstance {
         event: &Event,
     ) -> Result<Option<Vec<u8>>, CallError> {
         self.enter(ctx, CallMode::ReadOnly);
+        let running = GuestCall::start();
         let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
+        drop(running);
         self.leave();
         match result {
             Ok(Ok(payload)) => Ok(payload),
@@ -264,9 +248,11 @@ impl LibraryInstance {
         payload: Option<&[u8]>,
     ) -> Result<(), CallError> {
         self.enter(ctx, CallMode::Write);
+        let running = GuestCall::start();
         let result = self
             .bindings
             .call_run(&mut self.store, trigger, event, payload);
+        drop(running);
         self.leave();
         match result {
             Ok(Ok(())) => Ok(()),
@@ -321,7 +307,10 @@ impl LibraryInstance {
         let library = self.store.data().library.clone();
         let mut store = new_store(&library);
         store.set_epoch_deadline(config::deadline_ticks());
-        match self.compiled.pre.instantiate(&mut store) {
+        let running = GuestCall::start();
+        let rebuilt = self.compiled.pre.instantiate(&mut store);
+        drop(running);
+        match rebuilt {
             Ok(bindings) => {
                 self.store = store;
                 self.bindings = bindings;

@@ -20,6 +20,10 @@ library! {
 }
 
 fn record(trigger: &str, event: &Event) -> Result<()> {
+    // Standard output and error go nowhere, but must not fail the trigger.
+    println!("{trigger} fired");
+    eprintln!("{trigger} fired");
+    wasm_triggers_sdk::log::verbose(&format!("{trigger} fired by {} %s%n", event.name()));
     let mut entry = event.name().as_bytes().to_vec();
     entry.push(b' ');
     entry.extend_from_slice(event.key());
