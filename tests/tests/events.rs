@@ -245,3 +245,25 @@ fn no_trigger_fires_while_loading() {
         assert_eq!(tom, 2, "{flavor:?}");
     }
 }
+
+on_both_servers!(fn replies_reach_the_guest_whole(server) {
+    let mut con = server.connect();
+    load(&mut con, "recorder");
+    let _: i64 = query(&mut con, &["HSET", "reply:hash", "a", "1"]);
+    let _: i64 = query(&mut con, &["ZADD", "reply:zset", "1.5", "m"]);
+    let _: String = query(&mut con, &["XADD", "reply:stream", "1-1", "f", "v"]);
+    let _: i64 = query(&mut con, &["SADD", "reply:set", "x"]);
+    let _: String = query(&mut con, &["SET", "reply:go", "1"]);
+    assert_eq!(
+        list(&mut con, "log:replies"),
+        [
+            "Map([(Bytes([97]), Bytes([49]))])",
+            "Double(1.5)",
+            "Nil",
+            "Array([Array([Bytes([49, 45, 49]), Array([Bytes([102]), Bytes([118])])])])",
+            "Set([Bytes([120])])",
+            "Int(5)",
+            "error: WRONGTYPE Operation against a key holding the wrong kind of value",
+        ]
+    );
+});

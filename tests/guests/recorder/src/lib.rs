@@ -1,8 +1,8 @@
 //! Records what fires each trigger, to test the prefix and event filters.
 //!
 //! Every trigger appends `"<event> <key>"` to the list `log:<trigger>` in
-//! `run`; `binary` appends the raw key bytes instead, and `db_index` the
-//! database the key lives in.
+//! `run`; `binary` appends the raw key bytes instead, `db_index` the
+//! database the key lives in, and `replies` the shapes of a few replies.
 
 use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
 
@@ -16,6 +16,7 @@ library! {
         Trigger::new("new_keys").prefix("n:").events(["@new"]).run(|e: &Event| record("new_keys", e)),
         Trigger::new("binary").prefix(b"\xffbin\x00").events(["set"]).run(record_binary),
         Trigger::new("db_index").prefix("db:").events(["set"]).run(record_db),
+        Trigger::new("replies").prefix("reply:go").events(["set"]).run(record_replies),
     ],
 }
 
@@ -45,5 +46,27 @@ fn record_binary(event: &Event) -> Result<()> {
 fn record_db(event: &Event) -> Result<()> {
     // The job runs in the key's database; the log goes there too.
     call("RPUSH", ("log:db_index", event.db()))?;
+    Ok(())
+}
+
+/// Records how a few replies look through `call`: maps, doubles, nil,
+/// nested arrays, sets, integers and an error reply.
+fn record_replies(_event: &Event) -> Result<()> {
+    let replies = [
+        call("HGETALL", ["reply:hash"]),
+        call("ZSCORE", ("reply:zset", "m")),
+        call("GET", ["reply:missing"]),
+        call("XRANGE", ("reply:stream", "-", "+")),
+        call("SMEMBERS", ["reply:set"]),
+        call("INCRBY", ("reply:n", 5)),
+        call("HGET", ("reply:zset", "f")),
+    ];
+    for reply in replies {
+        let shown = match reply {
+            Ok(value) => format!("{value:?}"),
+            Err(error) => format!("error: {error}"),
+        };
+        call("RPUSH", ("log:replies", shown))?;
+    }
     Ok(())
 }
