@@ -138,3 +138,18 @@ on_both_servers!(fn expired_orders_records_lazy_expiry(server) {
     let count: i64 = query(&mut con, &["GET", "checkout:expired:count"]);
     assert_eq!(count, 1);
 });
+
+on_both_servers!(fn name_counter_in_a_function(server) {
+    let mut con = server.connect();
+    load(&mut con, "name_counter");
+    let library = "#!lua name=names\n\
+        redis.register_function('rename_twice', function(keys, args)\n\
+            redis.call('HSET', keys[1], 'name', 'tom')\n\
+            redis.call('HSET', keys[1], 'name', 'jerry')\n\
+        end)";
+    let _: String = query(&mut con, &["FUNCTION", "LOAD", library]);
+    let _: Value = query(&mut con, &["FCALL", "rename_twice", "1", "x"]);
+    let tom: Option<i64> = query(&mut con, &["GET", "name_tom"]);
+    let jerry: Option<i64> = query(&mut con, &["GET", "name_jerry"]);
+    assert_eq!((tom, jerry), (Some(1), Some(1)));
+});
