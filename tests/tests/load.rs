@@ -20,6 +20,7 @@ on_both_servers!(fn every_load_error_changes_nothing(server) {
     let bad_name = wasm("bad_name");
     let duplicate = wasm("duplicate");
     let no_run = wasm("no_run");
+    let describe_loops = wasm("describe_loops");
     let wrong_world = wasm("wrong_world");
     let existing = wasm("last_updated");
 
@@ -31,6 +32,11 @@ on_both_servers!(fn every_load_error_changes_nothing(server) {
         ("component without exports", vec![empty_component], "does not export the redis:triggers/trigger-library world"),
         ("component of another world", vec![&wrong_world], "redis:triggers/trigger-library"),
         ("describe traps", vec![&no_run], "describe panicked"),
+        (
+            "describe never returns",
+            vec![&describe_loops],
+            "describe exceeded the execution time limit of 500 ms",
+        ),
         ("bad trigger name", vec![&bad_name], "invalid trigger name \"bad-name!\""),
         ("duplicate trigger names", vec![&duplicate], "duplicate trigger name 'same'"),
         ("existing library", vec![&existing], "already exists: use TRIGGER LOAD REPLACE"),
