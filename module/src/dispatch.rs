@@ -89,17 +89,19 @@ extern "C" fn on_keyspace_event(
         return 0;
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // Event names are ASCII; one that is not cannot match a filter.
-        let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
-            return;
-        };
-        let key = RedisString::string_as_slice(key);
-        dispatch(
-            &Context::new(ctx),
-            NotifyEvent::from_bits_truncate(kind),
-            event,
-            key,
-        );
+        registry::with_libraries(|libraries| {
+            // Without libraries, an event costs this check and nothing more.
+            if libraries.is_empty() {
+                return;
+            }
+            // Event names are ASCII; one that is not cannot match a filter.
+            let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
+                return;
+            };
+            let key = RedisString::string_as_slice(key);
+            let kind = NotifyEvent::from_bits_truncate(kind);
+            dispatch(&Context::new(ctx), libraries, kind, event, key);
+        })
     }));
     if outcome.is_err() {
         redis_log("warning", "a trigger panicked in the keyspace notification");
@@ -107,22 +109,20 @@ extern "C" fn on_keyspace_event(
     0
 }
 
-fn dispatch(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8]) {
-    registry::with_libraries(|libraries| {
-        let mut may_fire = None;
-        for library in libraries {
-            for trigger in &library.triggers {
-                if !trigger.matches(kind, event, key) {
-                    continue;
-                }
-                // Checked once per event, and only when a trigger matched.
-                if !*may_fire.get_or_insert_with(|| may_fire_here(ctx)) {
-                    return;
-                }
-                fire(ctx, library, trigger, event, key);
+fn dispatch(ctx: &Context, libraries: &[Rc<Library>], kind: NotifyEvent, event: &str, key: &[u8]) {
+    let mut may_fire = None;
+    for library in libraries {
+        for trigger in &library.triggers {
+            if !trigger.matches(kind, event, key) {
+                continue;
             }
+            // Checked once per event, and only when a trigger matched.
+            if !*may_fire.get_or_insert_with(|| may_fire_here(ctx)) {
+                return;
+            }
+            fire(ctx, library, trigger, event, key);
         }
-    });
+    }
 }
 
 /// Triggers fire only on a primary, and never while data is loading.

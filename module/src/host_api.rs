@@ -39,11 +39,10 @@ impl RedisCtx {
     }
 }
 
-/// What `call` may do in the guest call in progress.
+/// What `call` may do in the guest call in progress. (In `describe` there
+/// is no Redis context at all, so `call` is refused before the mode matters.)
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CallMode {
-    /// `describe`: no Redis access at all.
-    Describe,
     /// `on-fired`: inside the keyspace notification; Redis refuses writes.
     ReadOnly,
     /// `run`: inside a post-notification job; writes are replicated.
@@ -64,9 +63,7 @@ fn call_options(mode: CallMode) -> &'static CallOptions {
     };
     match mode {
         CallMode::Write => WRITE.get_or_init(|| base().replicate().build()),
-        CallMode::Describe | CallMode::ReadOnly => {
-            READ_ONLY.get_or_init(|| base().no_writes().build())
-        }
+        CallMode::ReadOnly => READ_ONLY.get_or_init(|| base().no_writes().build()),
     }
 }
 

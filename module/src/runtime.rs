@@ -170,7 +170,7 @@ fn new_store(library: &str) -> Store<HostState> {
         engine(),
         HostState {
             ctx: RedisCtx::null(),
-            mode: CallMode::Describe,
+            mode: CallMode::ReadOnly,
             library: library.to_owned(),
             panic_message: None,
             limiter: Limiter {
@@ -212,7 +212,6 @@ impl LibraryInstance {
     /// Calls `describe`. Runs with no Redis context: `call` is refused.
     pub fn describe(&mut self) -> Result<LibraryInfo, String> {
         self.store.data_mut().ctx = RedisCtx::null();
-        self.store.data_mut().mode = CallMode::Describe;
         self.store.set_epoch_deadline(config::deadline_ticks());
         let running = GuestCall::start();
         let result = self.bindings.call_describe(&mut self.store);
@@ -293,7 +292,7 @@ impl LibraryInstance {
             if *code == wasmtime::Trap::Interrupt {
                 return format!(
                     "{export} exceeded the execution time limit of {} ms",
-                    config::max_execution_time_ms()
+                    config::MAX_EXECUTION_TIME_MS
                 );
             }
             return format!("{export} trapped: {code}");
