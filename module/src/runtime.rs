@@ -187,15 +187,26 @@ fn new_store(library: &str) -> Store<HostState> {
     store
 }
 
+/// Instantiates a compiled library in a new store. Instantiation runs guest
+/// code (constructors), so it is timed like any other guest call.
+fn instantiate(
+    compiled: &CompiledLibrary,
+    library: &str,
+) -> Result<(Store<HostState>, TriggerLibrary), String> {
+    let mut store = new_store(library);
+    store.set_epoch_deadline(config::deadline_ticks());
+    let _running = GuestCall::start();
+    let bindings = compiled
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
+    Ok((store, bindings))
+}
+
 impl LibraryInstance {
     /// Instantiates a compiled library in a new store.
     pub fn new(compiled: CompiledLibrary, library: &str) -> Result<Self, String> {
-        let mut store = new_store(library);
-        store.set_epoch_deadline(config::deadline_ticks());
-        let running = GuestCall::start();
-        let bindings = compiled.pre.instantiate(&mut store);
-        drop(running);
-        let bindings = bindings.map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
+        let (store, bindings) = instantiate(&compiled, library)?;
         Ok(LibraryInstance {
             compiled,
             store,
@@ -211,11 +222,9 @@ impl LibraryInstance {
 
     /// Calls `describe`. Runs with no Redis context: `call` is refused.
     pub fn describe(&mut self) -> Result<LibraryInfo, String> {
-        self.store.data_mut().ctx = RedisCtx::null();
-        self.store.set_epoch_deadline(config::deadline_ticks());
-        let running = GuestCall::start();
+        let running = self.enter(RedisCtx::null(), CallMode::ReadOnly);
         let result = self.bindings.call_describe(&mut self.store);
-        drop(running);
+        self.leave(running);
         result.map_err(|e| self.explain_trap("describe", e))
     }
 
@@ -226,11 +235,9 @@ impl LibraryInstance {
         trigger: u32,
         event: &Event,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        self.enter(ctx, CallMode::ReadOnly);
-        let running = GuestCall::start();
+        let running = self.enter(ctx, CallMode::ReadOnly);
         let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
-        drop(running);
-        self.leave();
+        self.leave(running);
         match result {
             Ok(Ok(payload)) => Ok(payload),
             Ok(Err(message)) => Err(CallError::Guest(message)),
@@ -246,13 +253,11 @@ impl LibraryInstance {
         event: &Event,
         payload: Option<&[u8]>,
     ) -> Result<(), CallError> {
-        self.enter(ctx, CallMode::Write);
-        let running = GuestCall::start();
+        let running = self.enter(ctx, CallMode::Write);
         let result = self
             .bindings
             .call_run(&mut self.store, trigger, event, payload);
-        drop(running);
-        self.leave();
+        self.leave(running);
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(CallError::Guest(message)),
@@ -265,15 +270,20 @@ impl LibraryInstance {
         self.store.data().limiter.memory_bytes
     }
 
-    fn enter(&mut self, ctx: RedisCtx, mode: CallMode) {
+    /// Prepares the store for a guest call: the Redis context and mode, a
+    /// fresh deadline, and the ticker told that a guest runs.
+    fn enter(&mut self, ctx: RedisCtx, mode: CallMode) -> GuestCall {
         let data = self.store.data_mut();
         data.ctx = ctx;
         data.mode = mode;
         data.limiter.memory_denied = false;
         self.store.set_epoch_deadline(config::deadline_ticks());
+        GuestCall::start()
     }
 
-    fn leave(&mut self) {
+    /// Ends a guest call: the Redis context is only valid during it.
+    fn leave(&mut self, running: GuestCall) {
+        drop(running);
         self.store.data_mut().ctx = RedisCtx::null();
     }
 
@@ -304,20 +314,13 @@ impl LibraryInstance {
     fn trapped(&mut self, export: &str, trap: wasmtime::Error) -> CallError {
         let mut message = self.explain_trap(export, trap);
         let library = self.store.data().library.clone();
-        let mut store = new_store(&library);
-        store.set_epoch_deadline(config::deadline_ticks());
-        let running = GuestCall::start();
-        let rebuilt = self.compiled.pre.instantiate(&mut store);
-        drop(running);
-        match rebuilt {
-            Ok(bindings) => {
+        match instantiate(&self.compiled, &library) {
+            Ok((store, bindings)) => {
                 self.store = store;
                 self.bindings = bindings;
                 self.rebuilds += 1;
             }
-            Err(e) => {
-                message.push_str(&format!("; the instance could not be rebuilt: {e:#}"));
-            }
+            Err(e) => message.push_str(&format!("; the instance could not be rebuilt: {e}")),
         }
         CallError::Trap(message)
     }
