@@ -69,6 +69,11 @@ pub fn engine() -> &'static Engine {
         // Compiling on several threads shortens `TRIGGER LOAD`, which blocks
         // the server while it runs.
         config.parallel_compilation(true);
+        // `WASM_TRIGGERS_PERFMAP=1` in redis-server's environment writes
+        // /tmp/perf-<pid>.map, so that `perf` names the guests' functions.
+        if std::env::var_os("WASM_TRIGGERS_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // `Config` only fails on invalid combinations, and this one is fixed
         // at compile time; a failure here is a build bug, not user input.
         Engine::new(&config).expect("the wasmtime configuration is valid")
