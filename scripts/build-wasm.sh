@@ -12,4 +12,5 @@ build() { # <workspace dir>
 }
 build "$ROOT/examples-wasm"
 if [ -d "$ROOT/tests/guests" ]; then build "$ROOT/tests/guests"; fi
+if [ -d "$ROOT/bench/guests" ]; then build "$ROOT/bench/guests"; fi
 ls "$OUT"/*.wasm >&2
