@@ -1,19 +1,25 @@
 //! The host API that guests import (`redis:triggers/host` in `wit/`):
 //! `call`, `log` and `report-panic`.
+//!
+//! These three functions are linked by hand with `func_wrap` rather than
+//! through the bindings `bindgen!` generates: `call` runs on every event, and
+//! the generated code would copy the command and every argument into host
+//! `String`s and `Vec`s before Redis copies them again. Here the arguments
+//! are read in place from the guest's memory into Redis strings, and the
+//! reply is Redis' own RESP3 encoding, copied once into the guest. wasmtime
+//! still checks every signature against the WIT when a library is linked,
+//! so `wit/` stays the contract.
 
+use std::cell::RefCell;
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::ptr;
-use std::sync::OnceLock;
 
-use redis_module::{
-    raw, CallOptionResp, CallOptions, CallOptionsBuilder, CallReply, CallResult, Context,
-    ErrorReply,
-};
+use redis_module::raw;
+use wasmtime::component::{Linker, WasmList, WasmStr};
+use wasmtime::StoreContextMut;
 
-use crate::runtime::redis::triggers::{host, types};
-use crate::runtime::{HostState, LogLevel, ReplyNode};
-
+use crate::runtime::{HostState, LogLevel};
 /// The Redis context of the guest call in progress.
 ///
 /// A raw pointer is only valid during the Redis callback that set it; the
@@ -49,119 +55,199 @@ pub enum CallMode {
     Write,
 }
 
-/// RM_Call flags: `E` errors as replies, `S` script mode (refuses
-/// `noscript` commands such as `MULTI` or `TRIGGER`, never blocks),
-/// `3` RESP3 replies, `W` refuse writes, `!` replicate writes.
-fn call_options(mode: CallMode) -> &'static CallOptions {
-    static READ_ONLY: OnceLock<CallOptions> = OnceLock::new();
-    static WRITE: OnceLock<CallOptions> = OnceLock::new();
-    let base = || {
-        CallOptionsBuilder::new()
-            .errors_as_replies()
-            .script_mode()
-            .resp(CallOptionResp::Resp3)
-    };
+/// `RM_Call` format strings: `v` arguments as an array of Redis strings,
+/// `E` errors as replies, `S` script mode (refuses `noscript` commands such
+/// as `MULTI` or `TRIGGER`, never blocks), `3` RESP3 replies, then `W`
+/// refuse writes or `!` replicate writes.
+fn call_format(mode: CallMode) -> &'static std::ffi::CStr {
     match mode {
-        CallMode::Write => WRITE.get_or_init(|| base().replicate().build()),
-        CallMode::ReadOnly => READ_ONLY.get_or_init(|| base().no_writes().build()),
+        CallMode::ReadOnly => c"vES3W",
+        CallMode::Write => c"vES3!",
     }
 }
 
-impl types::Host for HostState {}
+/// The WIT name of the host interface.
+const HOST_INTERFACE: &str = "redis:triggers/host@0.1.0";
 
-impl host::Host for HostState {
-    fn call(
-        &mut self,
-        command: String,
-        args: Vec<Vec<u8>>,
-    ) -> wasmtime::Result<Result<Vec<ReplyNode>, String>> {
-        let Some(ctx) = self.ctx.get() else {
-            return Ok(Err(
-                "call is not available in describe: describe must only declare triggers".into(),
+/// Adds the host interface to the linker.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let mut host = linker.instance(HOST_INTERFACE)?;
+    host.func_wrap("call", |store, (command, args)| {
+        Ok((call(store, command, args),))
+    })?;
+    host.func_wrap("log", |store, (level, message)| {
+        log(store, level, message);
+        Ok(())
+    })?;
+    host.func_wrap("report-panic", |store, (message,)| {
+        report_panic(store, message);
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Buffers reused by every `call`, so that a call allocates nothing on the
+/// host but the reply it hands to the guest.
+#[derive(Default)]
+struct Scratch {
+    /// The command name, NUL-terminated for `RM_Call`.
+    command: Vec<u8>,
+    /// The arguments, as Redis strings owned by this call.
+    argv: Vec<*mut raw::RedisModuleString>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// `host.call`: runs a command with `RM_Call` and returns its RESP3 reply.
+fn call(
+    mut store: StoreContextMut<'_, HostState>,
+    command: WasmStr,
+    args: WasmList<WasmList<u8>>,
+) -> Result<Vec<u8>, String> {
+    let Some(ctx) = store.data().ctx.get() else {
+        return Err(
+            "call is not available in describe: describe must only declare triggers".into(),
+        );
+    };
+    let mode = store.data().mode;
+    // Taken rather than borrowed: nothing re-enters `call` while Redis runs
+    // the command (triggers do not fire from a trigger's own writes), but a
+    // fresh buffer would be correct if something did.
+    let mut scratch = SCRATCH.with(|s| s.take());
+    let result = (|| {
+        let name = command
+            .to_str(&store)
+            .map_err(|_| "the command name is not valid UTF-8".to_string())?;
+        if name.is_empty() || name.contains('\0') {
+            return Err(format!("invalid command name {name:?}"));
+        }
+        scratch.command.clear();
+        scratch.command.extend_from_slice(name.as_bytes());
+        scratch.command.push(0);
+        for index in 0..args.len() {
+            let arg = match args.get(&mut store, index) {
+                Some(Ok(arg)) => arg,
+                _ => return Err(format!("argument {index} is out of the library's memory")),
+            };
+            let bytes = arg.as_le_slice(&store);
+            scratch.argv.push(create_string(bytes));
+        }
+        run_command(ctx, &scratch.command, &scratch.argv, mode)
+    })();
+    for string in scratch.argv.drain(..) {
+        free_string(string);
+    }
+    SCRATCH.with(|s| *s.borrow_mut() = scratch);
+    result
+}
+
+fn create_string(bytes: &[u8]) -> *mut raw::RedisModuleString {
+    // SAFETY: a null context makes a string we own and free ourselves.
+    unsafe {
+        raw::RedisModule_CreateString.expect("Redis provides RM_CreateString")(
+            ptr::null_mut(),
+            bytes.as_ptr() as *const c_char,
+            bytes.len(),
+        )
+    }
+}
+
+fn free_string(string: *mut raw::RedisModuleString) {
+    // SAFETY: made by `create_string`, freed once.
+    unsafe {
+        raw::RedisModule_FreeString.expect("Redis provides RM_FreeString")(ptr::null_mut(), string)
+    }
+}
+
+/// Runs `command` (NUL-terminated) with `argv` and returns the reply's
+/// RESP3 bytes, or the text of the error Redis replied with.
+fn run_command(
+    ctx: *mut raw::RedisModuleCtx,
+    command: &[u8],
+    argv: &[*mut raw::RedisModuleString],
+    mode: CallMode,
+) -> Result<Vec<u8>, String> {
+    // SAFETY: `ctx` is the context of the Redis callback in progress (the
+    // runtime clears it when the guest call returns); `command` is
+    // NUL-terminated and `argv` holds live strings.
+    unsafe {
+        let rm_call = raw::RedisModule_Call.expect("Redis provides RM_Call");
+        let reply = rm_call(
+            ctx,
+            command.as_ptr() as *const c_char,
+            call_format(mode).as_ptr(),
+            argv.as_ptr(),
+            argv.len(),
+        );
+        if reply.is_null() {
+            // With `E`, Redis reports errors as replies; a null reply is rare
+            // (an unknown flag, out of memory).
+            return Err(format!(
+                "the call failed: {}",
+                std::io::Error::last_os_error()
             ));
+        }
+        let mut len = 0;
+        let proto = raw::RedisModule_CallReplyProto.expect("Redis provides RM_CallReplyProto")(
+            reply, &mut len,
+        );
+        let proto = bytes_of(proto, len);
+        // The protocol's first byte tells an error reply apart, without
+        // making Redis parse the reply (as `RM_CallReplyType` would).
+        let result = match error_text(proto) {
+            Some(error) => Err(error),
+            None => Ok(proto.to_vec()),
         };
-        if command.is_empty() || command.contains('\0') {
-            return Ok(Err(format!("invalid command name {command:?}")));
-        }
-        let context = Context::new(ctx);
-        let arg_refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let reply: CallResult<'static> =
-            context.call_ext(&command, call_options(self.mode), arg_refs.as_slice());
-        Ok(match reply {
-            Ok(reply) => {
-                let mut nodes = Vec::new();
-                flatten_reply(&reply, &mut nodes);
-                Ok(nodes)
-            }
-            Err(error) => Err(error_text(&error)),
-        })
-    }
-
-    fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            LogLevel::Debug => "debug",
-            LogLevel::Verbose => "verbose",
-            LogLevel::Notice => "notice",
-            LogLevel::Warning => "warning",
-        };
-        redis_log(level, &format!("<{}> {message}", self.library));
-        Ok(())
-    }
-
-    fn report_panic(&mut self, message: String) -> wasmtime::Result<()> {
-        redis_log("warning", &format!("<{}> {message}", self.library));
-        self.panic_message = Some(message);
-        Ok(())
+        raw::RedisModule_FreeCallReply.expect("Redis provides RM_FreeCallReply")(reply);
+        result
     }
 }
 
-fn error_text(error: &ErrorReply<'_>) -> String {
-    String::from_utf8_lossy(error.as_bytes()).into_owned()
+/// The message of a RESP3 error reply (`-ERR …` or a blob error
+/// `!<len>\r\nERR …`), or `None` if `proto` is not an error.
+fn error_text(proto: &[u8]) -> Option<String> {
+    let text = match proto.first()? {
+        b'-' => &proto[1..],
+        b'!' => {
+            let start = proto.iter().position(|&b| b == b'\n')? + 1;
+            &proto[start..]
+        }
+        _ => return None,
+    };
+    let text = text.strip_suffix(b"\r\n").unwrap_or(text);
+    Some(String::from_utf8_lossy(text).into_owned())
 }
 
-/// Appends `reply` to `out` in pre-order, as `reply-node` documents.
-fn flatten_reply(reply: &CallReply<'_>, out: &mut Vec<ReplyNode>) {
-    match reply {
-        CallReply::Unknown | CallReply::Null(_) => out.push(ReplyNode::Nil),
-        CallReply::I64(i) => out.push(ReplyNode::Integer(i.to_i64())),
-        CallReply::String(s) => out.push(ReplyNode::Bulk(s.as_bytes().to_vec())),
-        CallReply::Bool(b) => out.push(ReplyNode::Boolean(b.to_bool())),
-        CallReply::Double(d) => out.push(ReplyNode::Double(d.to_double())),
-        CallReply::BigNumber(n) => {
-            out.push(ReplyNode::BigNumber(n.to_string().unwrap_or_default()))
-        }
-        CallReply::VerbatimString(v) => out.push(ReplyNode::Bulk(
-            v.as_parts()
-                .map(|(_, text)| text.to_vec())
-                .unwrap_or_default(),
-        )),
-        CallReply::Array(array) => {
-            out.push(ReplyNode::Array(array.len() as u32));
-            for element in array.iter() {
-                flatten_result(&element, out);
-            }
-        }
-        CallReply::Set(set) => {
-            out.push(ReplyNode::Set(set.len() as u32));
-            for element in set.iter() {
-                flatten_result(&element, out);
-            }
-        }
-        CallReply::Map(map) => {
-            out.push(ReplyNode::Map(map.len() as u32));
-            for (key, value) in map.iter() {
-                flatten_result(&key, out);
-                flatten_result(&value, out);
-            }
-        }
+/// The bytes at `ptr`, or none if it is null.
+///
+/// # Safety
+/// `ptr` must be null or point to `len` readable bytes.
+unsafe fn bytes_of<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
+    if ptr.is_null() {
+        &[]
+    } else {
+        std::slice::from_raw_parts(ptr as *const u8, len)
     }
 }
 
-fn flatten_result(result: &CallResult<'_>, out: &mut Vec<ReplyNode>) {
-    match result {
-        Ok(reply) => flatten_reply(reply, out),
-        Err(error) => out.push(ReplyNode::Error(error_text(error))),
-    }
+/// `host.log`.
+fn log(store: StoreContextMut<'_, HostState>, level: LogLevel, message: String) {
+    let level = match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Verbose => "verbose",
+        LogLevel::Notice => "notice",
+        LogLevel::Warning => "warning",
+    };
+    redis_log(level, &format!("<{}> {message}", store.data().library));
+}
+
+/// `host.report-panic`.
+fn report_panic(mut store: StoreContextMut<'_, HostState>, message: String) {
+    let data = store.data_mut();
+    redis_log("warning", &format!("<{}> {message}", data.library));
+    data.panic_message = Some(message);
 }
 
 /// Writes `message` to the Redis log. Unlike redis-module's helpers, the
@@ -183,4 +269,21 @@ pub fn redis_log(level: &str, message: &str) {
             message.as_ptr() as *const c_char,
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_replies() {
+        assert_eq!(error_text(b"-ERR no\r\n").as_deref(), Some("ERR no"));
+        assert_eq!(
+            error_text(b"!21\r\nSYNTAX invalid syntax\r\n").as_deref(),
+            Some("SYNTAX invalid syntax")
+        );
+        assert_eq!(error_text(b"+OK\r\n"), None);
+        assert_eq!(error_text(b"*1\r\n-ERR nested\r\n"), None);
+        assert_eq!(error_text(b""), None);
+    }
 }

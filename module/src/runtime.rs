@@ -15,7 +15,7 @@ use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsB
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config;
-use crate::host_api::{CallMode, RedisCtx};
+use crate::host_api::{self, CallMode, RedisCtx};
 use crate::ticker::GuestCall;
 
 wasmtime::component::bindgen!({
@@ -24,7 +24,10 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-pub use redis::triggers::types::{LogLevel, ReplyNode};
+pub use redis::triggers::types::LogLevel;
+
+// `types` declares types only; `host` is linked by hand in `host_api.rs`.
+impl redis::triggers::types::Host for HostState {}
 
 /// Everything a library's store carries: the Redis context of the call in
 /// progress, and the sandboxed WASI state.
@@ -88,8 +91,12 @@ fn linker() -> Result<&'static Linker<HostState>, String> {
             let mut linker = Linker::new(engine());
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
                 .map_err(|e| format!("cannot link WASI: {e}"))?;
-            TriggerLibrary::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-                .map_err(|e| format!("cannot link the host API: {e}"))?;
+            redis::triggers::types::add_to_linker::<HostState, HasSelf<HostState>>(
+                &mut linker,
+                |s| s,
+            )
+            .and_then(|()| host_api::add_to_linker(&mut linker))
+            .map_err(|e| format!("cannot link the host API: {e}"))?;
             Ok(linker)
         })
         .as_ref()

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use crate::__bindings::redis::triggers::host;
 use crate::{Error, Result, Value};
 
@@ -29,60 +31,62 @@ use crate::{Error, Result, Value};
 /// [`on_fired`](crate::Trigger::on_fired), an unknown command) is returned
 /// as `Err`, so `?` hands it on to `last_error`.
 pub fn call(command: &str, args: impl IntoArgs) -> Result<Value> {
-    let args = args.into_args();
-    match host::call(command, &args) {
-        Ok(nodes) => Ok(Value::from_nodes(nodes)),
+    args.with_args(|args| match host::call(command, args) {
+        Ok(reply) => Value::from_resp3(&reply),
         Err(message) => Err(Error::new(message)),
-    }
+    })
 }
 
 /// One argument of a command: a string, bytes or a number.
+///
+/// Strings and bytes are passed as they are, without a copy; numbers are
+/// written in decimal.
 pub trait Arg {
     /// The argument as Redis receives it.
-    fn to_arg(&self) -> Vec<u8>;
+    fn as_arg(&self) -> Cow<'_, [u8]>;
 }
 
 impl Arg for str {
-    fn to_arg(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
+    fn as_arg(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.as_bytes())
     }
 }
 
 impl Arg for String {
-    fn to_arg(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
+    fn as_arg(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.as_bytes())
     }
 }
 
 impl Arg for [u8] {
-    fn to_arg(&self) -> Vec<u8> {
-        self.to_vec()
+    fn as_arg(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
     }
 }
 
 impl<const N: usize> Arg for [u8; N] {
-    fn to_arg(&self) -> Vec<u8> {
-        self.to_vec()
+    fn as_arg(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
     }
 }
 
 impl Arg for Vec<u8> {
-    fn to_arg(&self) -> Vec<u8> {
-        self.clone()
+    fn as_arg(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
     }
 }
 
 impl<T: Arg + ?Sized> Arg for &T {
-    fn to_arg(&self) -> Vec<u8> {
-        (**self).to_arg()
+    fn as_arg(&self) -> Cow<'_, [u8]> {
+        (**self).as_arg()
     }
 }
 
 macro_rules! number_args {
     ($($t:ty),*) => {$(
         impl Arg for $t {
-            fn to_arg(&self) -> Vec<u8> {
-                self.to_string().into_bytes()
+            fn as_arg(&self) -> Cow<'_, [u8]> {
+                Cow::Owned(self.to_string().into_bytes())
             }
         }
     )*};
@@ -92,31 +96,34 @@ number_args!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32
 
 /// The arguments of a command: see [`call`].
 pub trait IntoArgs {
-    /// The arguments as Redis receives them.
-    fn into_args(self) -> Vec<Vec<u8>>;
+    /// Calls `f` with the arguments as Redis receives them.
+    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R;
 }
 
 impl IntoArgs for () {
-    fn into_args(self) -> Vec<Vec<u8>> {
-        Vec::new()
+    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        f(&[])
     }
 }
 
 impl<T: Arg, const N: usize> IntoArgs for [T; N] {
-    fn into_args(self) -> Vec<Vec<u8>> {
-        self.iter().map(Arg::to_arg).collect()
+    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let args = self.each_ref().map(Arg::as_arg);
+        f(&args.each_ref().map(|a| &**a))
     }
 }
 
 impl<T: Arg> IntoArgs for &[T] {
-    fn into_args(self) -> Vec<Vec<u8>> {
-        self.iter().map(Arg::to_arg).collect()
+    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let args: Vec<Cow<'_, [u8]>> = self.iter().map(Arg::as_arg).collect();
+        let refs: Vec<&[u8]> = args.iter().map(|a| &**a).collect();
+        f(&refs)
     }
 }
 
 impl<T: Arg> IntoArgs for Vec<T> {
-    fn into_args(self) -> Vec<Vec<u8>> {
-        self.iter().map(Arg::to_arg).collect()
+    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        self.as_slice().with_args(f)
     }
 }
 
@@ -124,9 +131,10 @@ macro_rules! tuple_args {
     ($($name:ident),+) => {
         impl<$($name: Arg),+> IntoArgs for ($($name,)+) {
             #[allow(non_snake_case)]
-            fn into_args(self) -> Vec<Vec<u8>> {
+            fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
                 let ($($name,)+) = self;
-                vec![$($name.to_arg()),+]
+                $(let $name = $name.as_arg();)+
+                f(&[$(&*$name),+])
             }
         }
     };
@@ -149,11 +157,15 @@ tuple_args!(A, B, C, D, E, F, G, H, I, J, K, L);
 mod tests {
     use super::*;
 
+    fn collect(args: impl IntoArgs) -> Vec<Vec<u8>> {
+        args.with_args(|args| args.iter().map(|a| a.to_vec()).collect())
+    }
+
     #[test]
     fn mixed_arguments() {
         let key: &[u8] = b"h\xff";
         assert_eq!(
-            (key, "f", 42, -1i64).into_args(),
+            collect((key, "f", 42, -1i64)),
             vec![
                 b"h\xff".to_vec(),
                 b"f".to_vec(),
@@ -161,8 +173,9 @@ mod tests {
                 b"-1".to_vec()
             ]
         );
-        assert_eq!(["a", "b"].into_args(), vec![b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(().into_args(), Vec::<Vec<u8>>::new());
-        assert_eq!(vec![String::from("x")].into_args(), vec![b"x".to_vec()]);
+        assert_eq!(collect(["a", "b"]), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(collect(()), Vec::<Vec<u8>>::new());
+        assert_eq!(collect(vec![String::from("x")]), vec![b"x".to_vec()]);
+        assert_eq!(collect(&[1u8, 2][..]), vec![b"1".to_vec(), b"2".to_vec()]);
     }
 }

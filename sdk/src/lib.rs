@@ -67,6 +67,7 @@ extern crate self as wasm_triggers_sdk;
 mod call;
 mod error;
 pub mod log;
+mod resp3;
 mod trigger;
 mod value;
 
@@ -87,6 +88,8 @@ pub mod __bindings {
         export_macro_name: "__export_trigger_library",
         default_bindings_module: "::wasm_triggers_sdk::__bindings",
         runtime_path: "::wasm_triggers_sdk::__wit_bindgen::rt",
+        // `call` borrows its arguments: no copy before the host reads them.
+        ownership: Borrowing { duplicate_if_necessary: false },
     });
 }
 

@@ -1,5 +1,3 @@
-use crate::__bindings::redis::triggers::types::ReplyNode;
-
 /// A Redis reply.
 ///
 /// Replies come in RESP3 form: `HGETALL` gives a [`Value::Map`], `SMEMBERS`
@@ -52,7 +50,7 @@ impl Value {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
-            Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            Value::Bytes(b) => crate::resp3::parse_int(b),
             _ => None,
         }
     }
@@ -132,46 +130,23 @@ impl Value {
     }
 
     /// Rebuilds a reply tree from the pre-order nodes the host sends.
-    pub(crate) fn from_nodes(nodes: Vec<ReplyNode>) -> Value {
-        let mut nodes = nodes.into_iter();
-        Self::next_tree(&mut nodes).unwrap_or(Value::Nil)
-    }
-
-    fn next_tree(nodes: &mut std::vec::IntoIter<ReplyNode>) -> Option<Value> {
-        Some(match nodes.next()? {
-            ReplyNode::Nil => Value::Nil,
-            ReplyNode::Integer(i) => Value::Int(i),
-            ReplyNode::Double(d) => Value::Double(d),
-            ReplyNode::Boolean(b) => Value::Bool(b),
-            ReplyNode::Bulk(b) => Value::Bytes(b),
-            ReplyNode::BigNumber(n) => Value::BigNumber(n),
-            ReplyNode::Error(e) => Value::Error(e),
-            ReplyNode::Array(n) => Value::Array(Self::children(nodes, n as usize)),
-            ReplyNode::Set(n) => Value::Set(Self::children(nodes, n as usize)),
-            ReplyNode::Map(n) => {
-                let mut entries = Vec::with_capacity((n as usize).min(nodes.len()));
-                for _ in 0..n {
-                    let Some(key) = Self::next_tree(nodes) else {
-                        break;
-                    };
-                    let value = Self::next_tree(nodes).unwrap_or(Value::Nil);
-                    entries.push((key, value));
-                }
-                Value::Map(entries)
-            }
-        })
-    }
-
-    fn children(nodes: &mut std::vec::IntoIter<ReplyNode>, n: usize) -> Vec<Value> {
-        let mut items = Vec::with_capacity(n.min(nodes.len()));
-        // A truncated list ends the aggregate rather than padding it.
-        while items.len() < n {
-            let Some(item) = Self::next_tree(nodes) else {
-                break;
-            };
-            items.push(item);
+    /// Parses a reply encoded in RESP3, the form in which the host hands
+    /// replies over. An error at the top level is an `Err`, as from
+    /// [`call`](crate::call); an error inside an aggregate is a
+    /// [`Value::Error`].
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// let reply = Value::from_resp3(b"*2\r\n$10\r\n1700000000\r\n:7\r\n").unwrap();
+    /// assert_eq!(reply.at(0).and_then(Value::as_int), Some(1_700_000_000));
+    /// assert!(Value::from_resp3(b"-ERR no\r\n").is_err());
+    /// ```
+    pub fn from_resp3(reply: &[u8]) -> crate::Result<Value> {
+        match crate::resp3::parse(reply)? {
+            Value::Error(message) => Err(crate::Error::new(message)),
+            value => Ok(value),
         }
-        items
     }
 }
 
@@ -180,19 +155,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rebuilds_nested_replies() {
+    fn nested_replies() {
         // [1, {"a": [nil, "x"]}, error]
-        let nodes = vec![
-            ReplyNode::Array(3),
-            ReplyNode::Integer(1),
-            ReplyNode::Map(1),
-            ReplyNode::Bulk(b"a".to_vec()),
-            ReplyNode::Array(2),
-            ReplyNode::Nil,
-            ReplyNode::Bulk(b"x".to_vec()),
-            ReplyNode::Error("ERR no".into()),
-        ];
-        let value = Value::from_nodes(nodes);
+        let value = Value::from_resp3(b"*3\r\n:1\r\n%1\r\n+a\r\n*2\r\n_\r\n$1\r\nx\r\n-ERR no\r\n")
+            .unwrap();
         assert_eq!(
             value,
             Value::Array(vec![
@@ -215,9 +181,8 @@ mod tests {
     }
 
     #[test]
-    fn truncated_node_lists_do_not_panic() {
-        let value = Value::from_nodes(vec![ReplyNode::Array(3), ReplyNode::Integer(1)]);
-        assert_eq!(value, Value::Array(vec![Value::Int(1)]));
-        assert_eq!(Value::from_nodes(vec![]), Value::Nil);
+    fn top_level_errors_are_errors() {
+        let error = Value::from_resp3(b"-WRONGTYPE no\r\n").unwrap_err();
+        assert_eq!(error.to_string(), "WRONGTYPE no");
     }
 }

@@ -1,0 +1,277 @@
+//! A RESP3 parser: the host hands every reply over in the encoding Redis
+//! itself produced (see `host.call` in `wit/triggers.wit`).
+//!
+//! Replies come from Redis, but the parser still treats its input as
+//! untrusted: a malformed or truncated reply is an error, never a panic, and
+//! no length read from the input reserves more memory than the input holds.
+
+use crate::{Error, Result, Value};
+
+/// Aggregates nested deeper than this are refused; Redis replies are far
+/// shallower, and the limit keeps a malformed reply from exhausting the
+/// guest's stack.
+const MAX_DEPTH: usize = 256;
+
+/// Parses one reply that spans the whole of `input`.
+pub(crate) fn parse(input: &[u8]) -> Result<Value> {
+    let mut parser = Parser { input, pos: 0 };
+    let value = parser.value(0)?;
+    if parser.pos != input.len() {
+        return Err(malformed("trailing bytes after the reply"));
+    }
+    Ok(value)
+}
+
+fn malformed(what: &str) -> Error {
+    Error::new(format!("malformed RESP3 reply from the host: {what}"))
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        if depth > MAX_DEPTH {
+            return Err(malformed("nested too deep"));
+        }
+        let kind = *self
+            .input
+            .get(self.pos)
+            .ok_or_else(|| malformed("truncated"))?;
+        self.pos += 1;
+        Ok(match kind {
+            b'+' => Value::Bytes(self.line()?.to_vec()),
+            b'-' => Value::Error(text(self.line()?)),
+            b':' => Value::Int(self.number()?),
+            b'$' => match self.length()? {
+                None => Value::Nil,
+                Some(len) => Value::Bytes(self.blob(len)?.to_vec()),
+            },
+            b'_' => {
+                self.line()?;
+                Value::Nil
+            }
+            b',' => Value::Double(
+                std::str::from_utf8(self.line()?)
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .ok_or_else(|| malformed("bad double"))?,
+            ),
+            b'#' => match self.line()? {
+                b"t" => Value::Bool(true),
+                b"f" => Value::Bool(false),
+                _ => return Err(malformed("bad boolean")),
+            },
+            b'(' => Value::BigNumber(text(self.line()?)),
+            b'!' => {
+                let len = self.length()?.ok_or_else(|| malformed("null error"))?;
+                Value::Error(text(self.blob(len)?))
+            }
+            b'=' => {
+                // `txt:` or `mkd:`, then the text.
+                let len = self.length()?.ok_or_else(|| malformed("null verbatim"))?;
+                let blob = self.blob(len)?;
+                Value::Bytes(blob.get(4..).unwrap_or_default().to_vec())
+            }
+            b'*' | b'>' => match self.length()? {
+                None => Value::Nil,
+                Some(n) => Value::Array(self.values(n, depth)?),
+            },
+            b'~' => match self.length()? {
+                None => Value::Nil,
+                Some(n) => Value::Set(self.values(n, depth)?),
+            },
+            b'%' => {
+                let n = self.length()?.ok_or_else(|| malformed("null map"))?;
+                let mut entries = Vec::with_capacity(n.min(self.remaining() / 4));
+                for _ in 0..n {
+                    let key = self.value(depth + 1)?;
+                    let value = self.value(depth + 1)?;
+                    entries.push((key, value));
+                }
+                Value::Map(entries)
+            }
+            b'|' => {
+                // Attributes describe the reply that follows; skip them.
+                let n = self.length()?.ok_or_else(|| malformed("null attribute"))?;
+                for _ in 0..2 * n {
+                    self.value(depth + 1)?;
+                }
+                self.value(depth)?
+            }
+            _ => return Err(malformed("unknown type byte")),
+        })
+    }
+
+    fn values(&mut self, n: usize, depth: usize) -> Result<Vec<Value>> {
+        // Every element takes at least 3 bytes, so a bogus count cannot
+        // reserve more than the input could hold.
+        let mut items = Vec::with_capacity(n.min(self.remaining() / 3));
+        for _ in 0..n {
+            items.push(self.value(depth + 1)?);
+        }
+        Ok(items)
+    }
+
+    fn remaining(&self) -> usize {
+        self.input.len() - self.pos
+    }
+
+    /// The bytes up to the next CRLF, which is consumed.
+    fn line(&mut self) -> Result<&'a [u8]> {
+        let rest = &self.input[self.pos..];
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\r')
+            .filter(|&cr| rest.get(cr + 1) == Some(&b'\n'))
+            .ok_or_else(|| malformed("truncated line"))?;
+        self.pos += end + 2;
+        Ok(&rest[..end])
+    }
+
+    fn number(&mut self) -> Result<i64> {
+        parse_int(self.line()?).ok_or_else(|| malformed("bad integer"))
+    }
+
+    /// A length or count; `-1` (RESP2's null) is `None`.
+    fn length(&mut self) -> Result<Option<usize>> {
+        match self.number()? {
+            -1 => Ok(None),
+            n => usize::try_from(n)
+                .map(Some)
+                .map_err(|_| malformed("negative length")),
+        }
+    }
+
+    /// `len` bytes followed by CRLF.
+    fn blob(&mut self, len: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|&end| {
+                let crlf = end
+                    .checked_add(2)
+                    .and_then(|after| self.input.get(end..after));
+                crlf == Some(b"\r\n".as_slice())
+            })
+            .ok_or_else(|| malformed("truncated string"))?;
+        let blob = &self.input[self.pos..end];
+        self.pos = end + 2;
+        Ok(blob)
+    }
+}
+
+/// A decimal integer, parsed by hand: the generic `str::parse` is several
+/// times slower, and every reply holds at least one number.
+pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        // Down to i64::MIN, whose magnitude is one more than i64::MAX.
+        match n.checked_sub(1) {
+            None => Some(0),
+            Some(m) => i64::try_from(m).ok().map(|m| -m - 1),
+        }
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &[u8]) -> Value {
+        parse(input).unwrap()
+    }
+
+    #[test]
+    fn every_type() {
+        assert_eq!(ok(b"+OK\r\n"), Value::Bytes(b"OK".to_vec()));
+        assert_eq!(ok(b":-12\r\n"), Value::Int(-12));
+        assert_eq!(ok(b":9223372036854775807\r\n"), Value::Int(i64::MAX));
+        assert_eq!(ok(b":-9223372036854775808\r\n"), Value::Int(i64::MIN));
+        assert_eq!(ok(b":-0\r\n"), Value::Int(0));
+        assert_eq!(ok(b"$3\r\na\r\n\r\n"), Value::Bytes(b"a\r\n".to_vec()));
+        assert_eq!(ok(b"$0\r\n\r\n"), Value::Bytes(vec![]));
+        assert_eq!(ok(b"$-1\r\n"), Value::Nil);
+        assert_eq!(ok(b"*-1\r\n"), Value::Nil);
+        assert_eq!(ok(b"_\r\n"), Value::Nil);
+        assert_eq!(ok(b",1.5\r\n"), Value::Double(1.5));
+        assert_eq!(ok(b",-inf\r\n"), Value::Double(f64::NEG_INFINITY));
+        assert_eq!(ok(b"#t\r\n"), Value::Bool(true));
+        assert_eq!(ok(b"#f\r\n"), Value::Bool(false));
+        assert_eq!(
+            ok(b"(12345678901234567890\r\n"),
+            Value::BigNumber("12345678901234567890".into())
+        );
+        assert_eq!(ok(b"!5\r\nERR x\r\n"), Value::Error("ERR x".into()));
+        assert_eq!(ok(b"-ERR y\r\n"), Value::Error("ERR y".into()));
+        assert_eq!(ok(b"=7\r\ntxt:abc\r\n"), Value::Bytes(b"abc".to_vec()));
+        assert_eq!(
+            ok(b"~2\r\n:1\r\n:2\r\n"),
+            Value::Set(vec![Value::Int(1), Value::Int(2)])
+        );
+        assert_eq!(
+            ok(b"%1\r\n+k\r\n:1\r\n"),
+            Value::Map(vec![(Value::Bytes(b"k".to_vec()), Value::Int(1))])
+        );
+        assert_eq!(ok(b"|1\r\n+a\r\n+b\r\n:3\r\n"), Value::Int(3));
+        assert_eq!(ok(b"*0\r\n"), Value::Array(vec![]));
+    }
+
+    #[test]
+    fn malformed_replies_are_errors() {
+        for input in [
+            &b""[..],
+            b"+OK",
+            b"+OK\r\nextra",
+            b":x\r\n",
+            b"$5\r\nab\r\n",
+            b"$-2\r\n",
+            b"*3\r\n:1\r\n",
+            b"*99999999999\r\n",
+            b"%-1\r\n",
+            b"#x\r\n",
+            b"?\r\n",
+            b"$18446744073709551615\r\n",
+            b":\r\n",
+            b":-\r\n",
+            b":1\r",
+            b":1\n\r\n",
+            b":9223372036854775808\r\n",
+            b":-9223372036854775809\r\n",
+        ] {
+            assert!(parse(input).is_err(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut input = b"*1\r\n".repeat(MAX_DEPTH + 2);
+        input.extend_from_slice(b":1\r\n");
+        assert!(parse(&input).is_err());
+        let mut input = b"*1\r\n".repeat(MAX_DEPTH);
+        input.extend_from_slice(b":1\r\n");
+        assert!(parse(&input).is_ok());
+    }
+}
