@@ -115,7 +115,7 @@ fn list(ctx: &Context, args: &[RedisString]) -> RedisResult {
 fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
     let mut fields = 4;
     if options.verbose {
-        fields += 2;
+        fields += 3;
     }
     if options.with_code {
         fields += 1;
@@ -133,6 +133,9 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
         reply.int(instance.as_ref().map_or(0, |i| i.memory_bytes() as i64));
         reply.field("instance_rebuilds");
         reply.int(instance.as_ref().map_or(0, |i| i.rebuilds as i64));
+        reply.field("code_tier");
+        let tier = instance.as_ref().map_or("busy", |i| i.tier().name());
+        reply.bulk(tier.as_bytes());
     }
     if options.with_code {
         reply.field("code");

@@ -32,11 +32,11 @@ mod ticker;
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // Build the engine now rather than on the first TRIGGER LOAD; a failure
     // refuses the load instead of unwinding into Redis.
-    if std::panic::catch_unwind(runtime::engine).is_err() {
+    let Ok(engines) = std::panic::catch_unwind(runtime::engines) else {
         host_api::redis_log("warning", "cannot create the WebAssembly engine");
         return Status::Err;
-    }
-    if let Err(e) = ticker::start(runtime::engine()) {
+    };
+    if let Err(e) = ticker::start(engines) {
         host_api::redis_log("warning", &e);
         return Status::Err;
     }

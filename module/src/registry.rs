@@ -12,11 +12,13 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::time::Instant;
 
 use redis_module::NotifyEvent;
 use sha2::{Digest, Sha256};
 
 use crate::event_filter::EventFilter;
+use crate::host_api::redis_log;
 use crate::runtime::{self, LibraryInfo, LibraryInstance};
 use crate::stats::TriggerStats;
 
@@ -125,9 +127,12 @@ fn validate(
 
 /// `TRIGGER LOAD [REPLACE]`: returns the library's name.
 pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
+    let started = Instant::now();
     let compiled = runtime::compile(&code)?;
+    let compiled_at = started.elapsed();
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
+    let tier = instance.tier();
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {
         return Err(format!(
@@ -137,6 +142,7 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     }
     let (name, triggers) = validate(info, previous.as_deref())?;
     instance.set_library_name(&name);
+    instance.optimize(&code);
     let digest = hex(&Sha256::digest(&code));
     let library = Rc::new(Library {
         name: name.clone(),
@@ -151,8 +157,18 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
             Ok(i) => r.libraries[i] = library,
             Err(i) => r.libraries.insert(i, library),
         }
-        Ok(name)
-    })
+        Ok::<(), String>(())
+    })?;
+    redis_log(
+        "verbose",
+        &format!(
+            "loaded library '{name}' in {:.1} ms (compiled in {:.1} ms, {} code)",
+            started.elapsed().as_secs_f64() * 1e3,
+            compiled_at.as_secs_f64() * 1e3,
+            tier.name()
+        ),
+    );
+    Ok(name)
 }
 
 /// `TRIGGER DELETE`.

@@ -8,7 +8,8 @@
 //! - after a trap the instance is poisoned, so it is rebuilt from the
 //!   pre-instantiated component before the next call.
 
-use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Mutex, OnceLock};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
@@ -56,39 +57,90 @@ impl WasiView for HostState {
     }
 }
 
-/// The process-wide engine, created when the module loads (where a failure
-/// is caught and refuses the load).
-pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        // Synchronous calls only: the async machinery makes every component
-        // call many times slower (wasmtime issue #12836).
-        config.concurrency_support(false);
-        // Interrupt guests that run past their deadline; the deadline is set
-        // before every call, and the ticker thread (`ticker.rs`) advances the epoch.
-        config.epoch_interruption(true);
-        config.max_wasm_stack(config::MAX_WASM_STACK_BYTES);
-        // Compiling on several threads shortens `TRIGGER LOAD`, which blocks
-        // the server while it runs.
-        config.parallel_compilation(true);
-        // `WASM_TRIGGERS_PERFMAP=1` in redis-server's environment writes
-        // /tmp/perf-<pid>.map, so that `perf` names the guests' functions.
-        if std::env::var_os("WASM_TRIGGERS_PERFMAP").is_some_and(|v| v == "1") {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        // `Config` only fails on invalid combinations, and this one is fixed
-        // at compile time; a failure here is a build bug, not user input.
-        Engine::new(&config).expect("the wasmtime configuration is valid")
-    })
+/// Which compiler made a library's machine code.
+///
+/// `TRIGGER LOAD` compiles with the baseline compiler (Winch), which is
+/// several times faster than Cranelift, so that the load blocks the server
+/// briefly; Cranelift then compiles the same component on a background
+/// thread, and the library switches to that optimized code before its next
+/// guest call once it is ready.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tier {
+    Baseline,
+    Optimized,
 }
 
-/// The linker that provides the host API and a sandboxed WASI.
-fn linker() -> Result<&'static Linker<HostState>, String> {
-    static LINKER: OnceLock<Result<Linker<HostState>, String>> = OnceLock::new();
-    LINKER
+impl Tier {
+    /// As `TRIGGER LIST VERBOSE` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Baseline => "baseline",
+            Tier::Optimized => "optimized",
+        }
+    }
+}
+
+fn new_engine(tier: Tier) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    if tier == Tier::Baseline {
+        config.strategy(wasmtime::Strategy::Winch);
+    }
+    // Synchronous calls only: the async machinery makes every component
+    // call many times slower (wasmtime issue #12836).
+    config.concurrency_support(false);
+    // Interrupt guests that run past their deadline; the deadline is set
+    // before every call, and the ticker thread (`ticker.rs`) advances the epoch.
+    config.epoch_interruption(true);
+    config.max_wasm_stack(config::MAX_WASM_STACK_BYTES);
+    // The baseline compiler runs in `TRIGGER LOAD`, which blocks the server:
+    // several threads shorten it. Cranelift runs on one background thread,
+    // so that it never holds up a load waiting for the same thread pool.
+    // (Where there is no baseline compiler, Cranelift runs in the load, on
+    // one thread.)
+    config.parallel_compilation(tier == Tier::Baseline);
+    // `WASM_TRIGGERS_PERFMAP=1` in redis-server's environment writes
+    // /tmp/perf-<pid>.map, so that `perf` names the guests' functions.
+    if std::env::var_os("WASM_TRIGGERS_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    Engine::new(&config)
+}
+
+/// The engine of a tier, created when the module loads (where a failure is
+/// caught and refuses the load). The baseline engine is `None` where Winch
+/// does not run (it supports x86-64 and aarch64); libraries are then
+/// compiled with Cranelift right away.
+fn engine_of(tier: Tier) -> Option<&'static Engine> {
+    static OPTIMIZED: OnceLock<Engine> = OnceLock::new();
+    static BASELINE: OnceLock<Option<Engine>> = OnceLock::new();
+    match tier {
+        // The configuration is fixed at compile time: a failure here is a
+        // build bug, not user input.
+        Tier::Optimized => Some(OPTIMIZED.get_or_init(|| {
+            new_engine(Tier::Optimized).expect("the wasmtime configuration is valid")
+        })),
+        Tier::Baseline => BASELINE
+            .get_or_init(|| new_engine(Tier::Baseline).ok())
+            .as_ref(),
+    }
+}
+
+/// The engines in use, for the epoch ticker.
+pub fn engines() -> Vec<&'static Engine> {
+    [Tier::Optimized, Tier::Baseline]
+        .into_iter()
+        .filter_map(engine_of)
+        .collect()
+}
+
+/// The linker of a tier's engine: the host API and a sandboxed WASI.
+fn linker(tier: Tier) -> Result<&'static Linker<HostState>, String> {
+    static LINKERS: [OnceLock<Result<Linker<HostState>, String>>; 2] =
+        [OnceLock::new(), OnceLock::new()];
+    LINKERS[tier as usize]
         .get_or_init(|| {
-            let mut linker = Linker::new(engine());
+            let engine = engine_of(tier).ok_or("no engine for this tier")?;
+            let mut linker = Linker::new(engine);
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
                 .map_err(|e| format!("cannot link WASI: {e}"))?;
             redis::triggers::types::add_to_linker::<HostState, HasSelf<HostState>>(
@@ -106,11 +158,23 @@ fn linker() -> Result<&'static Linker<HostState>, String> {
 /// A compiled library, ready to be instantiated (again, after a trap).
 pub struct CompiledLibrary {
     pre: TriggerLibraryPre<HostState>,
+    engine: &'static Engine,
+    tier: Tier,
 }
 
-/// Checks the blob's header and compiles it. The errors are the ones
+/// Checks the blob's header and compiles it as `TRIGGER LOAD` does: with
+/// the baseline compiler where there is one. The errors are the ones
 /// `TRIGGER LOAD` replies with.
 pub fn compile(bytes: &[u8]) -> Result<CompiledLibrary, String> {
+    check_header(bytes)?;
+    let tier = match engine_of(Tier::Baseline) {
+        Some(_) => Tier::Baseline,
+        None => Tier::Optimized,
+    };
+    compile_with(bytes, tier)
+}
+
+fn check_header(bytes: &[u8]) -> Result<(), String> {
     const MAGIC: &[u8] = b"\0asm";
     if bytes.is_empty() {
         return Err("empty library: expected the bytes of a Wasm component".into());
@@ -127,16 +191,72 @@ pub fn compile(bytes: &[u8]) -> Result<CompiledLibrary, String> {
                 .into(),
         );
     }
+    Ok(())
+}
+
+fn compile_with(bytes: &[u8], tier: Tier) -> Result<CompiledLibrary, String> {
+    let engine = engine_of(tier).ok_or("no engine for this tier")?;
     let component =
-        Component::new(engine(), bytes).map_err(|e| format!("invalid Wasm component: {e:#}"))?;
-    let linker = linker()?;
-    let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+        Component::new(engine, bytes).map_err(|e| format!("invalid Wasm component: {e:#}"))?;
+    link(component, tier)
+}
+
+fn link(component: Component, tier: Tier) -> Result<CompiledLibrary, String> {
+    let instance_pre = linker(tier)?.instantiate_pre(&component).map_err(|e| {
         format!("the component does not fit the redis:triggers/trigger-library world: {e:#}")
     })?;
     let pre = TriggerLibraryPre::new(instance_pre).map_err(|e| {
         format!("the component does not export the redis:triggers/trigger-library world: {e:#}")
     })?;
-    Ok(CompiledLibrary { pre })
+    let engine = engine_of(tier).ok_or("no engine for this tier")?;
+    Ok(CompiledLibrary { pre, engine, tier })
+}
+
+/// Cranelift's compilation of a library, running on a background thread.
+pub struct PendingOptimization(Receiver<Result<CompiledLibrary, String>>);
+
+/// A library to compile with Cranelift, and where to send the result.
+struct OptimizeJob {
+    bytes: Vec<u8>,
+    done: Sender<Result<CompiledLibrary, String>>,
+}
+
+/// The queue of the one background compiler thread, started on first use.
+/// One thread, one library at a time: loading twenty libraries must not
+/// start twenty compilations competing with Redis for the CPUs.
+fn compiler_queue() -> Option<&'static Mutex<Sender<OptimizeJob>>> {
+    static QUEUE: OnceLock<Option<Mutex<Sender<OptimizeJob>>>> = OnceLock::new();
+    QUEUE
+        .get_or_init(|| {
+            let (sender, jobs) = mpsc::channel::<OptimizeJob>();
+            let spawned = std::thread::Builder::new()
+                .name("triggers-compile".into())
+                .spawn(move || {
+                    for job in jobs {
+                        let _ = job.done.send(compile_with(&job.bytes, Tier::Optimized));
+                    }
+                });
+            match spawned {
+                Ok(_) => Some(Mutex::new(sender)),
+                Err(e) => {
+                    host_api::redis_log(
+                        "warning",
+                        &format!("cannot start the thread that optimizes libraries: {e}"),
+                    );
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Queues `bytes` for Cranelift. The bytes already compiled once, so a
+/// failure is unexpected; the library then keeps its baseline code.
+fn optimize_in_background(bytes: Vec<u8>) -> Option<PendingOptimization> {
+    let (done, receiver) = mpsc::channel();
+    let queue = compiler_queue()?.lock().ok()?;
+    queue.send(OptimizeJob { bytes, done }).ok()?;
+    Some(PendingOptimization(receiver))
 }
 
 /// Why a guest call failed.
@@ -163,9 +283,11 @@ pub struct LibraryInstance {
     bindings: TriggerLibrary,
     /// How many times the instance was rebuilt after a trap.
     pub rebuilds: u64,
+    /// Cranelift's code for this library, while it is being compiled.
+    optimization: Option<PendingOptimization>,
 }
 
-fn new_store(library: &str) -> Store<HostState> {
+fn new_store(engine: &Engine, library: &str) -> Store<HostState> {
     let wasi = WasiCtxBuilder::new()
         .allow_tcp(false)
         .allow_udp(false)
@@ -179,7 +301,7 @@ fn new_store(library: &str) -> Store<HostState> {
         .trap_on_grow_failure(false)
         .build();
     let mut store = Store::new(
-        engine(),
+        engine,
         HostState {
             ctx: RedisCtx::null(),
             mode: CallMode::ReadOnly,
@@ -205,7 +327,7 @@ fn instantiate(
     compiled: &CompiledLibrary,
     library: &str,
 ) -> Result<(Store<HostState>, TriggerLibrary), String> {
-    let mut store = new_store(library);
+    let mut store = new_store(compiled.engine, library);
     store.set_epoch_deadline(config::deadline_ticks());
     let _running = GuestCall::start();
     let bindings = compiled
@@ -224,7 +346,50 @@ impl LibraryInstance {
             store,
             bindings,
             rebuilds: 0,
+            optimization: None,
         })
+    }
+
+    /// Which compiler made the code that runs now.
+    pub fn tier(&self) -> Tier {
+        self.compiled.tier
+    }
+
+    /// Once the library is loaded: starts compiling its optimized code, if
+    /// it runs baseline code. The switch happens before a later call.
+    pub fn optimize(&mut self, bytes: &[u8]) {
+        if self.compiled.tier == Tier::Baseline && self.optimization.is_none() {
+            self.optimization = optimize_in_background(bytes.to_vec());
+        }
+    }
+
+    /// Switches to the optimized code if it is ready. A fresh instance
+    /// replaces the current one, as after a trap: a library's in-memory
+    /// state lasts until it is replaced, never longer.
+    fn switch_to_optimized_code(&mut self) {
+        let Some(PendingOptimization(receiver)) = &self.optimization else {
+            return;
+        };
+        let compiled = match receiver.try_recv() {
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err("the compiler thread stopped".to_string()),
+            Ok(result) => result,
+        };
+        self.optimization = None;
+        let library = self.store.data().library.clone();
+        let switched = compiled.and_then(|compiled| {
+            let (store, bindings) = instantiate(&compiled, &library)?;
+            self.compiled = compiled;
+            self.store = store;
+            self.bindings = bindings;
+            Ok(())
+        });
+        if let Err(e) = switched {
+            host_api::redis_log(
+                "warning",
+                &format!("library '{library}' keeps its baseline code: {e}"),
+            );
+        }
     }
 
     /// Names the library in log lines, once `describe` said its name.
@@ -285,6 +450,9 @@ impl LibraryInstance {
     /// Prepares the store for a guest call: the Redis context and mode, a
     /// fresh deadline, and the ticker told that a guest runs.
     fn enter(&mut self, ctx: RedisCtx, mode: CallMode) -> GuestCall {
+        if self.optimization.is_some() {
+            self.switch_to_optimized_code();
+        }
         let data = self.store.data_mut();
         data.ctx = ctx;
         data.mode = mode;

@@ -25,27 +25,28 @@ static RUNNING: AtomicU32 = AtomicU32::new(0);
 static PARKED: AtomicBool = AtomicBool::new(false);
 static TICKER: OnceLock<Thread> = OnceLock::new();
 
-/// Starts the ticker thread for `engine`. Without it no time limit holds,
+/// Starts the ticker thread for `engines`. Without it no time limit holds,
 /// so the module must not load if this fails.
-pub fn start(engine: &Engine) -> Result<(), String> {
+pub fn start(engines: Vec<&'static Engine>) -> Result<(), String> {
     if TICKER.get().is_some() {
         return Ok(());
     }
-    let engine = engine.clone();
     let handle = std::thread::Builder::new()
         .name("triggers-epoch".into())
-        .spawn(move || run(engine))
+        .spawn(move || run(engines))
         .map_err(|e| format!("cannot start the epoch ticker thread: {e}"))?;
     let _ = TICKER.set(handle.thread().clone());
     Ok(())
 }
 
-fn run(engine: Engine) {
+fn run(engines: Vec<&'static Engine>) {
     let mut last_seen = STARTED.load(Ordering::SeqCst);
     let mut idle_ticks = 0;
     loop {
         std::thread::sleep(config::EPOCH_TICK);
-        engine.increment_epoch();
+        for engine in &engines {
+            engine.increment_epoch();
+        }
         let started = STARTED.load(Ordering::SeqCst);
         if started != last_seen || RUNNING.load(Ordering::SeqCst) > 0 {
             last_seen = started;

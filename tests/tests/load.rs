@@ -218,3 +218,34 @@ on_both_servers!(fn trigger_cannot_be_called_from_scripts(server) {
         .expect_err("TRIGGER is not allowed in scripts");
     assert!(error.to_string().to_lowercase().contains("script"), "{error}");
 });
+
+/// The library's `code_tier`, from `TRIGGER LIST VERBOSE`.
+fn code_tier(con: &mut Connection, library: &str) -> String {
+    let reply: Value = query(con, &["TRIGGER", "LIST", "LIBRARY", library, "VERBOSE"]);
+    text(&as_map(&array(&reply)[0])["code_tier"])
+}
+
+on_both_servers!(fn libraries_switch_to_optimized_code(server) {
+    let mut con = server.connect();
+    load(&mut con, "last_updated");
+    // x86-64 and aarch64 have the fast baseline compiler: the load uses it.
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        assert_eq!(code_tier(&mut con, "last_updated"), "baseline");
+    }
+    // Cranelift's code replaces it before a later event, once compiled in
+    // the background. Every event is handled, before and after the switch.
+    let mut n = 0;
+    eventually("the switch to optimized code", || {
+        n += 1;
+        let key = format!("h{n}");
+        let _: i64 = query(&mut con, &["HSET", &key, "f", "v"]);
+        let stamp: Option<String> = query(&mut con, &["HGET", &key, "__last_updated__"]);
+        assert!(stamp.is_some(), "event {n} was not handled");
+        code_tier(&mut con, "last_updated") == "optimized"
+    });
+    let _: i64 = query(&mut con, &["HSET", "after", "f", "v"]);
+    let stamp: Option<String> = query(&mut con, &["HGET", "after", "__last_updated__"]);
+    assert!(stamp.is_some());
+    assert_eq!(stat(&mut con, "last_updated", "consumer", "num_failed"), 0);
+    assert_eq!(stat(&mut con, "last_updated", "consumer", "num_success"), n + 1);
+});
