@@ -250,6 +250,37 @@ fn report_panic(mut store: StoreContextMut<'_, HostState>, message: String) {
     data.panic_message = Some(message);
 }
 
+/// Runs `f` on Redis' main thread, between commands. Callable from any
+/// thread (`RM_EventLoopAddOneShot`). Panics in `f` are caught and logged.
+pub fn run_on_main_thread(f: fn()) {
+    extern "C" fn trampoline(data: *mut std::ffi::c_void) {
+        // SAFETY: `data` is the `fn()` passed below, cast to a pointer.
+        let f: fn() = unsafe { std::mem::transmute::<*mut std::ffi::c_void, fn()>(data) };
+        if std::panic::catch_unwind(f).is_err() {
+            redis_log("warning", "a task on the main thread panicked");
+        }
+    }
+    let Some(add) = (unsafe { raw::RedisModule_EventLoopAddOneShot }) else {
+        return;
+    };
+    // SAFETY: Redis calls `trampoline` once on its main thread with `data`.
+    unsafe { add(Some(trampoline), f as *mut std::ffi::c_void) };
+}
+
+/// Returns the heap memory that compilation freed to the system. Compiling
+/// allocates tens of MB, on several threads whose malloc arenas would keep
+/// it otherwise (glibc only; elsewhere this does nothing).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim only releases free memory.
+        unsafe { malloc_trim(0) };
+    }
+}
+
 /// Writes `message` to the Redis log. Unlike redis-module's helpers, the
 /// message is never used as a printf format, and NUL bytes are replaced, so
 /// text from a guest cannot crash the server.

@@ -18,7 +18,7 @@ use redis_module::NotifyEvent;
 use sha2::{Digest, Sha256};
 
 use crate::event_filter::EventFilter;
-use crate::host_api::redis_log;
+use crate::host_api::{self, redis_log};
 use crate::runtime::{self, LibraryInfo, LibraryInstance};
 use crate::stats::TriggerStats;
 
@@ -133,6 +133,7 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
     let tier = instance.tier();
+    host_api::release_free_memory();
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {
         return Err(format!(
@@ -142,7 +143,7 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     }
     let (name, triggers) = validate(info, previous.as_deref())?;
     instance.set_library_name(&name);
-    instance.optimize(&code);
+    instance.optimize(&code, optimized_code_ready);
     let digest = hex(&Sha256::digest(&code));
     let library = Rc::new(Library {
         name: name.clone(),
@@ -169,6 +170,26 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
         ),
     );
     Ok(name)
+}
+
+/// Called on the compiler thread when a library's optimized code is ready:
+/// asks Redis' main thread to switch the libraries to it between commands,
+/// so that idle libraries do not keep both codes until their next event.
+fn optimized_code_ready() {
+    host_api::run_on_main_thread(switch_to_optimized_code);
+}
+
+/// On Redis' main thread: every library whose optimized code is ready
+/// switches to it.
+fn switch_to_optimized_code() {
+    with_libraries(|libraries| {
+        for library in libraries {
+            if let Ok(mut instance) = library.instance.try_borrow_mut() {
+                instance.switch_to_optimized_code();
+            }
+        }
+    });
+    host_api::release_free_memory();
 }
 
 /// `TRIGGER DELETE`.

@@ -219,6 +219,8 @@ pub struct PendingOptimization(Receiver<Result<CompiledLibrary, String>>);
 struct OptimizeJob {
     bytes: Vec<u8>,
     done: Sender<Result<CompiledLibrary, String>>,
+    /// Called on the compiler thread once the result is sent.
+    ready: fn(),
 }
 
 /// The queue of the one background compiler thread, started on first use.
@@ -234,6 +236,7 @@ fn compiler_queue() -> Option<&'static Mutex<Sender<OptimizeJob>>> {
                 .spawn(move || {
                     for job in jobs {
                         let _ = job.done.send(compile_with(&job.bytes, Tier::Optimized));
+                        (job.ready)();
                     }
                 });
             match spawned {
@@ -252,10 +255,10 @@ fn compiler_queue() -> Option<&'static Mutex<Sender<OptimizeJob>>> {
 
 /// Queues `bytes` for Cranelift. The bytes already compiled once, so a
 /// failure is unexpected; the library then keeps its baseline code.
-fn optimize_in_background(bytes: Vec<u8>) -> Option<PendingOptimization> {
+fn optimize_in_background(bytes: Vec<u8>, ready: fn()) -> Option<PendingOptimization> {
     let (done, receiver) = mpsc::channel();
     let queue = compiler_queue()?.lock().ok()?;
-    queue.send(OptimizeJob { bytes, done }).ok()?;
+    queue.send(OptimizeJob { bytes, done, ready }).ok()?;
     Some(PendingOptimization(receiver))
 }
 
@@ -356,17 +359,20 @@ impl LibraryInstance {
     }
 
     /// Once the library is loaded: starts compiling its optimized code, if
-    /// it runs baseline code. The switch happens before a later call.
-    pub fn optimize(&mut self, bytes: &[u8]) {
+    /// it runs baseline code. `ready` is called on the compiler thread when
+    /// the code is ready; [`switch_to_optimized_code`](Self::switch_to_optimized_code)
+    /// must then be called on Redis' main thread (it also happens before
+    /// the next guest call).
+    pub fn optimize(&mut self, bytes: &[u8], ready: fn()) {
         if self.compiled.tier == Tier::Baseline && self.optimization.is_none() {
-            self.optimization = optimize_in_background(bytes.to_vec());
+            self.optimization = optimize_in_background(bytes.to_vec(), ready);
         }
     }
 
     /// Switches to the optimized code if it is ready. A fresh instance
     /// replaces the current one, as after a trap: a library's in-memory
     /// state lasts until it is replaced, never longer.
-    fn switch_to_optimized_code(&mut self) {
+    pub fn switch_to_optimized_code(&mut self) {
         let Some(PendingOptimization(receiver)) = &self.optimization else {
             return;
         };

@@ -248,4 +248,10 @@ on_both_servers!(fn libraries_switch_to_optimized_code(server) {
     assert!(stamp.is_some());
     assert_eq!(stat(&mut con, "last_updated", "consumer", "num_failed"), 0);
     assert_eq!(stat(&mut con, "last_updated", "consumer", "num_success"), n + 1);
+
+    // A library that never fires switches too, between commands.
+    load(&mut con, "expired_orders");
+    eventually("an idle library's switch to optimized code", || {
+        code_tier(&mut con, "expired_orders") == "optimized"
+    });
 });
