@@ -129,7 +129,6 @@ impl Value {
             .map(|(_, v)| v)
     }
 
-    /// Rebuilds a reply tree from the pre-order nodes the host sends.
     /// Parses a reply encoded in RESP3, the form in which the host hands
     /// replies over. An error at the top level is an `Err`, as from
     /// [`call`](crate::call); an error inside an aggregate is a
