@@ -8,6 +8,8 @@
 //!   post-notification job;
 //! - `registry.rs`: the loaded libraries and their triggers;
 //! - `runtime.rs`: wasmtime, one store and instance per library;
+//! - `code_cache.rs`: compiled code kept in memory and in `triggers-cache/`,
+//!   so that a restart does not compile the libraries again;
 //! - `host_api.rs`: what guests import (`call`, `log`, `report-panic`);
 //! - `event_filter.rs`: event names and classes;
 //! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`;
@@ -19,6 +21,7 @@
 
 use redis_module::{redis_module, Context, RedisString, Status};
 
+mod code_cache;
 mod commands;
 mod config;
 mod dispatch;

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use redis_module::NotifyEvent;
 use sha2::{Digest, Sha256};
 
+use crate::code_cache;
 use crate::event_filter::EventFilter;
 use crate::runtime::{self, LibraryInfo, LibraryInstance};
 use crate::stats::TriggerStats;
@@ -123,8 +124,10 @@ fn validate(
     Ok((info.name, triggers))
 }
 
-/// `TRIGGER LOAD [REPLACE]`: returns the library's name.
-pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
+/// Compiles, instantiates and describes `code`, and validates what it
+/// declares; the registry is not changed. An existing library of the same
+/// name is an error unless `replace` (its triggers' statistics carry over).
+fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
     let compiled = runtime::compile(&code)?;
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
@@ -137,27 +140,37 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     }
     let (name, triggers) = validate(info, previous.as_deref())?;
     instance.set_library_name(&name);
-    let digest = hex(&Sha256::digest(&code));
-    let library = Rc::new(Library {
-        name: name.clone(),
+    let digest = digest(&code);
+    Ok(Library {
+        name,
         code,
         digest,
         triggers,
         instance: RefCell::new(instance),
-    });
-    REGISTRY.with(|r| {
-        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-        match r.libraries.binary_search_by(|l| l.name.as_str().cmp(&name)) {
-            Ok(i) => r.libraries[i] = library,
-            Err(i) => r.libraries.insert(i, library),
-        }
-        Ok(name)
     })
+}
+
+/// `TRIGGER LOAD [REPLACE]`: returns the library's name.
+pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
+    let result = build(code, replace).and_then(|library| {
+        let library = Rc::new(library);
+        let name = library.name.clone();
+        REGISTRY.with(|r| {
+            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+            match r.libraries.binary_search_by(|l| l.name.as_str().cmp(&name)) {
+                Ok(i) => r.libraries[i] = library,
+                Err(i) => r.libraries.insert(i, library),
+            }
+            Ok(name)
+        })
+    });
+    sync_code_cache(result.is_ok());
+    result
 }
 
 /// `TRIGGER DELETE`.
 pub fn delete(name: &str) -> Result<(), String> {
-    REGISTRY.with(|r| {
+    REGISTRY.with(|r| -> Result<(), String> {
         let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
         match r.libraries.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) => {
@@ -165,6 +178,19 @@ pub fn delete(name: &str) -> Result<(), String> {
                 Ok(())
             }
             Err(_) => Err(format!("no library named '{name}'")),
+        }
+    })?;
+    sync_code_cache(true);
+    Ok(())
+}
+
+/// Keeps the compiled-code cache to the loaded libraries; see
+/// [`code_cache::retain`].
+fn sync_code_cache(changed: bool) {
+    REGISTRY.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
+            code_cache::retain(&loaded, changed);
         }
     })
 }
@@ -211,12 +237,7 @@ pub fn with_libraries(f: impl FnOnce(&[Rc<Library>])) {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
+/// The SHA-256 of a library's code, in hex.
+fn digest(code: &[u8]) -> String {
+    code_cache::hex(&Sha256::digest(code))
 }

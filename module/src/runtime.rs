@@ -10,10 +10,11 @@
 
 use std::sync::OnceLock;
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::code_cache;
 use crate::config;
 use crate::host_api::{CallMode, RedisCtx};
 use crate::ticker::GuestCall;
@@ -120,8 +121,10 @@ pub fn compile(bytes: &[u8]) -> Result<CompiledLibrary, String> {
                 .into(),
         );
     }
-    let component =
-        Component::new(engine(), bytes).map_err(|e| format!("invalid Wasm component: {e:#}"))?;
+    // Compiled once: later loads of the same bytes, here or after a restart,
+    // come from the cache.
+    let component = code_cache::component(engine(), bytes)
+        .map_err(|e| format!("invalid Wasm component: {e:#}"))?;
     let linker = linker()?;
     let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
         format!("the component does not fit the redis:triggers/trigger-library world: {e:#}")
