@@ -168,6 +168,43 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     result
 }
 
+/// Replaces every loaded library with the libraries whose code is `codes`
+/// (read from an RDB file, which holds the whole set): all of them load,
+/// or nothing changes and the error names the library that failed.
+/// Libraries that keep their name keep their triggers' statistics.
+pub fn replace_all(codes: Vec<Vec<u8>>) -> Result<(), String> {
+    let result = build_all(codes).and_then(|libraries| {
+        REGISTRY.with(|r| {
+            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+            r.libraries = libraries;
+            Ok(())
+        })
+    });
+    sync_code_cache(result.is_ok());
+    result
+}
+
+fn build_all(codes: Vec<Vec<u8>>) -> Result<Vec<Rc<Library>>, String> {
+    let count = codes.len();
+    let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
+    for (i, code) in codes.into_iter().enumerate() {
+        let digest = digest(&code);
+        let library = build(code, true)
+            .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
+        if libraries.iter().any(|l| l.name == library.name) {
+            return Err(format!(
+                "library '{}' appears twice (the second time as library {} of {count}, \
+                 sha256 {digest})",
+                library.name,
+                i + 1
+            ));
+        }
+        libraries.push(Rc::new(library));
+    }
+    libraries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(libraries)
+}
+
 /// `TRIGGER DELETE`.
 pub fn delete(name: &str) -> Result<(), String> {
     REGISTRY.with(|r| -> Result<(), String> {
