@@ -307,7 +307,6 @@ on_both_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["SAVE"]);
-    server.kill();
     let original = std::fs::read(rdb_path(server)).expect("dump.rdb");
 
     // The payload starts with its version: UINT opcode 2, then 1.
@@ -316,6 +315,17 @@ on_both_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
         assert_eq!(rdb[at..at + 2], [0x02, 0x01], "format version 1");
         rdb[at + 1] = 42;
     });
+    // Loaded by a running server: an error, and the libraries stay.
+    let error = redis::cmd("DEBUG")
+        .arg("RELOAD")
+        .arg("NOSAVE")
+        .query::<Value>(&mut con)
+        .expect_err("the RDB file is refused");
+    assert!(error.to_string().contains("Error trying to load the RDB"), "{error}");
+    assert_eq!(names_and_digests(&mut con), loaded);
+    assert!(server.log().contains("unknown payload format version 42"));
+
+    // Loaded at startup: the server does not start.
     let error = server.try_restart().expect_err("the RDB file is refused");
     assert!(
         error.contains("cannot load the trigger libraries from the RDB file: unknown payload \
