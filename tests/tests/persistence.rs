@@ -395,3 +395,30 @@ on_both_servers!(fn a_replica_gets_the_libraries_with_its_full_sync(server) {
         stamped.is_some()
     });
 });
+
+on_both_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
+    let mut con = server.connect();
+    let loaded = load_two(&mut con);
+    let _: String = query(&mut con, &["SAVE"]);
+    server.kill();
+    let original = std::fs::read(rdb_path(server)).expect("dump.rdb");
+    // Version 1, then the count: 2 libraries. Say 3: the third read finds
+    // the end of the module's data instead of a string.
+    edit_rdb(&rdb_path(server), |rdb| {
+        let at = aux_payload_offset(rdb).expect("the module's aux data");
+        assert_eq!(rdb[at..at + 4], [0x02, 0x01, 0x02, 0x02], "version 1, 2 libraries");
+        rdb[at + 3] = 3;
+    });
+    // A read error the module handles (no server panic): a clear refusal.
+    let error = server.try_restart().expect_err("the RDB file is refused");
+    assert!(
+        error.contains("the payload is truncated or damaged (reading library 3 of 3)"),
+        "{error}"
+    );
+    assert!(!error.contains("Guru Meditation"), "no serverPanic: {error}");
+
+    std::fs::write(rdb_path(server), original).expect("restore dump.rdb");
+    server.restart();
+    let mut con = server.connect();
+    assert_eq!(names_and_digests(&mut con), loaded);
+});
