@@ -8,6 +8,10 @@
 //!   post-notification job;
 //! - `registry.rs`: the loaded libraries and their triggers;
 //! - `runtime.rs`: wasmtime, one store and instance per library;
+//! - `code_cache.rs`: compiled code kept in memory and in `triggers-cache/`,
+//!   so that a restart does not compile the libraries again;
+//! - `persistence.rs`: the libraries saved in the RDB file (aux data) and
+//!   loaded from it;
 //! - `host_api.rs`: what guests import (`call`, `log`, `report-panic`);
 //! - `event_filter.rs`: event names and classes;
 //! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`;
@@ -17,13 +21,18 @@
 //!
 //! The contract with guests is the WIT package in `wit/`.
 
+use redis_module::raw::ModuleOptions;
 use redis_module::{redis_module, Context, RedisString, Status};
 
+use persistence::TRIGGERS_TYPE;
+
+mod code_cache;
 mod commands;
 mod config;
 mod dispatch;
 mod event_filter;
 mod host_api;
+mod persistence;
 mod registry;
 mod runtime;
 mod stats;
@@ -40,6 +49,9 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         host_api::redis_log("warning", &e);
         return Status::Err;
     }
+    // The aux data loader checks every read (`persistence.rs`): without
+    // this, a module type would also turn off diskless replica loading.
+    ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS);
     if dispatch::subscribe(ctx) == Status::Err {
         host_api::redis_log("warning", "cannot subscribe to keyspace events");
         return Status::Err;
@@ -60,7 +72,7 @@ redis_module! {
     // The system allocator: wasmtime and its dependencies need over-aligned
     // allocations that Redis' allocator does not promise.
     allocator: (std::alloc::System, std::alloc::System),
-    data_types: [],
+    data_types: [TRIGGERS_TYPE],
     init: init,
     deinit: deinit,
     commands: [

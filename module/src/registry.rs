@@ -17,6 +17,7 @@ use std::time::Instant;
 use redis_module::NotifyEvent;
 use sha2::{Digest, Sha256};
 
+use crate::code_cache;
 use crate::event_filter::EventFilter;
 use crate::host_api::{self, redis_log};
 use crate::runtime::{self, LibraryInfo, LibraryInstance};
@@ -125,14 +126,15 @@ fn validate(
     Ok((info.name, triggers))
 }
 
-/// `TRIGGER LOAD [REPLACE]`: returns the library's name.
-pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
+/// Compiles, instantiates and describes `code`, and validates what it
+/// declares; the registry is not changed. An existing library of the same
+/// name is an error unless `replace` (its triggers' statistics carry over).
+fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
     let started = Instant::now();
     let compiled = runtime::compile(&code)?;
     let compiled_at = started.elapsed();
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
-    let tier = instance.tier();
     host_api::release_free_memory();
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {
@@ -144,32 +146,78 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     let (name, triggers) = validate(info, previous.as_deref())?;
     instance.set_library_name(&name);
     instance.optimize(&code, optimized_code_ready);
-    let digest = hex(&Sha256::digest(&code));
-    let library = Rc::new(Library {
-        name: name.clone(),
+    redis_log(
+        "verbose",
+        &format!(
+            "built library '{name}' in {:.1} ms (compiled in {:.1} ms, {} code)",
+            started.elapsed().as_secs_f64() * 1e3,
+            compiled_at.as_secs_f64() * 1e3,
+            instance.tier().name()
+        ),
+    );
+    let digest = digest(&code);
+    Ok(Library {
+        name,
         code,
         digest,
         triggers,
         instance: RefCell::new(instance),
+    })
+}
+
+/// `TRIGGER LOAD [REPLACE]`: returns the library's name.
+pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
+    let result = build(code, replace).and_then(|library| {
+        let library = Rc::new(library);
+        let name = library.name.clone();
+        REGISTRY.with(|r| {
+            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+            match r.libraries.binary_search_by(|l| l.name.as_str().cmp(&name)) {
+                Ok(i) => r.libraries[i] = library,
+                Err(i) => r.libraries.insert(i, library),
+            }
+            Ok(name)
+        })
     });
-    REGISTRY.with(|r| {
-        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-        match r.libraries.binary_search_by(|l| l.name.as_str().cmp(&name)) {
-            Ok(i) => r.libraries[i] = library,
-            Err(i) => r.libraries.insert(i, library),
+    sync_code_cache(result.is_ok());
+    result
+}
+
+/// Replaces every loaded library with the libraries whose code is `codes`
+/// (read from an RDB file, which holds the whole set): all of them load,
+/// or nothing changes and the error names the library that failed.
+/// Libraries that keep their name keep their triggers' statistics.
+pub fn replace_all(codes: Vec<Vec<u8>>) -> Result<(), String> {
+    let result = build_all(codes).and_then(|libraries| {
+        REGISTRY.with(|r| {
+            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+            r.libraries = libraries;
+            Ok(())
+        })
+    });
+    sync_code_cache(result.is_ok());
+    result
+}
+
+fn build_all(codes: Vec<Vec<u8>>) -> Result<Vec<Rc<Library>>, String> {
+    let count = codes.len();
+    let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
+    for (i, code) in codes.into_iter().enumerate() {
+        let digest = digest(&code);
+        let library = build(code, true)
+            .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
+        if libraries.iter().any(|l| l.name == library.name) {
+            return Err(format!(
+                "library '{}' appears twice (the second time as library {} of {count}, \
+                 sha256 {digest})",
+                library.name,
+                i + 1
+            ));
         }
-        Ok::<(), String>(())
-    })?;
-    redis_log(
-        "verbose",
-        &format!(
-            "loaded library '{name}' in {:.1} ms (compiled in {:.1} ms, {} code)",
-            started.elapsed().as_secs_f64() * 1e3,
-            compiled_at.as_secs_f64() * 1e3,
-            tier.name()
-        ),
-    );
-    Ok(name)
+        libraries.push(Rc::new(library));
+    }
+    libraries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(libraries)
 }
 
 /// Called on the compiler thread when a library's optimized code is ready:
@@ -180,7 +228,7 @@ fn optimized_code_ready() {
 }
 
 /// On Redis' main thread: every library whose optimized code is ready
-/// switches to it.
+/// switches to it, and that code goes to the on-disk cache.
 fn switch_to_optimized_code() {
     with_libraries(|libraries| {
         for library in libraries {
@@ -189,12 +237,13 @@ fn switch_to_optimized_code() {
             }
         }
     });
+    sync_code_cache(false);
     host_api::release_free_memory();
 }
 
 /// `TRIGGER DELETE`.
 pub fn delete(name: &str) -> Result<(), String> {
-    REGISTRY.with(|r| {
+    REGISTRY.with(|r| -> Result<(), String> {
         let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
         match r.libraries.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) => {
@@ -202,6 +251,19 @@ pub fn delete(name: &str) -> Result<(), String> {
                 Ok(())
             }
             Err(_) => Err(format!("no library named '{name}'")),
+        }
+    })?;
+    sync_code_cache(true);
+    Ok(())
+}
+
+/// Keeps the compiled-code cache to the loaded libraries; see
+/// [`code_cache::retain`].
+fn sync_code_cache(changed: bool) {
+    REGISTRY.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
+            code_cache::retain(&loaded, changed);
         }
     })
 }
@@ -248,12 +310,7 @@ pub fn with_libraries(f: impl FnOnce(&[Rc<Library>])) {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
+/// The SHA-256 of a library's code, in hex.
+fn digest(code: &[u8]) -> String {
+    code_cache::hex(&Sha256::digest(code))
 }

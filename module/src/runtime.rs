@@ -15,6 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::code_cache;
 use crate::config;
 use crate::host_api::{self, CallMode, RedisCtx};
 use crate::ticker::GuestCall;
@@ -167,6 +168,12 @@ pub struct CompiledLibrary {
 /// `TRIGGER LOAD` replies with.
 pub fn compile(bytes: &[u8]) -> Result<CompiledLibrary, String> {
     check_header(bytes)?;
+    // Optimized code compiled before (a restart, a reload, the same bytes
+    // loaded again) is used right away.
+    let optimizing = engine_of(Tier::Optimized).ok_or("no engine")?;
+    if let Some(component) = code_cache::cached(optimizing, bytes) {
+        return link(component, Tier::Optimized);
+    }
     let tier = match engine_of(Tier::Baseline) {
         Some(_) => Tier::Baseline,
         None => Tier::Optimized,
@@ -194,10 +201,17 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Compiles with the tier's compiler. Optimized code goes through the
+/// compiled-code cache (memory and disk), so that later loads of the same
+/// bytes, here or after a restart, skip compiling; baseline code only
+/// lives until the optimized code replaces it, and is not cached.
 fn compile_with(bytes: &[u8], tier: Tier) -> Result<CompiledLibrary, String> {
     let engine = engine_of(tier).ok_or("no engine for this tier")?;
-    let component =
-        Component::new(engine, bytes).map_err(|e| format!("invalid Wasm component: {e:#}"))?;
+    let component = match tier {
+        Tier::Optimized => code_cache::component(engine, bytes),
+        Tier::Baseline => Component::new(engine, bytes),
+    }
+    .map_err(|e| format!("invalid Wasm component: {e:#}"))?;
     link(component, tier)
 }
 

@@ -1,5 +1,5 @@
 //! Per-trigger statistics (shown by `TRIGGER LIST`) and the server-wide
-//! totals (shown by `INFO triggers`).
+//! totals (shown by `INFO triggers`), with the compiled-code cache's counters.
 //!
 //! Everything here is touched only on Redis' main thread, so plain cells are
 //! enough; the totals are atomics only because statics must be `Sync`.
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use redis_module::{InfoContext, RedisResult};
 
+use crate::code_cache;
 use crate::registry;
 
 /// The statistics of one trigger. Shared (through an `Rc`) between the old
@@ -105,6 +106,7 @@ impl TriggerStats {
 #[redis_module_macros::info_command_handler]
 fn info_section(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
     let (libraries, triggers) = registry::counts();
+    let (memory_hits, disk_hits, compiles) = code_cache::counts();
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as i64;
     ctx.builder()
         .add_section("")
@@ -113,6 +115,9 @@ fn info_section(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
         .field("num_triggered", load(&TOTAL_TRIGGERED))?
         .field("num_success", load(&TOTAL_SUCCESS))?
         .field("num_failed", load(&TOTAL_FAILED))?
+        .field("code_cache_memory_hits", memory_hits as i64)?
+        .field("code_cache_disk_hits", disk_hits as i64)?
+        .field("code_cache_compiles", compiles as i64)?
         .build_section()?
         .build_info()?;
     Ok(())

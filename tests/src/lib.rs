@@ -71,6 +71,7 @@ pub struct Server {
     pub port: u16,
     child: Child,
     dir: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -78,6 +79,25 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+fn spawn(flavor: Flavor, port: u16, dir: &Path, extra: &[String]) -> Child {
+    Command::new(flavor.server_binary())
+        .arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--save", "", "--appendonly", "no"])
+        .args(["--enable-debug-command", "local"])
+        .args(["--logfile", "server.log"])
+        .arg("--loadmodule")
+        .arg(module_path())
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts")
 }
 
 impl Server {
@@ -100,33 +120,20 @@ impl Server {
             "{} is missing: run scripts/setup.sh first",
             module.display()
         );
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let mut last_error = String::new();
         // A port found free may be taken by another test before the server
         // binds it: try a few.
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let port = free_port();
-            let child = Command::new(&binary)
-                .arg("--port")
-                .arg(port.to_string())
-                .args(["--bind", "127.0.0.1"])
-                .arg("--dir")
-                .arg(dir.path())
-                .args(["--save", "", "--appendonly", "no"])
-                .args(["--enable-debug-command", "local"])
-                .args(["--logfile", "server.log"])
-                .arg("--loadmodule")
-                .arg(&module)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the server starts");
+            let child = spawn(flavor, port, dir.path(), &extra);
             let mut server = Server {
                 flavor,
                 port,
                 child,
                 dir,
+                extra: extra.clone(),
             };
             match server.wait_ready() {
                 Ok(()) => return server,
@@ -134,6 +141,47 @@ impl Server {
             }
         }
         panic!("{flavor:?} did not start: {last_error}");
+    }
+
+    /// The server's working directory (`dir`): its RDB and AOF files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kills the server (`SIGKILL`: nothing is saved on the way out).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server and starts it again with the same arguments, in
+    /// the same directory, so that it loads what was saved there. Panics
+    /// if it does not start.
+    pub fn restart(&mut self) {
+        if let Err(e) = self.try_restart() {
+            panic!("{:?} did not restart: {e}", self.flavor);
+        }
+    }
+
+    /// Same as [`Server::restart`], but a server that exits while starting
+    /// (for instance because it refuses its RDB file) is an `Err` with its
+    /// log.
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        self.kill();
+        let mut last_error = String::new();
+        // The same port if it is still free, a new one otherwise.
+        for attempt in 0..5 {
+            if attempt > 0 {
+                self.port = free_port();
+            }
+            self.child = spawn(self.flavor, self.port, self.dir.path(), &self.extra);
+            match self.wait_ready() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains("already in use") => last_error = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error)
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -315,6 +363,18 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Waits until every loaded library runs its optimized code: `TRIGGER
+/// LOAD` compiles with the baseline compiler, Cranelift recompiles in the
+/// background, and the compiled-code cache is written at the switch.
+pub fn wait_for_optimized_code(con: &mut Connection) {
+    eventually("every library running optimized code", || {
+        let reply: Value = query(con, &["TRIGGER", "LIST", "VERBOSE"]);
+        array(&reply)
+            .iter()
+            .all(|library| text(&as_map(library)["code_tier"]) == "optimized")
+    });
 }
 
 /// Runs a command and returns its reply.
