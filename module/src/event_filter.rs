@@ -25,6 +25,70 @@ const CLASSES: &[(&str, NotifyEvent)] = &[
 ];
 
 /// A parsed `events` list.
+/// The class Redis raises common events under, so that a trigger that
+/// names them needs only that class of notifications. A name not listed
+/// here (an event of another module, a rare command) subscribes to every
+/// class; the filter still decides.
+const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
+    (
+        NotifyEvent::GENERIC,
+        &[
+            "del",
+            "expire",
+            "persist",
+            "rename_from",
+            "rename_to",
+            "move_from",
+            "move_to",
+            "copy_to",
+            "restore",
+        ],
+    ),
+    (
+        NotifyEvent::STRING,
+        &["set", "setrange", "incrby", "incrbyfloat", "append"],
+    ),
+    (
+        NotifyEvent::LIST,
+        &[
+            "lpush", "rpush", "lpop", "rpop", "linsert", "lset", "lrem", "ltrim",
+        ],
+    ),
+    (
+        NotifyEvent::SET,
+        &[
+            "sadd",
+            "srem",
+            "spop",
+            "sinterstore",
+            "sunionstore",
+            "sdiffstore",
+        ],
+    ),
+    (
+        NotifyEvent::HASH,
+        &["hset", "hdel", "hincrby", "hincrbyfloat"],
+    ),
+    (
+        NotifyEvent::ZSET,
+        &[
+            "zadd",
+            "zincr",
+            "zrem",
+            "zrembyscore",
+            "zrembyrank",
+            "zrembylex",
+            "zinterstore",
+            "zunionstore",
+            "zdiffstore",
+        ],
+    ),
+    (NotifyEvent::STREAM, &["xadd", "xtrim", "xdel", "xsetid"]),
+    (NotifyEvent::EXPIRED, &["expired"]),
+    (NotifyEvent::EVICTED, &["evicted"]),
+    (NotifyEvent::NEW, &["new"]),
+];
+
 #[derive(Debug, Clone)]
 pub struct EventFilter {
     classes: NotifyEvent,
@@ -73,6 +137,18 @@ impl EventFilter {
         })
     }
 
+    /// The notification classes Redis must deliver for this filter.
+    pub fn notifications(&self) -> NotifyEvent {
+        let mut classes = self.classes;
+        for name in &self.names {
+            classes |= NAME_CLASSES
+                .iter()
+                .find(|(_, names)| names.contains(&&**name))
+                .map_or(NotifyEvent::ALL, |(class, _)| *class);
+        }
+        classes
+    }
+
     /// Whether an event of class `kind` named `name` passes the filter.
     #[inline]
     pub fn matches(&self, kind: NotifyEvent, name: &str) -> bool {
@@ -87,6 +163,24 @@ mod tests {
     fn filter(events: &[&str]) -> EventFilter {
         let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
         EventFilter::parse(&events).expect("valid filter")
+    }
+
+    #[test]
+    fn notifications_needed() {
+        assert_eq!(filter(&["@hash"]).notifications(), NotifyEvent::HASH);
+        assert_eq!(
+            filter(&["hset", "expired"]).notifications(),
+            NotifyEvent::HASH | NotifyEvent::EXPIRED
+        );
+        assert_eq!(
+            filter(&["new", "del"]).notifications(),
+            NotifyEvent::NEW | NotifyEvent::GENERIC
+        );
+        assert_eq!(filter(&[]).notifications(), NotifyEvent::ALL);
+        assert_eq!(
+            filter(&["my.module.event"]).notifications(),
+            NotifyEvent::ALL
+        );
     }
 
     #[test]

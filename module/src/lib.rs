@@ -52,8 +52,8 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // The aux data loader checks every read (`persistence.rs`): without
     // this, a module type would also turn off diskless replica loading.
     ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS);
-    if dispatch::subscribe(ctx) == Status::Err {
-        host_api::redis_log("warning", "cannot subscribe to keyspace events");
+    if dispatch::init(ctx) == Status::Err {
+        host_api::redis_log("warning", "cannot get a context for keyspace events");
         return Status::Err;
     }
     Status::Ok

@@ -18,6 +18,7 @@ use redis_module::NotifyEvent;
 use sha2::{Digest, Sha256};
 
 use crate::code_cache;
+use crate::dispatch;
 use crate::event_filter::EventFilter;
 use crate::host_api::{self, redis_log};
 use crate::runtime::{self, LibraryInfo, LibraryInstance};
@@ -144,6 +145,11 @@ fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
         ));
     }
     let (name, triggers) = validate(info, previous.as_deref())?;
+    // Redis delivers only the classes of events that some trigger needs.
+    let needed = triggers
+        .iter()
+        .fold(NotifyEvent::empty(), |n, t| n | t.filter.notifications());
+    dispatch::subscribe_to(needed)?;
     instance.set_library_name(&name);
     instance.optimize(&code, optimized_code_ready);
     redis_log(

@@ -305,3 +305,21 @@ fn trigger_writes_in_aof(server: &Server, flavor: Flavor) {
         "{flavor:?}"
     );
 }
+
+// Redis delivers only the event classes loaded triggers need; a library
+// that needs more, loaded later, still gets its events.
+on_both_servers!(fn later_libraries_get_the_classes_they_need(server) {
+    let mut con = server.connect();
+    load(&mut con, "last_updated"); // @hash only
+    let _: String = query(&mut con, &["SET", "checkout:order-1", "cart", "PX", "1000"]);
+    load(&mut con, "expired_orders"); // expired
+    let _: String = query(&mut con, &["SET", "checkout:order-2", "cart", "PX", "20"]);
+    eventually("both expiries counted", || {
+        // order-1 expires after expired_orders is loaded, too.
+        let count: Option<i64> = query(&mut server.connect(), &["GET", "checkout:expired:count"]);
+        count == Some(2)
+    });
+    let _: i64 = query(&mut con, &["HSET", "h", "f", "v"]);
+    let stamp: Option<String> = query(&mut con, &["HGET", "h", "__last_updated__"]);
+    assert!(stamp.is_some());
+});
