@@ -14,11 +14,13 @@ step "cargo fmt --check"
 cargo fmt --all --check
 (cd examples-wasm && cargo fmt --all --check)
 (cd tests/guests && cargo fmt --all --check)
+(cd bench/guests && cargo fmt --all --check)
 
 step "cargo clippy -D warnings"
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 (cd examples-wasm && cargo clippy --release --quiet -- -D warnings)
 (cd tests/guests && cargo clippy --release --quiet -- -D warnings)
+(cd bench/guests && cargo clippy --release --quiet -- -D warnings)
 
 step "tests: unit, doc and integration (Redis $("$ROOT/.cache/redis-8/bin/redis-server" --version | cut -d' ' -f3 | cut -d= -f2), Valkey $("$ROOT/.cache/valkey-8/bin/valkey-server" --version | cut -d' ' -f3 | cut -d= -f2))"
 LOG="$(mktemp)"
