@@ -568,6 +568,15 @@ class Throughput:
         ratios = [o / t for o, t in zip(ours, theirs) if t > 0]
         return statistics.median(ratios) if ratios else None
 
+    def cost_us(self, letter, workload):
+        """The median over rounds of the time a request of this variant costs
+        on top of a request of (a) in the same round: 1/rps - 1/rps(a), in
+        microseconds (with pipelining, the server's time per request)."""
+        ours = self.rps.get(letter, {}).get(workload, [])
+        theirs = self.rps.get("a", {}).get(workload, [])
+        costs = [1e6 / o - 1e6 / t for o, t in zip(ours, theirs) if o > 0 and t > 0]
+        return statistics.median(costs) if costs else None
+
     def median_rps(self, letter, workload):
         """The median over rounds of the rps, or None if not measured."""
         values = self.rps.get(letter, {}).get(workload, [])
@@ -856,6 +865,20 @@ def write_report(path, args, info, throughput, rss, load, restart, notes):
         f"(e)/(h) = {fmt_ratio(throughput.ratio('e', 'HSET p16', 'h'))} "
         "(median over the rounds of the per-round ratios).")
     add("")
+    add("Cost per event on top of (a), at pipeline 16: 1/rps − 1/rps(a) in the same round, "
+        "median over the rounds, in µs of server time per request.")
+    add("")
+    add("| variant | SET p16 | HSET p16 |")
+    add("|---|---:|---:|")
+    for variant in throughput.variants:
+        if variant.letter == "a":
+            continue
+        cells = []
+        for workload in ("SET p16", "HSET p16"):
+            cost = throughput.cost_us(variant.letter, workload)
+            cells.append("" if cost is None else f"{cost:+.2f} µs")
+        add(f"| ({variant.letter}) {variant.description} | " + " | ".join(cells) + " |")
+    add("")
 
     add("## Targets")
     add("")
@@ -958,7 +981,9 @@ def parse_args(argv):
                                        "((a) is always added: every ratio is to it)")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"),
                         help="the report to write (default bench/RESULTS.md)")
-    parser.add_argument("--notes", help="a file included verbatim in the report's Notes section")
+    parser.add_argument("--notes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md"),
+                        help="a file included verbatim in the report's Notes section "
+                             "(default bench/NOTES.md, the profile analysis, if it exists)")
     parser.add_argument("--profile", metavar="VARIANT",
                         help="profile mode: record one variant under HSET p16 with perf")
     parser.add_argument("--seconds", type=float, default=10, help="profile mode: seconds to record")
@@ -990,7 +1015,7 @@ def benchmark(args, servers, base_dir):
     """The whole benchmark: throughput, memory, load latency, restart, report."""
     variants = selected_variants(args.only)
     notes = None
-    if args.notes:
+    if args.notes and os.path.exists(args.notes):
         with open(args.notes) as f:
             notes = f.read()
     binaries = load_binaries(snapshot_dir=base_dir)
