@@ -169,6 +169,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_pinning():
+    """(server CPU, client CPU) when the machine has two CPUs or more and
+    `taskset` exists, else None. The benchmarked server and redis-benchmark
+    then each get a CPU of their own, instead of the scheduler moving them
+    around and onto each other: the ratios get much steadier."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return None
+    return cpus[0], cpus[1]
+
+
+def pinned(args, cpu):
+    """`args` run on `cpu` (with taskset), or as they are without pinning."""
+    return args if cpu is None else ["taskset", "-c", str(cpu)] + args
+
+
 def server_env(extra=None):
     """The environment of every redis-server: libssl1.1 on LD_LIBRARY_PATH
     (the redis-stack binaries link against it)."""
@@ -183,8 +199,9 @@ class Server:
     """One redis-server subprocess on a free loopback port, with its own
     directory (its `--dir`, holding its log and RDB)."""
 
-    def __init__(self, label, load_args, directory, env_extra=None):
+    def __init__(self, label, load_args, directory, env_extra=None, cpu=None):
         self.label = label
+        self.cpu = cpu
         self.load_args = list(load_args)
         self.dir = directory
         self.env_extra = env_extra or {}
@@ -211,7 +228,7 @@ class Server:
         # A session of its own, so that Ctrl-C reaches only this script, which
         # then stops the servers itself.
         self.process = subprocess.Popen(
-            args,
+            pinned(args, self.cpu),
             env=server_env(self.env_extra),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -399,8 +416,10 @@ def module_args(variant, binaries):
 
 def start_variant(variant, binaries, servers, base_dir, env_extra=None):
     """Starts a variant's server and loads its library. Returns the Server."""
+    pinning = cpu_pinning()
     server = servers.add(Server(f"({variant.letter})", module_args(variant, binaries),
-                                os.path.join(base_dir, f"variant-{variant.letter}"), env_extra))
+                                os.path.join(base_dir, f"variant-{variant.letter}"), env_extra,
+                                cpu=pinning[0] if pinning else None))
     server.start()
     try:
         if variant.kind == "wasm" and variant.library:
@@ -497,6 +516,8 @@ def redis_benchmark(port, workload, requests):
         "-c", str(CLIENTS), "-r", str(KEYSPACE), "-n", str(requests),
         "-P", str(workload.pipeline), "--csv", "-q",
     ] + workload.command
+    pinning = cpu_pinning()
+    args = pinned(args, pinning[1] if pinning else None)
     result = subprocess.run(args, capture_output=True, text=True, env=server_env())
     if result.returncode != 0:
         raise BenchError(f"redis-benchmark failed ({result.returncode}): "
@@ -843,6 +864,10 @@ def write_report(path, args, info, throughput, rss, load, restart, notes):
     add(f"- Rounds: {throughput.rounds}{' (--quick)' if args.quick else ''}, about "
         f"{throughput.seconds:g} s per measurement; redis-benchmark -c {CLIENTS} -r {KEYSPACE}, "
         "keyspace flushed before each measurement; variants in a rotated order each round")
+    pinning = cpu_pinning()
+    if pinning:
+        add(f"- CPUs: each benchmarked server pinned to CPU {pinning[0]}, redis-benchmark to "
+            f"CPU {pinning[1]} (taskset)")
     add(f"- Command: `{info['command']}`")
     add("")
 
