@@ -7,7 +7,8 @@
 //!   filters, `on-fired` in the notification and `run` in a
 //!   post-notification job;
 //! - `registry.rs`: the loaded libraries and their triggers;
-//! - `runtime.rs`: wasmtime, one store and instance per library;
+//! - `runtime.rs`: wasmtime, one store and instance per library, compiled
+//!   first by the fast baseline compiler, then by Cranelift in the background;
 //! - `code_cache.rs`: compiled code kept in memory and in `triggers-cache/`,
 //!   so that a restart does not compile the libraries again;
 //! - `persistence.rs`: the libraries saved in the RDB file (aux data) and
@@ -39,7 +40,7 @@ mod stats;
 mod ticker;
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
-    // Build the engine now rather than on the first TRIGGER LOAD; a failure
+    // Build the engines now rather than on the first TRIGGER LOAD; a failure
     // refuses the load instead of unwinding into Redis.
     let Ok(engines) = std::panic::catch_unwind(runtime::engines) else {
         host_api::redis_log("warning", "cannot create the WebAssembly engine");

@@ -1,8 +1,10 @@
-//! The Wasm runtime: one wasmtime [`Engine`] for the whole server, and one
-//! long-lived [`Store`] and instance per loaded library.
+//! The Wasm runtime: two wasmtime [`Engine`]s for the whole server (one per
+//! compiler tier), and one long-lived [`Store`] and instance per library.
 //!
 //! Hot-path rules (see the README's design notes):
-//! - a library is compiled and instantiated once, at `TRIGGER LOAD`;
+//! - a library is compiled and instantiated at `TRIGGER LOAD` (with the
+//!   fast baseline compiler), and once more when Cranelift's optimized code,
+//!   compiled on a background thread, replaces it ([`Tier`]);
 //! - every event reuses the same store and instance, with a fresh epoch
 //!   deadline set before each call;
 //! - after a trap the instance is poisoned, so it is rebuilt from the
@@ -126,11 +128,18 @@ fn engine_of(tier: Tier) -> Option<&'static Engine> {
     }
 }
 
-/// The engines in use, for the epoch ticker.
+/// The engines in use, for the epoch ticker. Creates them, and their
+/// linkers, so that the first `TRIGGER LOAD` does not pay for that.
 pub fn engines() -> Vec<&'static Engine> {
     [Tier::Optimized, Tier::Baseline]
         .into_iter()
-        .filter_map(engine_of)
+        .filter(|&tier| engine_of(tier).is_some())
+        .filter_map(|tier| {
+            if let Err(e) = linker(tier) {
+                host_api::redis_log("warning", &e);
+            }
+            engine_of(tier)
+        })
         .collect()
 }
 
@@ -249,7 +258,10 @@ fn compiler_queue() -> Option<&'static Mutex<Sender<OptimizeJob>>> {
                 .name("triggers-compile".into())
                 .spawn(move || {
                     for job in jobs {
-                        let _ = job.done.send(compile_with(&job.bytes, Tier::Optimized));
+                        let compiled =
+                            std::panic::catch_unwind(|| compile_with(&job.bytes, Tier::Optimized))
+                                .unwrap_or_else(|_| Err("the optimizing compiler panicked".into()));
+                        let _ = job.done.send(compiled);
                         (job.ready)();
                     }
                 });
