@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
 
+use crate::config;
 use crate::registry::{self, Library, Trigger};
 
 const HELP: &[&str] = &[
@@ -62,6 +63,15 @@ fn load(args: &[RedisString]) -> RedisResult {
         [flag, _] => return Err(err(format!("unknown option '{}'", flag.to_string_lossy()))),
         _ => return Err(RedisError::WrongArity),
     };
+    // Checked here, not when loading from an RDB file: a library that was
+    // loaded must always come back, even after the limit was lowered.
+    let limit = config::max_library_bytes();
+    if code.len() > limit {
+        return Err(err(format!(
+            "the library is {} bytes, over the limit of {limit} bytes (triggers.max-library-size)",
+            code.len()
+        )));
+    }
     let name = registry::load(code.as_slice().to_vec(), replace).map_err(err)?;
     Ok(RedisValue::BulkString(name))
 }

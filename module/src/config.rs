@@ -3,18 +3,160 @@
 //! Every guest call runs under an execution-time limit and every library's
 //! linear memory under a size limit, so that a trigger that loops or
 //! allocates without end is stopped instead of stopping Redis.
+//!
+//! The limits users set are module configurations: arguments of `MODULE
+//! LOAD` (`loadmodule libwasm_triggers.so max-execution-time 200`), lines
+//! of `redis.conf`, and `CONFIG SET triggers.<name>` at run time. Each takes
+//! effect at the next guest call.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+/// `triggers.max-execution-time`: the time limit of one `describe`,
+/// `on_fired` or `run` call, in milliseconds.
+pub static MAX_EXECUTION_TIME_MS: AtomicI64 = AtomicI64::new(DEFAULT_MAX_EXECUTION_TIME_MS);
+pub const DEFAULT_MAX_EXECUTION_TIME_MS: i64 = 500;
+
+/// `triggers.max-memory`: the limit of one library's linear memory, in MB.
+pub static MAX_MEMORY_MB: AtomicI64 = AtomicI64::new(DEFAULT_MAX_MEMORY_MB);
+pub const DEFAULT_MAX_MEMORY_MB: i64 = 64;
+
+/// `triggers.max-payload-size`: the largest payload `on_fired` may hand to
+/// `run`, in bytes (`16mb` and other memory units are accepted).
+pub static MAX_PAYLOAD_BYTES: AtomicI64 = AtomicI64::new(DEFAULT_MAX_PAYLOAD_BYTES);
+pub const DEFAULT_MAX_PAYLOAD_BYTES: i64 = 16 << 20;
+
+/// `triggers.max-library-size`: the largest component `TRIGGER LOAD`
+/// accepts, in bytes.
+pub static MAX_LIBRARY_BYTES: AtomicI64 = AtomicI64::new(DEFAULT_MAX_LIBRARY_BYTES);
+pub const DEFAULT_MAX_LIBRARY_BYTES: i64 = 32 << 20;
+
+/// A limit users can set: its `triggers.<name>`, where it is kept, and its
+/// bounds (also given to Redis when the configuration is registered).
+pub struct Limit {
+    pub name: &'static str,
+    pub value: &'static AtomicI64,
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+    /// A size in bytes, which also takes `kb`, `mb` and `gb` units
+    /// (registered with Redis' `MEMORY` flag, in the same order as here).
+    pub size: bool,
+}
+
+pub static LIMITS: [Limit; 4] = [
+    Limit {
+        name: "max-execution-time",
+        value: &MAX_EXECUTION_TIME_MS,
+        default: DEFAULT_MAX_EXECUTION_TIME_MS,
+        min: 1,
+        max: 600_000,
+        size: false,
+    },
+    Limit {
+        name: "max-memory",
+        value: &MAX_MEMORY_MB,
+        default: DEFAULT_MAX_MEMORY_MB,
+        min: 1,
+        max: 65_536,
+        size: false,
+    },
+    Limit {
+        name: "max-payload-size",
+        value: &MAX_PAYLOAD_BYTES,
+        default: DEFAULT_MAX_PAYLOAD_BYTES,
+        min: 0,
+        max: 1 << 30,
+        size: true,
+    },
+    Limit {
+        name: "max-library-size",
+        value: &MAX_LIBRARY_BYTES,
+        default: DEFAULT_MAX_LIBRARY_BYTES,
+        min: 1,
+        max: 1 << 30,
+        size: true,
+    },
+];
+
+/// Applies `MODULE LOAD` arguments: pairs of a limit's name and its value,
+/// such as `max-execution-time 200 max-payload-size 1mb`. An unknown name,
+/// a bad value or a value out of bounds refuses the load.
+pub fn apply_module_args(args: &[String]) -> Result<(), String> {
+    if !args.len().is_multiple_of(2) {
+        return Err(format!(
+            "module arguments come in pairs, name and value; got {}",
+            args.join(" ")
+        ));
+    }
+    for pair in args.chunks(2) {
+        let (name, text) = (pair[0].to_ascii_lowercase(), &pair[1]);
+        let Some(limit) = LIMITS.iter().find(|l| l.name == name) else {
+            let known: Vec<&str> = LIMITS.iter().map(|l| l.name).collect();
+            return Err(format!(
+                "unknown module argument '{name}' (known: {})",
+                known.join(", ")
+            ));
+        };
+        let value = parse_value(text, limit.size)
+            .filter(|v| (limit.min..=limit.max).contains(v))
+            .ok_or_else(|| {
+                format!(
+                    "bad value '{text}' for {name}: expected {}{} to {}",
+                    if limit.size {
+                        "a size from "
+                    } else {
+                        "a number from "
+                    },
+                    limit.min,
+                    limit.max
+                )
+            })?;
+        limit.value.store(value, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn parse_value(text: &str, size: bool) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) if size => lower.split_at(at),
+        Some(_) => return None,
+        None => (lower.as_str(), ""),
+    };
+    let unit: i64 = match unit {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<i64>().ok()?.checked_mul(unit)
+}
+
+fn get(value: &AtomicI64) -> u64 {
+    value.load(Ordering::Relaxed).max(0) as u64
+}
+
+pub fn max_execution_time_ms() -> u64 {
+    get(&MAX_EXECUTION_TIME_MS)
+}
+
+pub fn max_memory_bytes() -> usize {
+    (get(&MAX_MEMORY_MB) as usize).saturating_mul(1 << 20)
+}
+
+pub fn max_payload_bytes() -> usize {
+    get(&MAX_PAYLOAD_BYTES) as usize
+}
+
+pub fn max_library_bytes() -> usize {
+    get(&MAX_LIBRARY_BYTES) as usize
+}
 
 /// How often the epoch ticker thread advances wasmtime's epoch. A guest
 /// past its time limit is interrupted within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Time limit of one `describe`, `on_fired` or `run` call, in milliseconds.
-pub const MAX_EXECUTION_TIME_MS: u64 = 500;
-
-/// Limit of one library's linear memory, in bytes.
-pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 
 /// The Wasm stack a guest may use, in bytes.
 pub const MAX_WASM_STACK_BYTES: usize = 512 << 10;
@@ -24,12 +166,37 @@ pub const MAX_INSTANCES: usize = 64;
 pub const MAX_TABLES: usize = 64;
 pub const MAX_MEMORIES: usize = 16;
 
-/// Largest payload `on_fired` may hand to `run`, in bytes.
-pub const MAX_PAYLOAD_BYTES: usize = 16 << 20;
-
-/// The epoch deadline, in ticks, that enforces [`MAX_EXECUTION_TIME_MS`].
+/// The epoch deadline, in ticks, that enforces the execution-time limit.
 /// One tick is added because the first one may come at once.
 pub fn deadline_ticks() -> u64 {
     let tick_ms = EPOCH_TICK.as_millis().max(1) as u64;
-    MAX_EXECUTION_TIME_MS.div_ceil(tick_ms) + 1
+    max_execution_time_ms().div_ceil(tick_ms) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_units() {
+        assert_eq!(parse_value("200", false), Some(200));
+        assert_eq!(parse_value("1mb", true), Some(1 << 20));
+        assert_eq!(parse_value("16M", true), Some(16 << 20));
+        assert_eq!(parse_value("3kb", true), Some(3 << 10));
+        assert_eq!(parse_value("1mb", false), None);
+        assert_eq!(parse_value("-5", false), None);
+        assert_eq!(parse_value("", false), None);
+        assert_eq!(parse_value("1tb", true), None);
+        assert_eq!(parse_value("99999999999999999999", false), None);
+    }
+
+    #[test]
+    fn module_arguments() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(apply_module_args(&args(&["max-execution-time"])).is_err());
+        assert!(apply_module_args(&args(&["max-speed", "1"])).is_err());
+        assert!(apply_module_args(&args(&["max-execution-time", "0"])).is_err());
+        assert!(apply_module_args(&args(&["max-memory", "12x"])).is_err());
+        assert!(apply_module_args(&args(&[])).is_ok());
+    }
 }

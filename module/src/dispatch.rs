@@ -186,13 +186,14 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
         match result {
             // Nothing more to do: `on_fired` did all the work.
             Ok(None) => return stats.succeeded(started.elapsed()),
-            Ok(Some(payload)) if payload.len() > config::MAX_PAYLOAD_BYTES => {
+            Ok(Some(payload)) if payload.len() > config::max_payload_bytes() => {
                 return stats.failed(
                     started.elapsed(),
                     format!(
-                        "on_fired returned a payload of {} bytes, over the limit of {} bytes",
+                        "on_fired returned a payload of {} bytes, over the limit of {} bytes \
+                         (triggers.max-payload-size)",
                         payload.len(),
-                        config::MAX_PAYLOAD_BYTES
+                        config::max_payload_bytes()
                     ),
                 );
             }

@@ -22,9 +22,11 @@
 //!
 //! The contract with guests is the WIT package in `wit/`.
 
+use redis_module::configuration::ConfigurationFlags;
 use redis_module::raw::ModuleOptions;
 use redis_module::{redis_module, Context, RedisString, Status};
 
+use config::LIMITS;
 use persistence::TRIGGERS_TYPE;
 
 mod code_cache;
@@ -39,7 +41,12 @@ mod runtime;
 mod stats;
 mod ticker;
 
-fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+fn init(ctx: &Context, args: &[RedisString]) -> Status {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
+    if let Err(e) = config::apply_module_args(&args) {
+        host_api::redis_log("warning", &e);
+        return Status::Err;
+    }
     // Build the engines now rather than on the first TRIGGER LOAD; a failure
     // refuses the load instead of unwinding into Redis.
     let Ok(engines) = std::panic::catch_unwind(runtime::engines) else {
@@ -79,4 +86,21 @@ redis_module! {
     commands: [
         ["trigger", commands::trigger_command, "deny-script", 0, 0, 0, ""],
     ],
+    // `CONFIG SET triggers.<name>` and `redis.conf`; `init` applies the
+    // `MODULE LOAD` arguments. See `config.rs` (`config::LIMITS`).
+    configurations: [
+        i64: [
+            [LIMITS[0].name, LIMITS[0].value, LIMITS[0].default, LIMITS[0].min, LIMITS[0].max, ConfigurationFlags::DEFAULT, None],
+            [LIMITS[1].name, LIMITS[1].value, LIMITS[1].default, LIMITS[1].min, LIMITS[1].max, ConfigurationFlags::DEFAULT, None],
+            [LIMITS[2].name, LIMITS[2].value, LIMITS[2].default, LIMITS[2].min, LIMITS[2].max, ConfigurationFlags::MEMORY, None],
+            [LIMITS[3].name, LIMITS[3].value, LIMITS[3].default, LIMITS[3].min, LIMITS[3].max, ConfigurationFlags::MEMORY, None],
+        ],
+        // redis-module's macro wants every kind listed. Its own parsing of
+        // module arguments does not take units nor name the bad argument:
+        // `init` does it (`config::apply_module_args`).
+        string: [],
+        bool: [],
+        enum: [],
+        module_args_as_configuration: false,
+    ]
 }

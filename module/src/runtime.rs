@@ -323,7 +323,8 @@ fn new_store(engine: &Engine, library: &str) -> Store<HostState> {
         .allow_ip_name_lookup(false)
         .build();
     let limits = StoreLimitsBuilder::new()
-        .memory_size(config::MAX_MEMORY_BYTES)
+        // Memory is checked against `triggers.max-memory` in `Limiter`, so
+        // that a change applies to running libraries.
         .instances(config::MAX_INSTANCES)
         .tables(config::MAX_TABLES)
         .memories(config::MAX_MEMORIES)
@@ -506,15 +507,16 @@ impl LibraryInstance {
         }
         if self.store.data().limiter.memory_denied {
             return format!(
-                "{export} exceeded the memory limit of {} MB",
-                config::MAX_MEMORY_BYTES >> 20
+                "{export} exceeded the memory limit of {} MB (triggers.max-memory)",
+                config::max_memory_bytes() >> 20
             );
         }
         if let Some(code) = trap.downcast_ref::<wasmtime::Trap>() {
             if *code == wasmtime::Trap::Interrupt {
                 return format!(
-                    "{export} exceeded the execution time limit of {} ms",
-                    config::MAX_EXECUTION_TIME_MS
+                    "{export} exceeded the execution time limit of {} ms \
+                     (triggers.max-execution-time)",
+                    config::max_execution_time_ms()
                 );
             }
             return format!("{export} trapped: {code}");
@@ -553,7 +555,12 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        let total = self
+            .memory_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        let allowed = total <= config::max_memory_bytes()
+            && self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
             self.memory_bytes = self
                 .memory_bytes
