@@ -1,0 +1,112 @@
+//! A library that misbehaves on demand, by key (prefix `x:`):
+//!
+//! - `x:on_fired_loop`: `on_fired` never returns;
+//! - `x:recurse`: `run` recurses until the stack overflows;
+//! - `x:huge_payload`: `on_fired` returns a 20 MB payload;
+//! - `x:refused`: `run` calls commands a trigger may not run and records
+//!   each reply in the list `x:replies`;
+//! - `x:bad_name`: `run` calls a command whose name is not UTF-8;
+//! - `x:many_args`: `run` calls `RPUSH x:many` with 10,000 values.
+//!
+//! Any other `x:` key counts into `x:ok`.
+
+use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+
+library! {
+    name: "hostile",
+    triggers: [
+        Trigger::new("hostile").prefix("x:").events(["set"]).on_fired(on_fired).run(run),
+    ],
+}
+
+fn on_fired(event: &Event) -> Result<Option<String>> {
+    match event.key() {
+        b"x:on_fired_loop" => {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        // A string: bincode writes it in one go (a Vec<u8> goes byte by byte).
+        b"x:huge_payload" => Ok(Some("x".repeat(20 << 20))),
+        _ => Ok(Some(String::new())),
+    }
+}
+
+/// `host.call` through the raw canonical ABI, with a command name that is
+/// not UTF-8: what a guest written in another language could hand over,
+/// and Rust's `&str` cannot hold. Returns how the call ended.
+fn call_with_raw_name(name: &[u8]) -> String {
+    #[link(wasm_import_module = "redis:triggers/host@0.1.0")]
+    extern "C" {
+        #[link_name = "call"]
+        fn host_call(
+            name: *const u8,
+            name_len: usize,
+            args: *const u8,
+            args_len: usize,
+            ret: *mut u8,
+        );
+    }
+    // result<list<u8>, string>: a tag, then a pointer and a length.
+    let mut ret = [0u32; 3];
+    // SAFETY: the import's signature is the canonical ABI lowering of
+    // `call: func(string, list<list<u8>>) -> result<list<u8>, string>`.
+    // The host either traps (nothing is returned) or writes `ret`.
+    unsafe {
+        host_call(
+            name.as_ptr(),
+            name.len(),
+            std::ptr::null(),
+            0,
+            ret.as_mut_ptr() as *mut u8,
+        );
+    }
+    let tag = ret[0] & 0xff;
+    format!("tag {tag}")
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 16]);
+    recurse(depth + 1).wrapping_add(frame[3])
+}
+
+fn run(event: &Event, _payload: String) -> Result<()> {
+    match event.key() {
+        b"x:recurse" => {
+            recurse(0);
+        }
+        b"x:refused" => {
+            let attempts: [(&str, &[&str]); 6] = [
+                ("BLPOP", &["x:list", "0"]),
+                ("MULTI", &[]),
+                ("SHUTDOWN", &["NOSAVE"]),
+                ("TRIGGER", &["LIST"]),
+                ("WATCH", &["x:ok"]),
+                ("SUBSCRIBE", &["x:channel"]),
+            ];
+            for (command, args) in attempts {
+                let reply = match call(command, args) {
+                    Ok(value) => format!("{command}: ok {value:?}"),
+                    Err(error) => format!("{command}: error {error}"),
+                };
+                call("RPUSH", ("x:replies", reply))?;
+            }
+        }
+        b"x:bad_name" => {
+            let reply = call_with_raw_name(b"GE\xffT");
+            call("SET", ("x:bad_name_reply", reply))?;
+        }
+        b"x:many_args" => {
+            let mut args: Vec<String> = vec!["x:many".into()];
+            args.extend((0..10_000).map(|i| i.to_string()));
+            call("RPUSH", args)?;
+        }
+        _ => {
+            call("INCR", ["x:ok"])?;
+        }
+    }
+    Ok(())
+}

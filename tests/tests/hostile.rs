@@ -1,0 +1,89 @@
+//! Guests that misbehave: each ends in a clear `last_error`, the user's
+//! command succeeds, and the server keeps answering.
+
+use std::time::{Duration, Instant};
+
+use wasm_triggers_tests::*;
+
+fn last_error(con: &mut Connection) -> String {
+    text(&trigger_stats(con, "hostile", "hostile")["last_error"])
+}
+
+on_both_servers!(fn hostile_guests_end_in_clear_errors(server) {
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.max-execution-time", "200"]);
+    load(&mut con, "hostile");
+
+    // An endless on_fired: a second client's PING waits for the limit at
+    // most (the bound is generous: this is not a timing test).
+    let mut other = server.connect();
+    let pinger = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let started = Instant::now();
+        let pong: String = query(&mut other, &["PING"]);
+        (pong, started.elapsed())
+    });
+    let _: String = query(&mut con, &["SET", "x:on_fired_loop", "v"]);
+    let (pong, waited) = pinger.join().expect("the PING thread");
+    assert_eq!(pong, "PONG");
+    assert!(waited < Duration::from_secs(5), "PING waited {waited:?}");
+    assert!(
+        last_error(&mut con).contains("on_fired exceeded the execution time limit of 200 ms"),
+        "{}",
+        last_error(&mut con)
+    );
+    let value: String = query(&mut con, &["GET", "x:on_fired_loop"]);
+    assert_eq!(value, "v", "the user's write stands");
+
+    // Endless recursion traps: Rust's stack lives in linear memory and
+    // runs out of it ("out of bounds memory access"), or wasmtime's stack
+    // limit stops it ("call stack exhausted"), whichever comes first.
+    let _: String = query(&mut con, &["SET", "x:recurse", "v"]);
+    let error = last_error(&mut con);
+    assert!(
+        error == "run trapped: wasm trap: out of bounds memory access"
+            || error.contains("call stack exhausted"),
+        "{error}"
+    );
+
+    // A payload over the limit.
+    let _: String = query(&mut con, &["SET", "x:huge_payload", "v"]);
+    let error = last_error(&mut con);
+    assert!(error.contains("over the limit of 16777216 bytes"), "{error}");
+
+    // Commands a trigger may not run are refused, one by one; SHUTDOWN
+    // among them did not stop the server.
+    let _: String = query(&mut con, &["SET", "x:refused", "v"]);
+    let replies = list(&mut con, "x:replies");
+    assert_eq!(replies.len(), 6, "{replies:?}");
+    for (reply, command) in replies.iter().zip(["BLPOP", "MULTI", "SHUTDOWN", "TRIGGER", "WATCH", "SUBSCRIBE"]) {
+        // BLPOP does not block in a trigger: it answers at once, with nil.
+        let expected = if command == "BLPOP" { "BLPOP: ok Nil" } else { "" };
+        if expected.is_empty() {
+            assert!(reply.starts_with(&format!("{command}: error")), "{reply}");
+        } else {
+            assert_eq!(reply, expected);
+        }
+    }
+
+    // A command name that is not UTF-8 is an error (tag 1), not a trap.
+    let _: String = query(&mut con, &["SET", "x:bad_name", "v"]);
+    let reply: String = query(&mut con, &["GET", "x:bad_name_reply"]);
+    assert_eq!(reply, "tag 1");
+
+    // Ten thousand arguments are fine.
+    let _: String = query(&mut con, &["SET", "x:many_args", "v"]);
+    let len: i64 = query(&mut con, &["LLEN", "x:many"]);
+    assert_eq!(len, 10_000);
+
+    // And the library still works, with stats that add up.
+    let _: String = query(&mut con, &["SET", "x:fine", "v"]);
+    let ok: i64 = query(&mut con, &["GET", "x:ok"]);
+    assert_eq!(ok, 1);
+    let stats = trigger_stats(&mut con, "hostile", "hostile");
+    assert_eq!(int(&stats["num_triggered"]), 7);
+    assert_eq!(int(&stats["num_failed"]), 3);
+    assert_eq!(int(&stats["num_success"]), 4);
+    let pong: String = query(&mut con, &["PING"]);
+    assert_eq!(pong, "PONG");
+});
