@@ -18,7 +18,9 @@
 //! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`;
 //! - `stats.rs`: per-trigger statistics and `INFO triggers`;
 //! - `config.rs`: the limits on guests;
-//! - `ticker.rs`: the epoch ticker behind the time limit.
+//! - `ticker.rs`: the epoch ticker behind the time limit;
+//! - `signals.rs`: wasmtime's trap handlers, kept in place when
+//!   `CONFIG SET crash-log-enabled` reinstalls Redis' crash handler.
 //!
 //! The contract with guests is the WIT package in `wit/`.
 
@@ -38,6 +40,7 @@ mod host_api;
 mod persistence;
 mod registry;
 mod runtime;
+mod signals;
 mod stats;
 mod ticker;
 
@@ -53,6 +56,8 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         host_api::redis_log("warning", "cannot create the WebAssembly engine");
         return Status::Err;
     };
+    // wasmtime's trap handlers exist now; keep them if Redis replaces them.
+    signals::save_wasmtime_handlers();
     if let Err(e) = ticker::start(engines) {
         host_api::redis_log("warning", &e);
         return Status::Err;

@@ -87,3 +87,21 @@ on_both_servers!(fn hostile_guests_end_in_clear_errors(server) {
     let pong: String = query(&mut con, &["PING"]);
     assert_eq!(pong, "PONG");
 });
+
+// wasmtime turns a guest's out-of-bounds access into a trap; Redis' own
+// crash handler, which `CONFIG SET crash-log-enabled` installs again, must
+// not turn it into a crash.
+on_both_servers!(fn out_of_bounds_access_is_a_trap_whatever_the_crash_log_setting(server) {
+    let mut con = server.connect();
+    load(&mut con, "hostile");
+    for setting in ["yes", "no", "yes"] {
+        let _: String = query(&mut con, &["CONFIG", "SET", "crash-log-enabled", setting]);
+        let _: String = query(&mut con, &["SET", "x:oob", setting]);
+        let error = last_error(&mut con);
+        assert_eq!(error, "run trapped: wasm trap: out of bounds memory access", "{setting}");
+        let pong: String = query(&mut con, &["PING"]);
+        assert_eq!(pong, "PONG");
+    }
+    let exists: i64 = query(&mut con, &["EXISTS", "x:oob_read"]);
+    assert_eq!(exists, 0);
+});

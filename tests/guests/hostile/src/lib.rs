@@ -6,7 +6,8 @@
 //! - `x:refused`: `run` calls commands a trigger may not run and records
 //!   each reply in the list `x:replies`;
 //! - `x:bad_name`: `run` calls a command whose name is not UTF-8;
-//! - `x:many_args`: `run` calls `RPUSH x:many` with 10,000 values.
+//! - `x:many_args`: `run` calls `RPUSH x:many` with 10,000 values;
+//! - `x:oob`: `run` reads outside its linear memory.
 //!
 //! Any other `x:` key counts into `x:ok`.
 
@@ -98,6 +99,13 @@ fn run(event: &Event, _payload: String) -> Result<()> {
         b"x:bad_name" => {
             let reply = call_with_raw_name(b"GE\xffT");
             call("SET", ("x:bad_name_reply", reply))?;
+        }
+        b"x:oob" => {
+            // Far past the end of linear memory: a trap, never a crash.
+            let wild = std::hint::black_box(0xffff_fff0usize) as *const u32;
+            // SAFETY: none; reading out of bounds is what this guest is for.
+            let value = unsafe { std::ptr::read_volatile(wild) };
+            call("SET", ("x:oob_read", value))?;
         }
         b"x:many_args" => {
             let mut args: Vec<String> = vec!["x:many".into()];
