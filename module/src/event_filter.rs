@@ -24,7 +24,6 @@ const CLASSES: &[(&str, NotifyEvent)] = &[
     ("@new", NotifyEvent::NEW),
 ];
 
-/// A parsed `events` list.
 /// The class Redis raises common events under, so that a trigger that
 /// names them needs only that class of notifications. A name not listed
 /// here (an event of another module, a rare command) subscribes to every
@@ -89,6 +88,7 @@ const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
     (NotifyEvent::NEW, &["new"]),
 ];
 
+/// A parsed `events` list.
 #[derive(Debug, Clone)]
 pub struct EventFilter {
     classes: NotifyEvent,

@@ -20,6 +20,7 @@ use wasmtime::component::{Linker, WasmList, WasmStr};
 use wasmtime::StoreContextMut;
 
 use crate::runtime::{HostState, LogLevel};
+
 /// The Redis context of the guest call in progress.
 ///
 /// A raw pointer is only valid during the Redis callback that set it; the
