@@ -2,6 +2,8 @@
 //!
 //! - `x:on_fired_loop`: `on_fired` never returns;
 //! - `x:recurse`: `run` recurses until the stack overflows;
+//! - `x:run_loop`: `run` never returns;
+//! - `x:hoard`: `run` allocates without end;
 //! - `x:huge_payload`: `on_fired` returns a 20 MB payload;
 //! - `x:refused`: `run` calls commands a trigger may not run and records
 //!   each reply in the list `x:replies`;
@@ -78,6 +80,18 @@ fn run(event: &Event, _payload: String) -> Result<()> {
     match event.key() {
         b"x:recurse" => {
             recurse(0);
+        }
+        b"x:run_loop" => {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        b"x:hoard" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+            }
         }
         b"x:refused" => {
             let attempts: [(&str, &[&str]); 6] = [
