@@ -15,6 +15,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
 log() { printf '\033[1m[bench setup]\033[0m %s\n' "$*" >&2; }
+# shellcheck source=scripts/private-apt.sh
+. "$ROOT/scripts/private-apt.sh"
 
 "$ROOT/scripts/setup.sh"
 
@@ -37,19 +39,14 @@ SSL="$CACHE/libssl1.1"
 if [ ! -e "$SSL/usr/lib/x86_64-linux-gnu/libssl.so.1.1" ]; then
     log "downloading libssl1.1 from Debian bullseye"
     APT_DIR="$CACHE/apt-bullseye"
-    mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" "$APT_DIR/deb"
-    mirror="$( { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
-                 grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } \
-               | grep debian | grep -v security | head -n1 || true)"
-    mirror="${mirror:-http://deb.debian.org/debian}"
+    mkdir -p "$APT_DIR/deb"
+    mirror="$(debian_mirror)"
     {
-        echo "deb [trusted=yes] ${mirror%/} bullseye main"
-        echo "deb [trusted=yes] ${mirror%/}-security bullseye-security main"
+        echo "deb [trusted=yes] $mirror bullseye main"
+        echo "deb [trusted=yes] $mirror-security bullseye-security main"
     } >"$APT_DIR/sources.list"
-    apt_opts=(-o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-        -o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache" -o "APT::Sandbox::User=root")
-    apt-get "${apt_opts[@]}" update -qq
-    (cd "$APT_DIR/deb" && rm -f ./*.deb && apt-get "${apt_opts[@]}" download -qq libssl1.1)
+    private_apt "$APT_DIR" update -qq
+    (cd "$APT_DIR/deb" && rm -f ./*.deb && private_apt "$APT_DIR" download -qq libssl1.1)
     rm -rf "$SSL" && dpkg -x "$APT_DIR"/deb/libssl1.1_*.deb "$SSL"
 fi
 export LD_LIBRARY_PATH="$SSL/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

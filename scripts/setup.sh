@@ -15,6 +15,8 @@ CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+# shellcheck source=scripts/private-apt.sh
+. "$ROOT/scripts/private-apt.sh"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -41,16 +43,10 @@ REDIS_DIR="$CACHE/redis-8"
 if [ ! -x "$REDIS_DIR/bin/redis-server" ]; then
     log "building Redis 8 from Debian trixie's source package (about a minute)"
     APT_DIR="$CACHE/apt-trixie-src"
-    mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" "$APT_DIR/src"
-    mirror="$( { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
-                 grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } \
-               | grep -v security | head -n1 || true)"
-    mirror="${mirror:-http://deb.debian.org/debian}"
-    echo "deb-src [trusted=yes] ${mirror%/} trixie main" >"$APT_DIR/sources.list"
-    apt_opts=(-o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-        -o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache" -o "APT::Sandbox::User=root")
-    apt-get "${apt_opts[@]}" update -qq
-    (cd "$APT_DIR/src" && apt-get "${apt_opts[@]}" source --download-only -qq redis)
+    mkdir -p "$APT_DIR/src"
+    echo "deb-src [trusted=yes] $(debian_mirror) trixie main" >"$APT_DIR/sources.list"
+    private_apt "$APT_DIR" update -qq
+    (cd "$APT_DIR/src" && private_apt "$APT_DIR" source --download-only -qq redis)
     orig="$(ls "$APT_DIR"/src/redis_8.*.orig.tar.gz | head -n1)"
     rm -rf "$CACHE/redis-src" && mkdir -p "$CACHE/redis-src"
     tar -xzf "$orig" -C "$CACHE/redis-src" --strip-components=1

@@ -136,7 +136,6 @@ fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
     let compiled_at = started.elapsed();
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
-    host_api::release_free_memory();
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {
         return Err(format!(
@@ -185,7 +184,7 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
             Ok(name)
         })
     });
-    sync_code_cache(result.is_ok());
+    after_change(result.is_ok());
     result
 }
 
@@ -201,7 +200,7 @@ pub fn replace_all(codes: Vec<Vec<u8>>) -> Result<(), String> {
             Ok(())
         })
     });
-    sync_code_cache(result.is_ok());
+    after_change(result.is_ok());
     result
 }
 
@@ -243,8 +242,7 @@ fn switch_to_optimized_code() {
             }
         }
     });
-    sync_code_cache(false);
-    host_api::release_free_memory();
+    after_change(false);
 }
 
 /// `TRIGGER DELETE`.
@@ -259,19 +257,22 @@ pub fn delete(name: &str) -> Result<(), String> {
             Err(_) => Err(format!("no library named '{name}'")),
         }
     })?;
-    sync_code_cache(true);
+    after_change(true);
     Ok(())
 }
 
-/// Keeps the compiled-code cache to the loaded libraries; see
-/// [`code_cache::retain`].
-fn sync_code_cache(changed: bool) {
+/// After the libraries or their code changed (`changed` when the change
+/// succeeded): the compiled-code cache keeps what the loaded libraries use
+/// (see [`code_cache::retain`]), and the memory compiling freed goes back
+/// to the system, once per change rather than once per library.
+fn after_change(changed: bool) {
     REGISTRY.with(|r| {
         if let Ok(r) = r.try_borrow() {
             let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
             code_cache::retain(&loaded, changed);
         }
-    })
+    });
+    host_api::release_free_memory();
 }
 
 /// The library named `name`, if loaded.

@@ -133,12 +133,12 @@ fn engine_of(tier: Tier) -> Option<&'static Engine> {
 pub fn engines() -> Vec<&'static Engine> {
     [Tier::Optimized, Tier::Baseline]
         .into_iter()
-        .filter(|&tier| engine_of(tier).is_some())
         .filter_map(|tier| {
+            let engine = engine_of(tier)?;
             if let Err(e) = linker(tier) {
                 host_api::redis_log("warning", &e);
             }
-            engine_of(tier)
+            Some(engine)
         })
         .collect()
 }

@@ -248,6 +248,16 @@ pub fn load(con: &mut Connection, name: &str) -> String {
         .unwrap_or_else(|e| panic!("TRIGGER LOAD {name}: {e}"))
 }
 
+/// `TRIGGER LOAD REPLACE` of `code`, which must succeed; returns the name.
+pub fn load_replace(con: &mut Connection, code: &[u8]) -> String {
+    redis::cmd("TRIGGER")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(code)
+        .query(con)
+        .unwrap_or_else(|e| panic!("TRIGGER LOAD REPLACE: {e}"))
+}
+
 /// `TRIGGER LOAD` that must fail; returns the error text.
 pub fn load_error(con: &mut Connection, args: &[&[u8]]) -> String {
     let mut cmd = redis::cmd("TRIGGER");

@@ -64,13 +64,7 @@ on_both_servers!(fn replace_swaps_the_library(server) {
     let _: String = query(&mut con, &["SET", "b:1", "x"]);
     assert_eq!(list(&mut con, "log:upgrade"), ["v1 a:1"]);
 
-    let name: String = redis::cmd("TRIGGER")
-        .arg("LOAD")
-        .arg("REPLACE")
-        .arg(wasm("upgradable_v2"))
-        .query(&mut con)
-        .expect("REPLACE");
-    assert_eq!(name, "upgradable");
+    assert_eq!(load_replace(&mut con, &wasm("upgradable_v2")), "upgradable");
 
     // v2 moved `stamp` to b:* and added `del`; `dropped` is gone, `added` is new.
     let _: String = query(&mut con, &["SET", "a:2", "x"]);

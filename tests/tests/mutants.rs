@@ -78,12 +78,7 @@ on_both_servers!(fn damaged_components_load_or_are_refused(server) {
                     let _: String = query(&mut con, &["TRIGGER", "DELETE", &name]);
                 } else {
                     // A mutant that took name_counter's place: put it back.
-                    let _: String = redis::cmd("TRIGGER")
-                        .arg("LOAD")
-                        .arg("REPLACE")
-                        .arg(wasm("name_counter"))
-                        .query(&mut con)
-                        .expect("name_counter loads again");
+                    load_replace(&mut con, &wasm("name_counter"));
                 }
             }
             Err(error) => {

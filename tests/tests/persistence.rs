@@ -234,6 +234,15 @@ on_both_servers!(fn a_deleted_library_does_not_come_back(server) {
     assert!(names_and_digests(&mut con).is_empty());
 });
 
+/// Restarts the server and waits until its libraries run their optimized
+/// code, whose cache files are then written.
+fn restart_settled(server: &mut Server) -> Connection {
+    server.restart();
+    let mut con = server.connect();
+    wait_for_optimized_code(&mut con);
+    con
+}
+
 on_both_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
@@ -251,9 +260,7 @@ on_both_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
     assert_eq!(mode & 0o777, 0o700);
 
     let _: String = query(&mut con, &["SAVE"]);
-    server.restart();
-    let mut con = server.connect();
-    wait_for_optimized_code(&mut con);
+    let mut con = restart_settled(server);
     assert_eq!(names_and_digests(&mut con), loaded);
     assert_eq!(info(&mut con, "code_cache_disk_hits"), 2);
     assert_eq!(info(&mut con, "code_cache_compiles"), 0);
@@ -263,9 +270,7 @@ on_both_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
     // file written anew.
     let damaged = cache_file(server, &loaded[0].1);
     std::fs::write(&damaged, b"garbage, not compiled code").expect("overwrite");
-    server.restart();
-    let mut con = server.connect();
-    wait_for_optimized_code(&mut con);
+    let mut con = restart_settled(server);
     assert_eq!(names_and_digests(&mut con), loaded);
     assert_eq!(info(&mut con, "code_cache_disk_hits"), 1);
     assert_eq!(info(&mut con, "code_cache_compiles"), 1);
@@ -278,9 +283,7 @@ on_both_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
     // by the digest in its header.
     let other = cache_file(server, &loaded[1].1);
     std::fs::copy(&other, &damaged).expect("copy");
-    server.restart();
-    let mut con = server.connect();
-    wait_for_optimized_code(&mut con);
+    let mut con = restart_settled(server);
     assert_eq!(names_and_digests(&mut con), loaded);
     assert_eq!(info(&mut con, "code_cache_disk_hits"), 1);
     assert_eq!(info(&mut con, "code_cache_compiles"), 1);
@@ -299,12 +302,7 @@ on_both_servers!(fn a_cache_that_cannot_be_written_is_only_slower(server) {
     assert!(stamped.is_some());
     assert!(server.log().contains("cannot write the compiled code of library"));
     // REPLACE with the same bytes still skips the compilation (memory).
-    let _: String = redis::cmd("TRIGGER")
-        .arg("LOAD")
-        .arg("REPLACE")
-        .arg(wasm("last_updated"))
-        .query(&mut con)
-        .expect("REPLACE");
+    load_replace(&mut con, &wasm("last_updated"));
     assert_eq!(info(&mut con, "code_cache_compiles"), 1);
     assert_eq!(info(&mut con, "code_cache_memory_hits"), 1);
 });
