@@ -1,12 +1,142 @@
 //! The `TRIGGER` command: `LOAD`, `DELETE`, `LIST` and `HELP`.
+//!
+//! Each is a subcommand of its own, in the `@triggers` ACL category, so
+//! that an admin can grant `TRIGGER|LIST` without `TRIGGER|LOAD`. `LOAD`
+//! and `DELETE` are write commands: they are refused on a read-only
+//! replica, and they are propagated to the AOF and to replicas. A library
+//! records the ACL user that loaded it, its owner: its calls run as that
+//! user (see `host_api.rs`).
 
-use std::os::raw::{c_char, c_long};
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int, c_long};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
 use crate::config;
+use crate::host_api::redis_log;
 use crate::registry::{self, Library, Trigger};
+
+/// The ACL category of every `TRIGGER` subcommand.
+const ACL_CATEGORY: &str = "triggers";
+
+/// The owner of a library loaded by a client without a user, such as a
+/// module's own call.
+const DEFAULT_OWNER: &str = "default";
+
+type Handler = fn(&Context, &[RedisString]) -> RedisResult;
+
+/// A subcommand: its name, flags and entry point.
+struct Subcommand {
+    name: &'static str,
+    flags: &'static str,
+    cmdfunc: unsafe extern "C" fn(
+        *mut raw::RedisModuleCtx,
+        *mut *mut raw::RedisModuleString,
+        c_int,
+    ) -> c_int,
+}
+
+/// An `extern "C"` entry point for a subcommand's handler.
+macro_rules! entry_point {
+    ($handler:path) => {{
+        extern "C" fn entry(
+            ctx: *mut raw::RedisModuleCtx,
+            argv: *mut *mut raw::RedisModuleString,
+            argc: c_int,
+        ) -> c_int {
+            run(ctx, argv, argc, $handler)
+        }
+        entry
+    }};
+}
+
+const SUBCOMMANDS: [Subcommand; 4] = [
+    Subcommand {
+        name: "load",
+        flags: "write deny-oom deny-script",
+        cmdfunc: entry_point!(load),
+    },
+    Subcommand {
+        name: "delete",
+        flags: "write deny-script",
+        cmdfunc: entry_point!(delete),
+    },
+    Subcommand {
+        name: "list",
+        flags: "readonly deny-script",
+        cmdfunc: entry_point!(list),
+    },
+    Subcommand {
+        name: "help",
+        flags: "readonly deny-script allow-loading allow-stale",
+        cmdfunc: entry_point!(help),
+    },
+];
+
+/// Registers `TRIGGER` and its subcommands, and the `@triggers` ACL
+/// category where the server has module ACL categories (Redis 7.4 and
+/// Valkey 8 do). Called from `MODULE LOAD`.
+pub fn register(ctx: &Context) -> Result<(), String> {
+    let (Some(create), Some(get), Some(create_sub)) = (
+        unsafe { raw::RedisModule_CreateCommand },
+        unsafe { raw::RedisModule_GetCommand },
+        unsafe { raw::RedisModule_CreateSubcommand },
+    ) else {
+        return Err("this server has no subcommands for modules (Redis 7 or later needed)".into());
+    };
+    let category = CString::new(ACL_CATEGORY).unwrap_or_default();
+    let categories = match unsafe { raw::RedisModule_AddACLCategory } {
+        Some(add) if unsafe { add(ctx.ctx, category.as_ptr()) } == raw::REDISMODULE_OK as c_int => unsafe {
+            raw::RedisModule_SetCommandACLCategories
+        },
+        _ => {
+            redis_log(
+                "warning",
+                "this server cannot add the @triggers ACL category; grant the TRIGGER \
+                 subcommands by name instead",
+            );
+            None
+        }
+    };
+    // SAFETY: called during `MODULE LOAD` with its context; the names and
+    // flags are NUL-terminated strings that outlive the calls.
+    unsafe {
+        if create(ctx.ctx, c"trigger".as_ptr(), None, c"".as_ptr(), 0, 0, 0)
+            != raw::REDISMODULE_OK as c_int
+        {
+            return Err("cannot create the TRIGGER command".into());
+        }
+        let parent = get(ctx.ctx, c"trigger".as_ptr());
+        if parent.is_null() {
+            return Err("cannot find the TRIGGER command".into());
+        }
+        for sub in &SUBCOMMANDS {
+            let name = CString::new(sub.name).unwrap_or_default();
+            let flags = CString::new(sub.flags).unwrap_or_default();
+            if create_sub(
+                parent,
+                name.as_ptr(),
+                Some(sub.cmdfunc),
+                flags.as_ptr(),
+                0,
+                0,
+                0,
+            ) != raw::REDISMODULE_OK as c_int
+            {
+                return Err(format!("cannot create TRIGGER {}", sub.name));
+            }
+            let full = CString::new(format!("trigger|{}", sub.name)).unwrap_or_default();
+            let command = get(ctx.ctx, full.as_ptr());
+            if let (Some(set), false) = (categories, command.is_null()) {
+                if set(command, category.as_ptr()) != raw::REDISMODULE_OK as c_int {
+                    return Err(format!("cannot put TRIGGER {} in @triggers", sub.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 const HELP: &[&str] = &[
     "TRIGGER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -21,48 +151,66 @@ const HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// Entry point of `TRIGGER`. Never panics into Redis.
-pub fn trigger_command(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    match catch_unwind(AssertUnwindSafe(|| dispatch(ctx, &args))) {
-        Ok(result) => result,
-        Err(_) => Err(RedisError::Str(
-            "ERR internal error in TRIGGER (see the server log)",
-        )),
-    }
+/// Runs a subcommand's handler with the arguments after the subcommand's
+/// name, and replies. Never panics into Redis.
+fn run(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+    handler: Handler,
+) -> c_int {
+    let context = Context::new(ctx);
+    let args = redis_module::decode_args(ctx, argv, argc);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        handler(&context, args.get(2..).unwrap_or_default())
+    }))
+    .unwrap_or(Err(RedisError::Str(
+        "ERR internal error in TRIGGER (see the server log)",
+    )));
+    context.reply(result) as c_int
 }
 
-fn dispatch(ctx: &Context, args: &[RedisString]) -> RedisResult {
-    let Some(subcommand) = args.get(1) else {
-        return Err(RedisError::WrongArity);
-    };
-    let subcommand = subcommand.to_string_lossy().to_ascii_uppercase();
-    let rest = &args[2..];
-    match subcommand.as_str() {
-        "LOAD" => load(rest),
-        "DELETE" => delete(rest),
-        "LIST" => list(ctx, rest),
-        "HELP" => Ok(RedisValue::Array(
-            HELP.iter()
-                .map(|l| RedisValue::SimpleStringStatic(l))
-                .collect(),
-        )),
-        _ => Err(RedisError::String(format!(
-            "ERR unknown subcommand '{subcommand}'. Try TRIGGER HELP."
-        ))),
-    }
+fn help(_ctx: &Context, _args: &[RedisString]) -> RedisResult {
+    Ok(RedisValue::Array(
+        HELP.iter()
+            .map(|l| RedisValue::SimpleStringStatic(l))
+            .collect(),
+    ))
 }
 
 fn err(message: impl std::fmt::Display) -> RedisError {
     RedisError::String(format!("ERR {message}"))
 }
 
-fn load(args: &[RedisString]) -> RedisResult {
-    let (replace, code) = match args {
-        [code] => (false, code),
-        [flag, code] if flag.to_string_lossy().eq_ignore_ascii_case("REPLACE") => (true, code),
-        [flag, _] => return Err(err(format!("unknown option '{}'", flag.to_string_lossy()))),
-        _ => return Err(RedisError::WrongArity),
+/// `TRIGGER LOAD [REPLACE] [OWNER <user>] <component>`. `OWNER` is how the
+/// primary and the AOF pass the owner on; clients cannot use it, or they
+/// could run code as another user.
+fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    let Some((code, options)) = args.split_last() else {
+        return Err(RedisError::WrongArity);
     };
+    let mut replace = false;
+    let mut owner = None;
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        match option.to_string_lossy().to_ascii_uppercase().as_str() {
+            "REPLACE" => replace = true,
+            "OWNER" => {
+                let Some(name) = options.next() else {
+                    return Err(err("OWNER needs a user name"));
+                };
+                if !from_primary_or_aof(ctx) {
+                    return Err(err(
+                        "OWNER is only for the primary and the AOF: a library runs as the \
+                         user that loads it",
+                    ));
+                }
+                owner = Some(name.to_string_lossy());
+            }
+            other => return Err(err(format!("unknown option '{other}'"))),
+        }
+    }
+    let owner = owner.unwrap_or_else(|| current_user(ctx));
     // Checked here, not when loading from an RDB file: a library that was
     // loaded must always come back, even after the limit was lowered.
     let limit = config::max_library_bytes();
@@ -72,16 +220,113 @@ fn load(args: &[RedisString]) -> RedisResult {
             code.len()
         )));
     }
-    let name = registry::load(code.as_slice().to_vec(), replace).map_err(err)?;
+    let name = match registry::load(code.as_slice().to_vec(), replace, &owner) {
+        Ok(name) => name,
+        Err(e) => {
+            // Redis drops the error reply of a command from the AOF or the
+            // primary: the log must say that a library is missing.
+            if from_primary_or_aof(ctx) {
+                redis_log(
+                    "warning",
+                    &format!("cannot load a trigger library sent by the primary or the AOF: {e}"),
+                );
+            }
+            return Err(err(e));
+        }
+    };
+    propagate_load(
+        ctx.ctx,
+        &owner,
+        code.as_slice(),
+        Propagation::AofAndReplicas,
+    );
     Ok(RedisValue::BulkString(name))
 }
 
-fn delete(args: &[RedisString]) -> RedisResult {
+fn delete(ctx: &Context, args: &[RedisString]) -> RedisResult {
     let [name] = args else {
         return Err(RedisError::WrongArity);
     };
     registry::delete(&name.to_string_lossy()).map_err(err)?;
+    // SAFETY: `ctx` is this command's context.
+    if let Some(verbatim) = unsafe { raw::RedisModule_ReplicateVerbatim } {
+        unsafe { verbatim(ctx.ctx) };
+    }
     Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+/// Whether the command came from this replica's primary, or from the AOF
+/// being loaded.
+fn from_primary_or_aof(ctx: &Context) -> bool {
+    let flags = ctx.get_flags();
+    flags.contains(ContextFlags::REPLICATED) || flags.contains(ContextFlags::LOADING)
+}
+
+/// The ACL user of the client running the command.
+fn current_user(ctx: &Context) -> String {
+    let Some(get) = (unsafe { raw::RedisModule_GetCurrentUserName }) else {
+        return DEFAULT_OWNER.to_owned();
+    };
+    // SAFETY: `ctx` is this command's context; the string it returns is
+    // freed with the context (automatic memory is not needed: freed here).
+    let name = unsafe { get(ctx.ctx) };
+    if name.is_null() {
+        return DEFAULT_OWNER.to_owned();
+    }
+    let user = RedisString::string_as_slice(name);
+    let user = String::from_utf8_lossy(user).into_owned();
+    if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+        unsafe { free(ctx.ctx, name) };
+    }
+    user
+}
+
+/// Where [`propagate_load`] sends a library.
+pub enum Propagation {
+    AofAndReplicas,
+    AofOnly,
+}
+
+/// Propagates a library as `TRIGGER LOAD REPLACE OWNER <owner> <code>`, in
+/// place of the command as the client sent it: the same library, with the
+/// same owner, whatever the replica or the AOF held before.
+pub fn propagate_load(
+    ctx: *mut raw::RedisModuleCtx,
+    owner: &str,
+    code: &[u8],
+    propagation: Propagation,
+) {
+    let format = match propagation {
+        Propagation::AofAndReplicas => c"v",
+        // `R`: not to replicas.
+        Propagation::AofOnly => c"Rv",
+    };
+    let args: [&[u8]; 5] = [b"LOAD", b"REPLACE", b"OWNER", owner.as_bytes(), code];
+    let Some(replicate) = (unsafe { raw::RedisModule_Replicate }) else {
+        return;
+    };
+    let strings: Vec<RedisString> = args
+        .iter()
+        .map(|a| RedisString::create_from_slice(std::ptr::null_mut(), a))
+        .collect();
+    let mut argv: Vec<*mut raw::RedisModuleString> = strings.iter().map(|s| s.inner).collect();
+    // SAFETY: `v` takes an array of Redis strings and its length; the
+    // strings live until after the call (Redis keeps its own references).
+    let status = unsafe {
+        replicate(
+            ctx,
+            c"TRIGGER".as_ptr(),
+            format.as_ptr(),
+            argv.as_mut_ptr(),
+            argv.len(),
+        )
+    };
+    if status != raw::REDISMODULE_OK as c_int {
+        redis_log(
+            "warning",
+            "cannot propagate TRIGGER to the AOF and replicas",
+        );
+    }
 }
 
 struct ListOptions {
@@ -123,7 +368,7 @@ fn list(ctx: &Context, args: &[RedisString]) -> RedisResult {
 }
 
 fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
-    let mut fields = 4;
+    let mut fields = 5;
     if options.verbose {
         fields += 3;
     }
@@ -133,6 +378,8 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
     reply.map(fields);
     reply.field("name");
     reply.bulk(library.name.as_bytes());
+    reply.field("owner");
+    reply.bulk(library.owner.as_bytes());
     reply.field("code_size");
     reply.int(library.code.len() as i64);
     reply.field("digest");

@@ -58,12 +58,95 @@ pub enum CallMode {
 
 /// `RM_Call` format strings: `v` arguments as an array of Redis strings,
 /// `E` errors as replies, `S` script mode (refuses `noscript` commands such
-/// as `MULTI` or `TRIGGER`, never blocks), `3` RESP3 replies, then `W`
-/// refuse writes or `!` replicate writes.
+/// as `MULTI` or `TRIGGER`, never blocks), `3` RESP3 replies, `C` as the
+/// context's user (the library's owner, see [`CallUser`]) with its ACL
+/// checked, then `W` refuse writes or `!` replicate writes.
 fn call_format(mode: CallMode) -> &'static std::ffi::CStr {
     match mode {
-        CallMode::ReadOnly => c"vES3W",
-        CallMode::Write => c"vES3!",
+        CallMode::ReadOnly => c"vES3CW",
+        CallMode::Write => c"vES3C!",
+    }
+}
+
+/// The ACL user a library's calls run as: the user that loaded it, its
+/// owner. Looked up by name at the first `call` of each guest call, so that
+/// an ACL change applies at once, and a deleted user's library can no
+/// longer call anything.
+pub struct CallUser {
+    owner: String,
+    /// `owner` as a Redis string, made at the first lookup.
+    name: *mut raw::RedisModuleString,
+    /// The user, attached to the context of the guest call in progress.
+    attached: Option<(*mut raw::RedisModuleCtx, *mut raw::RedisModuleUser)>,
+}
+
+// Like `RedisCtx`: only ever used on Redis' main thread.
+unsafe impl Send for CallUser {}
+
+impl CallUser {
+    pub fn new(owner: &str) -> Self {
+        CallUser {
+            owner: owner.to_owned(),
+            name: ptr::null_mut(),
+            attached: None,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Makes `ctx`'s `RM_Call`s run as the owner, until [`detach`](Self::detach).
+    fn attach(&mut self, ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
+        if self.attached.is_some() {
+            return Ok(());
+        }
+        let (Some(lookup), Some(set_user)) = (
+            unsafe { raw::RedisModule_GetModuleUserFromUserName },
+            unsafe { raw::RedisModule_SetContextUser },
+        ) else {
+            return Err("this server cannot run calls as the library's owner".into());
+        };
+        if self.name.is_null() {
+            self.name = create_string(self.owner.as_bytes());
+        }
+        // SAFETY: `name` is a live string; the user is freed in `detach`.
+        let user = unsafe { lookup(self.name) };
+        if user.is_null() {
+            return Err(format!(
+                "the library's owner, ACL user '{}', does not exist on this server",
+                self.owner
+            ));
+        }
+        // SAFETY: `ctx` is the context of the guest call in progress.
+        unsafe { set_user(ctx, user) };
+        self.attached = Some((ctx, user));
+        Ok(())
+    }
+
+    /// Ends the guest call: the context forgets the user, which is freed.
+    pub fn detach(&mut self) {
+        let Some((ctx, user)) = self.attached.take() else {
+            return;
+        };
+        // SAFETY: both were attached by `attach` during this guest call.
+        unsafe {
+            if let Some(set_user) = raw::RedisModule_SetContextUser {
+                set_user(ctx, ptr::null());
+            }
+            if let Some(free_user) = raw::RedisModule_FreeModuleUser {
+                free_user(user);
+            }
+        }
+    }
+}
+
+impl Drop for CallUser {
+    fn drop(&mut self) {
+        self.detach();
+        if !self.name.is_null() {
+            free_string(self.name);
+        }
     }
 }
 
@@ -113,6 +196,10 @@ fn call(
         );
     };
     let mode = store.data().mode;
+    let Some(user) = store.data_mut().user.as_mut() else {
+        return Err("call is not available while the library loads".into());
+    };
+    user.attach(ctx)?;
     // Taken rather than borrowed: nothing re-enters `call` while Redis runs
     // the command (triggers do not fire from a trigger's own writes), but a
     // fresh buffer would be correct if something did.

@@ -62,6 +62,10 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         host_api::redis_log("warning", &e);
         return Status::Err;
     }
+    if let Err(e) = commands::register(ctx).and_then(|()| persistence::init(ctx)) {
+        host_api::redis_log("warning", &e);
+        return Status::Err;
+    }
     // The aux data loader checks every read (`persistence.rs`): without
     // this, a module type would also turn off diskless replica loading.
     ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS);
@@ -88,9 +92,6 @@ redis_module! {
     data_types: [TRIGGERS_TYPE],
     init: init,
     deinit: deinit,
-    commands: [
-        ["trigger", commands::trigger_command, "deny-script", 0, 0, 0, ""],
-    ],
     // `CONFIG SET triggers.<name>` and `redis.conf`; `init` applies the
     // `MODULE LOAD` arguments. See `config.rs` (`config::LIMITS`).
     configurations: [

@@ -8,16 +8,28 @@
 //! ```text
 //! unsigned  format version (FORMAT_VERSION)
 //! unsigned  number of libraries (at least 1)
-//! string    the component bytes of each library, as TRIGGER LOAD got them
+//! then for each library:
+//! string    its owner: the ACL user that loaded it (from version 2)
+//! string    its component bytes, as TRIGGER LOAD got them
 //! ```
 //!
 //! A library's name is not stored: `describe` says it again when the library
-//! is loaded. Nothing at all is written when no library is loaded
+//! is loaded. Version 1 files have no owner: their libraries run as the
+//! `default` user. Nothing at all is written when no library is loaded
 //! (`aux_save2`), so such an RDB file loads on a server without the module.
 //!
 //! Loading replaces the loaded libraries with the RDB's, all or nothing
 //! ([`registry::replace_all`]): after a `DEBUG RELOAD` the same libraries
-//! are back. A payload of an unknown version, one that cannot be read, or a
+//! are back. Libraries that the loaded data does not hold at all (an RDB
+//! file saved without libraries, a full sync from a primary without them)
+//! are removed once loading ends ([`registry::loading_ended`]); an AOF
+//! without the RDB preamble holds its libraries as `TRIGGER LOAD` and
+//! `TRIGGER DELETE` commands, replayed like any other.
+//!
+//! An AOF rewrite without the preamble writes the keyspace as commands and
+//! has no place for aux data: as Redis forks the rewrite, the libraries
+//! are written at the head of the new AOF increment, as the `TRIGGER LOAD`
+//! commands that load them ([`on_fork`]). A payload of an unknown version, one that cannot be read, or a
 //! library that fails to load is logged and refuses the whole RDB file: the
 //! libraries are never dropped silently. (Redis then stops at startup, and
 //! `DEBUG RELOAD` replies with an error.) Triggers do not fire while data
@@ -26,18 +38,25 @@
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use redis_module::native_types::RedisType;
-use redis_module::raw;
+use redis_module::server_events::LoadingSubevent;
+use redis_module::{raw, Context};
+use redis_module_macros::loading_event_handler;
 
+use crate::commands::{self, Propagation};
 use crate::host_api::redis_log;
-use crate::registry;
+use crate::registry::{self, SavedLibrary};
 
 /// The type's encoding version, which Redis stores with the aux data.
 const ENCODING_VERSION: i32 = 1;
 
 /// The version of the payload's layout, its first field.
-const FORMAT_VERSION: u64 = 1;
+const FORMAT_VERSION: u64 = 2;
+
+/// The owner of the libraries of a version 1 payload, which has none.
+const OWNER_OF_VERSION_1: &str = "default";
 
 /// The module type that carries the aux data. It has no keys: only the
 /// aux callbacks are set.
@@ -101,6 +120,7 @@ fn save(rdb: *mut raw::RedisModuleIO) {
     raw::save_unsigned(rdb, FORMAT_VERSION);
     raw::save_unsigned(rdb, libraries.len() as u64);
     for library in &libraries {
+        raw::save_slice(rdb, library.owner.as_bytes());
         raw::save_slice(rdb, &library.code);
     }
 }
@@ -144,21 +164,151 @@ fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usiz
     }
     let short = |what: &str| format!("the payload is truncated or damaged (reading {what})");
     let version = raw::load_unsigned(rdb).map_err(|_| short("its version"))?;
-    if version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(format!(
-            "unknown payload format version {version} (this module reads version \
+            "unknown payload format version {version} (this module reads versions 1 to \
              {FORMAT_VERSION})"
         ));
     }
     let count = raw::load_unsigned(rdb).map_err(|_| short("the number of libraries"))?;
     // Not trusted for an allocation: the count comes from the file.
-    let mut codes = Vec::with_capacity(count.min(1024) as usize);
+    let mut saved = Vec::with_capacity(count.min(1024) as usize);
     for i in 0..count {
-        let code = raw::load_string_buffer(rdb)
-            .map_err(|_| short(&format!("library {} of {count}", i + 1)))?;
-        codes.push(code.as_ref().to_vec());
+        let library = || format!("library {} of {count}", i + 1);
+        let owner = if version == 1 {
+            OWNER_OF_VERSION_1.to_owned()
+        } else {
+            let owner = raw::load_string_buffer(rdb)
+                .map_err(|_| short(&format!("the owner of {}", library())))?;
+            String::from_utf8(owner.as_ref().to_vec())
+                .map_err(|_| format!("the owner of {} is not valid UTF-8", library()))?
+        };
+        let code = raw::load_string_buffer(rdb).map_err(|_| short(&library()))?;
+        saved.push(SavedLibrary {
+            owner,
+            code: code.as_ref().to_vec(),
+        });
     }
-    let loaded = codes.len();
-    registry::replace_all(codes)?;
+    let loaded = saved.len();
+    registry::replace_all(saved)?;
     Ok(loaded)
+}
+
+/// Tells the registry when Redis loads data, so that it can drop the
+/// libraries the data does not hold (see [`registry::loading_started`]).
+#[loading_event_handler]
+fn on_loading(_ctx: &Context, event: LoadingSubevent) {
+    let outcome = catch_unwind(|| match event {
+        LoadingSubevent::RdbStarted
+        | LoadingSubevent::AofStarted
+        | LoadingSubevent::ReplStarted => registry::loading_started(),
+        LoadingSubevent::Ended => registry::loading_ended(),
+        LoadingSubevent::Failed => registry::loading_failed(),
+    });
+    if outcome.is_err() {
+        redis_log("warning", "internal error while following a data load");
+    }
+}
+
+/// Subscribes to the fork of AOF rewrites (see [`on_fork`]).
+pub fn init(ctx: &Context) -> Result<(), String> {
+    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
+        return Err("this server has no server events".into());
+    };
+    let fork = raw::RedisModuleEvent {
+        id: raw::REDISMODULE_EVENT_FORK_CHILD,
+        dataver: 1,
+    };
+    // SAFETY: called during `MODULE LOAD` with its context.
+    if unsafe { subscribe(ctx.ctx, fork, Some(on_fork)) } != raw::REDISMODULE_OK as c_int {
+        return Err("cannot subscribe to fork events".into());
+    }
+    Ok(())
+}
+
+/// Redis forked a child. If it rewrites the AOF without the RDB preamble,
+/// the rewrite will not hold the libraries, so they must go into the AOF
+/// increment that Redis just opened: see [`write_libraries_to_aof`].
+/// Never panics into Redis.
+extern "C" fn on_fork(
+    ctx: *mut raw::RedisModuleCtx,
+    _event: raw::RedisModuleEvent,
+    subevent: u64,
+    _data: *mut std::ffi::c_void,
+) {
+    if subevent != raw::REDISMODULE_SUBEVENT_FORK_CHILD_BORN {
+        return;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let ctx = Context::new(ctx);
+        if registry::counts().0 > 0 && rewrites_aof_without_preamble(&ctx) {
+            // Not right here: the command that started the rewrite
+            // (`BGREWRITEAOF`, `CONFIG SET appendonly yes`) would then
+            // count as a write and be propagated itself.
+            ctx.create_timer(Duration::ZERO, write_libraries_to_aof, ());
+        }
+    }));
+    if outcome.is_err() {
+        redis_log("warning", "internal error while following a fork");
+    }
+}
+
+/// Writes every library to the AOF (not to replicas, which have them), as
+/// the `TRIGGER LOAD` that loads it. Runs from a timer, between commands,
+/// right after an AOF rewrite without the preamble started; the libraries
+/// of that moment, so commands run since the fork do not matter.
+fn write_libraries_to_aof(ctx: &Context, _: ()) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let libraries = registry::all().unwrap_or_default();
+        for library in &libraries {
+            commands::propagate_load(ctx.ctx, &library.owner, &library.code, Propagation::AofOnly);
+        }
+        redis_log(
+            "notice",
+            &format!(
+                "AOF rewrite without the RDB preamble: {} trigger libraries written to the new \
+                 AOF increment",
+                libraries.len()
+            ),
+        );
+    }));
+    if outcome.is_err() {
+        redis_log(
+            "warning",
+            "internal error while writing the trigger libraries for an AOF rewrite",
+        );
+    }
+}
+
+/// Whether the child just forked rewrites the AOF, without the preamble.
+fn rewrites_aof_without_preamble(ctx: &Context) -> bool {
+    let (Some(get_info), Some(get_field), Some(free_info)) = (
+        unsafe { raw::RedisModule_GetServerInfo },
+        unsafe { raw::RedisModule_ServerInfoGetFieldUnsigned },
+        unsafe { raw::RedisModule_FreeServerInfo },
+    ) else {
+        return false;
+    };
+    // SAFETY: `ctx` is the event's context; the info is freed right after.
+    let rewriting = unsafe {
+        let info = get_info(ctx.ctx, c"persistence".as_ptr());
+        if info.is_null() {
+            return false;
+        }
+        let mut error = 0;
+        let value = get_field(info, c"aof_rewrite_in_progress".as_ptr(), &mut error);
+        free_info(ctx.ctx, info);
+        error == 0 && value == 1
+    };
+    if !rewriting {
+        return false;
+    }
+    // `CONFIG GET` replies with the name and the value.
+    match ctx.call("CONFIG", &["GET", "aof-use-rdb-preamble"][..]) {
+        Ok(redis_module::RedisValue::Array(reply)) => !reply.iter().any(|value| {
+            matches!(value, redis_module::RedisValue::SimpleString(s) | redis_module::RedisValue::BulkString(s) if s == "yes")
+        }),
+        // Unknown: write them; at worst the same libraries load twice.
+        _ => true,
+    }
 }

@@ -30,6 +30,8 @@ const MAX_NAME_LEN: usize = 128;
 /// A loaded library: its code, its triggers and its live instance.
 pub struct Library {
     pub name: String,
+    /// The ACL user that loaded the library: its calls run as this user.
+    pub owner: String,
     pub code: Vec<u8>,
     /// SHA-256 of `code`, in hex.
     pub digest: String,
@@ -63,6 +65,17 @@ impl Trigger {
 struct Registry {
     /// Sorted by name.
     libraries: Vec<Rc<Library>>,
+    /// While Redis loads data (see [`loading_started`]): the names of the
+    /// libraries loaded since it began.
+    loaded_while_loading: Option<HashSet<String>>,
+}
+
+impl Registry {
+    fn note_loaded(&mut self, name: &str) {
+        if let Some(loaded) = self.loaded_while_loading.as_mut() {
+            loaded.insert(name.to_owned());
+        }
+    }
 }
 
 thread_local! {
@@ -130,7 +143,8 @@ fn validate(
 /// Compiles, instantiates and describes `code`, and validates what it
 /// declares; the registry is not changed. An existing library of the same
 /// name is an error unless `replace` (its triggers' statistics carry over).
-fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
+/// The library's calls will run as the ACL user `owner`.
+fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
     let started = Instant::now();
     let compiled = runtime::compile(&code)?;
     let compiled_at = started.elapsed();
@@ -149,7 +163,7 @@ fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
         .iter()
         .fold(NotifyEvent::empty(), |n, t| n | t.filter.notifications());
     dispatch::subscribe_to(needed)?;
-    instance.set_library_name(&name);
+    instance.set_identity(&name, owner);
     instance.optimize(&code, optimized_code_ready);
     redis_log(
         "verbose",
@@ -163,6 +177,7 @@ fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
     let digest = digest(&code);
     Ok(Library {
         name,
+        owner: owner.to_owned(),
         code,
         digest,
         triggers,
@@ -170,9 +185,10 @@ fn build(code: Vec<u8>, replace: bool) -> Result<Library, String> {
     })
 }
 
-/// `TRIGGER LOAD [REPLACE]`: returns the library's name.
-pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
-    let result = build(code, replace).and_then(|library| {
+/// `TRIGGER LOAD [REPLACE]` by the ACL user `owner`: returns the
+/// library's name.
+pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String> {
+    let result = build(code, replace, owner).and_then(|library| {
         let library = Rc::new(library);
         let name = library.name.clone();
         REGISTRY.with(|r| {
@@ -181,6 +197,7 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
                 Ok(i) => r.libraries[i] = library,
                 Err(i) => r.libraries.insert(i, library),
             }
+            r.note_loaded(&name);
             Ok(name)
         })
     });
@@ -188,15 +205,25 @@ pub fn load(code: Vec<u8>, replace: bool) -> Result<String, String> {
     result
 }
 
-/// Replaces every loaded library with the libraries whose code is `codes`
-/// (read from an RDB file, which holds the whole set): all of them load,
-/// or nothing changes and the error names the library that failed.
-/// Libraries that keep their name keep their triggers' statistics.
-pub fn replace_all(codes: Vec<Vec<u8>>) -> Result<(), String> {
-    let result = build_all(codes).and_then(|libraries| {
+/// A library as the RDB file keeps it.
+pub struct SavedLibrary {
+    pub owner: String,
+    pub code: Vec<u8>,
+}
+
+/// Replaces every loaded library with `saved` (read from an RDB file,
+/// which holds the whole set): all of them load, or nothing changes and
+/// the error names the library that failed. Libraries that keep their name
+/// keep their triggers' statistics.
+pub fn replace_all(saved: Vec<SavedLibrary>) -> Result<(), String> {
+    let result = build_all(saved).and_then(|libraries| {
         REGISTRY.with(|r| {
             let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
             r.libraries = libraries;
+            let names: Vec<String> = r.libraries.iter().map(|l| l.name.clone()).collect();
+            for name in &names {
+                r.note_loaded(name);
+            }
             Ok(())
         })
     });
@@ -204,12 +231,12 @@ pub fn replace_all(codes: Vec<Vec<u8>>) -> Result<(), String> {
     result
 }
 
-fn build_all(codes: Vec<Vec<u8>>) -> Result<Vec<Rc<Library>>, String> {
-    let count = codes.len();
+fn build_all(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
+    let count = saved.len();
     let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
-    for (i, code) in codes.into_iter().enumerate() {
+    for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {
         let digest = digest(&code);
-        let library = build(code, true)
+        let library = build(code, true, &owner)
             .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
         if libraries.iter().any(|l| l.name == library.name) {
             return Err(format!(
@@ -252,6 +279,9 @@ pub fn delete(name: &str) -> Result<(), String> {
         match r.libraries.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) => {
                 r.libraries.remove(i);
+                if let Some(loaded) = r.loaded_while_loading.as_mut() {
+                    loaded.remove(name);
+                }
                 Ok(())
             }
             Err(_) => Err(format!("no library named '{name}'")),
@@ -259,6 +289,58 @@ pub fn delete(name: &str) -> Result<(), String> {
     })?;
     after_change(true);
     Ok(())
+}
+
+/// Redis starts loading data: an RDB file (at startup, `DEBUG RELOAD`, a
+/// replica's full sync) or an AOF. The data loaded holds the whole set of
+/// libraries, as RDB aux data or as `TRIGGER` commands, so the libraries
+/// it does not hold must go once it is loaded, as the keys it does not
+/// hold went before. Until then they stay, so that a library loaded again
+/// keeps its statistics and compiled code.
+pub fn loading_started() {
+    REGISTRY.with(|r| {
+        if let Ok(mut r) = r.try_borrow_mut() {
+            r.loaded_while_loading = Some(HashSet::new());
+        }
+    });
+}
+
+/// The data is loaded: the libraries it did not hold are removed.
+pub fn loading_ended() {
+    let removed = REGISTRY.with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else {
+            return Vec::new();
+        };
+        let Some(loaded) = r.loaded_while_loading.take() else {
+            return Vec::new();
+        };
+        let (kept, removed): (Vec<_>, Vec<_>) = std::mem::take(&mut r.libraries)
+            .into_iter()
+            .partition(|l| loaded.contains(&l.name));
+        r.libraries = kept;
+        removed
+    });
+    if !removed.is_empty() {
+        let names: Vec<&str> = removed.iter().map(|l| l.name.as_str()).collect();
+        redis_log(
+            "notice",
+            &format!(
+                "removed {} trigger libraries that the loaded data does not hold: {}",
+                names.len(),
+                names.join(", ")
+            ),
+        );
+        after_change(true);
+    }
+}
+
+/// Loading failed: the libraries stay as they are.
+pub fn loading_failed() {
+    REGISTRY.with(|r| {
+        if let Ok(mut r) = r.try_borrow_mut() {
+            r.loaded_while_loading = None;
+        }
+    });
 }
 
 /// After the libraries or their code changed (`changed` when the change

@@ -19,7 +19,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::code_cache;
 use crate::config;
-use crate::host_api::{self, CallMode, RedisCtx};
+use crate::host_api::{self, CallMode, CallUser, RedisCtx};
 use crate::ticker::GuestCall;
 
 wasmtime::component::bindgen!({
@@ -43,6 +43,8 @@ pub struct HostState {
     pub mode: CallMode,
     /// The library's name, for log lines.
     pub library: String,
+    /// The ACL user its calls run as; none while it loads.
+    pub user: Option<CallUser>,
     /// The last panic message a guest reported through the SDK, used to
     /// explain the trap that follows it.
     pub panic_message: Option<String>,
@@ -316,7 +318,7 @@ pub struct LibraryInstance {
     optimization: Option<PendingOptimization>,
 }
 
-fn new_store(engine: &Engine, library: &str) -> Store<HostState> {
+fn new_store(engine: &Engine, library: &str, owner: Option<&str>) -> Store<HostState> {
     let wasi = WasiCtxBuilder::new()
         .allow_tcp(false)
         .allow_udp(false)
@@ -336,6 +338,7 @@ fn new_store(engine: &Engine, library: &str) -> Store<HostState> {
             ctx: RedisCtx::null(),
             mode: CallMode::ReadOnly,
             library: library.to_owned(),
+            user: owner.map(CallUser::new),
             panic_message: None,
             limiter: Limiter {
                 limits,
@@ -356,8 +359,9 @@ fn new_store(engine: &Engine, library: &str) -> Store<HostState> {
 fn instantiate(
     compiled: &CompiledLibrary,
     library: &str,
+    owner: Option<&str>,
 ) -> Result<(Store<HostState>, TriggerLibrary), String> {
-    let mut store = new_store(compiled.engine, library);
+    let mut store = new_store(compiled.engine, library, owner);
     store.set_epoch_deadline(config::deadline_ticks());
     let _running = GuestCall::start();
     let bindings = compiled
@@ -370,7 +374,7 @@ fn instantiate(
 impl LibraryInstance {
     /// Instantiates a compiled library in a new store.
     pub fn new(compiled: CompiledLibrary, library: &str) -> Result<Self, String> {
-        let (store, bindings) = instantiate(&compiled, library)?;
+        let (store, bindings) = instantiate(&compiled, library, None)?;
         Ok(LibraryInstance {
             compiled,
             store,
@@ -409,9 +413,9 @@ impl LibraryInstance {
             Ok(result) => result,
         };
         self.optimization = None;
-        let library = self.store.data().library.clone();
+        let (library, owner) = self.identity();
         let switched = compiled.and_then(|compiled| {
-            let (store, bindings) = instantiate(&compiled, &library)?;
+            let (store, bindings) = instantiate(&compiled, &library, owner.as_deref())?;
             self.compiled = compiled;
             self.store = store;
             self.bindings = bindings;
@@ -425,9 +429,19 @@ impl LibraryInstance {
         }
     }
 
-    /// Names the library in log lines, once `describe` said its name.
-    pub fn set_library_name(&mut self, name: &str) {
-        self.store.data_mut().library = name.to_owned();
+    /// Once `describe` said the library's name: names it in log lines, and
+    /// makes its calls run as `owner`, the ACL user that loaded it.
+    pub fn set_identity(&mut self, name: &str, owner: &str) {
+        let data = self.store.data_mut();
+        data.library = name.to_owned();
+        data.user = Some(CallUser::new(owner));
+    }
+
+    /// The library's name and owner, for a new store.
+    fn identity(&self) -> (String, Option<String>) {
+        let data = self.store.data();
+        let owner = data.user.as_ref().map(|u| u.owner().to_owned());
+        (data.library.clone(), owner)
     }
 
     /// Calls `describe`. Runs with no Redis context: `call` is refused.
@@ -494,10 +508,15 @@ impl LibraryInstance {
         GuestCall::start()
     }
 
-    /// Ends a guest call: the Redis context is only valid during it.
+    /// Ends a guest call: the Redis context, and the owner attached to it,
+    /// are only valid during it.
     fn leave(&mut self, running: GuestCall) {
         drop(running);
-        self.store.data_mut().ctx = RedisCtx::null();
+        let data = self.store.data_mut();
+        if let Some(user) = data.user.as_mut() {
+            user.detach();
+        }
+        data.ctx = RedisCtx::null();
     }
 
     fn explain_trap(&mut self, export: &str, trap: wasmtime::Error) -> String {
@@ -527,8 +546,8 @@ impl LibraryInstance {
     /// Records why the call trapped, then replaces the poisoned instance.
     fn trapped(&mut self, export: &str, trap: wasmtime::Error) -> CallError {
         let mut message = self.explain_trap(export, trap);
-        let library = self.store.data().library.clone();
-        match instantiate(&self.compiled, &library) {
+        let (library, owner) = self.identity();
+        match instantiate(&self.compiled, &library, owner.as_deref()) {
             Ok((store, bindings)) => {
                 self.store = store;
                 self.bindings = bindings;

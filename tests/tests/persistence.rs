@@ -185,6 +185,10 @@ fn aof_with_rdb_preamble_keeps_the_libraries() {
         let kept: Option<String> = query(&mut con, &["HGET", "kept", "__last_updated__"]);
         assert!(kept.is_some(), "{flavor:?}: the AOF's data came back too");
         assert_both_fire(&mut con, "after_aof");
+        // The RDB preamble holds them: no commands for them in the AOF.
+        assert!(!server
+            .log()
+            .contains("AOF rewrite without the RDB preamble"));
         assert!(server.is_alive());
     }
 }
@@ -313,10 +317,10 @@ on_both_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
     let _: String = query(&mut con, &["SAVE"]);
     let original = std::fs::read(rdb_path(server)).expect("dump.rdb");
 
-    // The payload starts with its version: UINT opcode 2, then 1.
+    // The payload starts with its version: UINT opcode 2, then 2.
     edit_rdb(&rdb_path(server), |rdb| {
         let at = aux_payload_offset(rdb).expect("the module's aux data");
-        assert_eq!(rdb[at..at + 2], [0x02, 0x01], "format version 1");
+        assert_eq!(rdb[at..at + 2], [0x02, 0x02], "format version 2");
         rdb[at + 1] = 42;
     });
     // Loaded by a running server: an error, and the libraries stay.
@@ -406,17 +410,19 @@ on_both_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
     let _: String = query(&mut con, &["SAVE"]);
     server.kill();
     let original = std::fs::read(rdb_path(server)).expect("dump.rdb");
-    // Version 1, then the count: 2 libraries. Say 3: the third read finds
+    // Version 2, then the count: 2 libraries. Say 3: the third read finds
     // the end of the module's data instead of a string.
     edit_rdb(&rdb_path(server), |rdb| {
         let at = aux_payload_offset(rdb).expect("the module's aux data");
-        assert_eq!(rdb[at..at + 4], [0x02, 0x01, 0x02, 0x02], "version 1, 2 libraries");
+        assert_eq!(rdb[at..at + 4], [0x02, 0x02, 0x02, 0x02], "version 2, 2 libraries");
         rdb[at + 3] = 3;
     });
     // A read error the module handles (no server panic): a clear refusal.
     let error = server.try_restart().expect_err("the RDB file is refused");
     assert!(
-        error.contains("the payload is truncated or damaged (reading library 3 of 3)"),
+        error.contains(
+            "the payload is truncated or damaged (reading the owner of library 3 of 3)"
+        ),
         "{error}"
     );
     assert!(!error.contains("Guru Meditation"), "no serverPanic: {error}");
@@ -426,3 +432,137 @@ on_both_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
     let mut con = server.connect();
     assert_eq!(names_and_digests(&mut con), loaded);
 });
+
+// Version 1 of the payload (before libraries had owners) still loads: its
+// libraries run as `default`.
+on_both_servers!(fn a_version_1_payload_loads_with_the_default_owner(server) {
+    let mut con = server.connect();
+    let loaded = load_two(&mut con);
+    let _: String = query(&mut con, &["SAVE"]);
+    server.kill();
+    // Version 2 to 1, and each library's owner string (STRING opcode 5,
+    // length 7, "default") taken out.
+    edit_rdb(&rdb_path(server), |rdb| {
+        let at = aux_payload_offset(rdb).expect("the module's aux data");
+        assert_eq!(rdb[at..at + 2], [0x02, 0x02], "format version 2");
+        rdb[at + 1] = 1;
+        let owner = b"\x05\x07default";
+        for _ in 0..2 {
+            let found = rdb[at..]
+                .windows(owner.len())
+                .position(|w| w == owner)
+                .expect("an owner in the payload");
+            rdb.drain(at + found..at + found + owner.len());
+        }
+    });
+    server.restart();
+    let mut con = server.connect();
+    assert_eq!(names_and_digests(&mut con), loaded);
+    for library in libraries(&mut con) {
+        assert_eq!(text(&library["owner"]), "default");
+    }
+    assert_both_fire(&mut con, "after_v1");
+});
+
+// An RDB file without libraries, loaded in place of the data, takes the
+// loaded libraries away with the keys, as a replica's full sync from a
+// primary without libraries must.
+on_both_servers!(fn an_rdb_without_libraries_clears_them(server) {
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["SAVE"]);
+    let empty = std::fs::read(rdb_path(server)).expect("dump.rdb");
+    assert!(aux_payload_offset(&empty).is_none());
+    load_two(&mut con);
+    std::fs::write(rdb_path(server), &empty).expect("dump.rdb");
+    let _: String = query(&mut con, &["DEBUG", "RELOAD", "NOSAVE"]);
+    assert!(names_and_digests(&mut con).is_empty());
+    assert!(server.log().contains("removed 2 trigger libraries that the loaded data does not hold"));
+    let _: i64 = query(&mut con, &["HSET", "h", "name", "tom"]);
+    let fields: Vec<String> = query(&mut con, &["HKEYS", "h"]);
+    assert_eq!(fields, ["name"], "nothing fires");
+});
+
+// Without the RDB preamble, the AOF holds the libraries as the TRIGGER
+// commands that loaded and deleted them, replayed at startup.
+#[test]
+fn aof_without_rdb_preamble_replays_load_and_delete() {
+    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+        let mut server = Server::start_with(
+            flavor,
+            &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+        );
+        let mut con = server.connect();
+        wait_for_aof_rewrite(&mut con);
+        let loaded = load_two(&mut con);
+        load(&mut con, "recorder");
+        let _: String = query(&mut con, &["TRIGGER", "DELETE", "recorder"]);
+        let _: i64 = query(&mut con, &["HSET", "kept", "name", "tom"]);
+        let commands = aof_commands(&server);
+        let triggers: Vec<String> = commands
+            .iter()
+            .filter(|c| c[0] == "trigger")
+            .map(|c| c[..2].join(" "))
+            .collect();
+        assert_eq!(
+            triggers,
+            [
+                "trigger load",
+                "trigger load",
+                "trigger load",
+                "trigger delete"
+            ],
+            "{flavor:?}"
+        );
+        assert!(
+            !rdb_path(&server).exists(),
+            "{flavor:?}: no dump.rdb to load instead"
+        );
+
+        server.restart();
+        let mut con = server.connect();
+        assert_eq!(names_and_digests(&mut con), loaded, "{flavor:?}");
+        // The replay fired nothing: the trigger's own write came back from
+        // the AOF, once.
+        let count: i64 = query(&mut con, &["GET", "name_tom"]);
+        assert_eq!(count, 1, "{flavor:?}");
+        assert_eq!(
+            stat(&mut con, "name_counter", "consumer", "num_triggered"),
+            0
+        );
+        assert_both_fire(&mut con, "after_aof");
+
+        // A rewrite without the preamble has no place for the libraries:
+        // they head the new increment, as commands.
+        let _: String = query(&mut con, &["BGREWRITEAOF"]);
+        wait_for_aof_rewrite(&mut con);
+        assert!(server.log().contains(
+            "AOF rewrite without the RDB preamble: 2 trigger libraries written to the new AOF \
+             increment"
+        ));
+        // One transaction at the head of the new increment.
+        let head: Vec<String> = aof_commands(&server)
+            .iter()
+            .take_while(|c| c[0] != "exec")
+            .map(|c| c[..c.len().min(6)].join(" "))
+            .collect();
+        let library = |name: &str| {
+            format!(
+                "trigger load replace owner default <{} bytes>",
+                wasm(name).len()
+            )
+        };
+        assert_eq!(
+            head,
+            [
+                "multi".to_string(),
+                "select 0".into(),
+                library("last_updated"),
+                library("name_counter")
+            ],
+            "{flavor:?}"
+        );
+        server.restart();
+        let mut con = server.connect();
+        assert_eq!(names_and_digests(&mut con), loaded, "{flavor:?}");
+    }
+}
