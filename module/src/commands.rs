@@ -64,12 +64,14 @@ const SUBCOMMANDS: [Subcommand; 4] = [
     },
     Subcommand {
         name: "list",
-        flags: "readonly deny-script",
+        // Not `readonly`, which would put it in `@read`: listing the
+        // libraries (and their code) is granted with `@triggers`.
+        flags: "deny-script",
         cmdfunc: entry_point!(list),
     },
     Subcommand {
         name: "help",
-        flags: "readonly deny-script allow-loading allow-stale",
+        flags: "deny-script allow-loading allow-stale",
         cmdfunc: entry_point!(help),
     },
 ];
@@ -160,8 +162,8 @@ fn run(
     handler: Handler,
 ) -> c_int {
     let context = Context::new(ctx);
-    let args = redis_module::decode_args(ctx, argv, argc);
     let result = catch_unwind(AssertUnwindSafe(|| {
+        let args = redis_module::decode_args(ctx, argv, argc);
         handler(&context, args.get(2..).unwrap_or_default())
     }))
     .unwrap_or(Err(RedisError::Str(

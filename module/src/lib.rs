@@ -12,10 +12,12 @@
 //! - `code_cache.rs`: compiled code kept in memory and in `triggers-cache/`,
 //!   so that a restart does not compile the libraries again;
 //! - `persistence.rs`: the libraries saved in the RDB file (aux data) and
-//!   loaded from it;
-//! - `host_api.rs`: what guests import (`call`, `log`, `report-panic`);
+//!   loaded from it, data loads, and AOF rewrites;
+//! - `host_api.rs`: what guests import (`call`, run as the library's owner,
+//!   `log`, `report-panic`);
 //! - `event_filter.rs`: event names and classes;
-//! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`;
+//! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`, their ACL
+//!   category, and their propagation to the AOF and replicas;
 //! - `stats.rs`: per-trigger statistics and `INFO triggers`;
 //! - `config.rs`: the limits on guests;
 //! - `ticker.rs`: the epoch ticker behind the time limit;
@@ -44,14 +46,26 @@ mod signals;
 mod stats;
 mod ticker;
 
+/// `MODULE LOAD`. Never panics into Redis: a panic refuses the load.
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load_module(ctx, args)))
+        .unwrap_or_else(|_| {
+            host_api::redis_log(
+                "warning",
+                "internal error while loading the triggers module",
+            );
+            Status::Err
+        })
+}
+
+fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
     if let Err(e) = config::apply_module_args(&args) {
         host_api::redis_log("warning", &e);
         return Status::Err;
     }
     // Build the engines now rather than on the first TRIGGER LOAD; a failure
-    // refuses the load instead of unwinding into Redis.
+    // refuses the load.
     let Ok(engines) = std::panic::catch_unwind(runtime::engines) else {
         host_api::redis_log("warning", "cannot create the WebAssembly engine");
         return Status::Err;

@@ -58,12 +58,21 @@ fn restore_wasmtime_handlers() {
     }
 }
 
+/// Never panics into Redis.
 #[config_changed_event_handler]
 fn on_config_changed(_ctx: &Context, names: &[&str]) {
-    if names
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case("crash-log-enabled"))
-    {
-        restore_wasmtime_handlers();
+    let outcome = std::panic::catch_unwind(|| {
+        if names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("crash-log-enabled"))
+        {
+            restore_wasmtime_handlers();
+        }
+    });
+    if outcome.is_err() {
+        redis_log(
+            "warning",
+            "internal error while restoring wasmtime's signal handlers",
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis_module::{InfoContext, RedisResult};
+use redis_module::{InfoContext, RedisError, RedisResult};
 
 use crate::code_cache;
 use crate::registry;
@@ -102,9 +102,19 @@ impl TriggerStats {
     }
 }
 
-/// The `INFO triggers` section.
+/// The `INFO triggers` section. Never panics into Redis.
 #[redis_module_macros::info_command_handler]
 fn info_section(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_info(ctx))).unwrap_or_else(
+        |_| {
+            Err(RedisError::Str(
+                "internal error in the triggers INFO section",
+            ))
+        },
+    )
+}
+
+fn write_info(ctx: &InfoContext) -> RedisResult<()> {
     let (libraries, triggers) = registry::counts();
     let (memory_hits, disk_hits, compiles) = code_cache::counts();
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as i64;

@@ -215,6 +215,14 @@ impl Server {
         self.try_connect(false).expect("a connection to the server")
     }
 
+    /// A RESP2 connection, authenticated as an ACL user.
+    pub fn connect_as(&self, user: &str, password: &str) -> Connection {
+        let url = format!("redis://{user}:{password}@127.0.0.1:{}/", self.port);
+        redis::Client::open(url)
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("a connection as {user}: {e}"))
+    }
+
     /// A RESP3 connection.
     pub fn connect_resp3(&self) -> Connection {
         self.try_connect(true)
@@ -385,6 +393,26 @@ pub fn wait_for_optimized_code(con: &mut Connection) {
             .iter()
             .all(|library| text(&as_map(library)["code_tier"]) == "optimized")
     });
+}
+
+/// Makes `replica` a replica of `primary`, and waits until it has synced.
+pub fn replicaof(replica: &Server, primary: &Server) {
+    let mut con = replica.connect();
+    let _: String = query(
+        &mut con,
+        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
+    );
+    eventually("the replica to sync", || {
+        let info: String = query(&mut con, &["INFO", "replication"]);
+        info.contains("master_link_status:up")
+    });
+}
+
+/// Waits until `replica` has processed everything its primary sent so far
+/// (`WAIT` on the primary).
+pub fn wait_for_replicas(primary: &mut Connection, replicas: usize) {
+    let acked: i64 = query(primary, &["WAIT", &replicas.to_string(), "10000"]);
+    assert_eq!(acked, replicas as i64, "replicas acknowledged the writes");
 }
 
 /// The commands in a server's AOF increments (`appendonlydir/*.incr.aof`),
