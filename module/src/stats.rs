@@ -105,13 +105,9 @@ impl TriggerStats {
 /// The `INFO triggers` section. Never panics into Redis.
 #[redis_module_macros::info_command_handler]
 fn info_section(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_info(ctx))).unwrap_or_else(
-        |_| {
-            Err(RedisError::Str(
-                "internal error in the triggers INFO section",
-            ))
-        },
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_info(ctx))).unwrap_or(Err(
+        RedisError::Str("internal error in the triggers INFO section"),
+    ))
 }
 
 fn write_info(ctx: &InfoContext) -> RedisResult<()> {
