@@ -13,9 +13,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
+use crate::cluster;
 use crate::config;
 use crate::host_api::redis_log;
-use crate::registry::{self, Library, Trigger};
+use crate::registry::{self, Change, Library, Trigger};
 
 /// The ACL category of every `TRIGGER` subcommand.
 const ACL_CATEGORY: &str = "triggers";
@@ -80,6 +81,10 @@ const SUBCOMMANDS: [Subcommand; 4] = [
 /// category where the server has module ACL categories (Redis 7.4 and
 /// Valkey 8 do). Called from `MODULE LOAD`.
 pub fn register(ctx: &Context) -> Result<(), String> {
+    // In a cluster, `LOAD` and `DELETE` are taken by any node, replicas
+    // too, and reach every node through the cluster bus (`cluster.rs`):
+    // not write commands there.
+    let cluster = ctx.get_flags().contains(ContextFlags::CLUSTER);
     let (Some(create), Some(get), Some(create_sub)) = (
         unsafe { raw::RedisModule_CreateCommand },
         unsafe { raw::RedisModule_GetCommand },
@@ -115,7 +120,11 @@ pub fn register(ctx: &Context) -> Result<(), String> {
         }
         for sub in &SUBCOMMANDS {
             let name = CString::new(sub.name).unwrap_or_default();
-            let flags = CString::new(sub.flags).unwrap_or_default();
+            let flags = match sub.flags.strip_prefix("write ") {
+                Some(rest) if cluster => rest,
+                _ => sub.flags,
+            };
+            let flags = CString::new(flags).unwrap_or_default();
             if create_sub(
                 parent,
                 name.as_ptr(),
@@ -184,31 +193,22 @@ fn err(message: impl std::fmt::Display) -> RedisError {
     RedisError::String(format!("ERR {message}"))
 }
 
-/// `TRIGGER LOAD [REPLACE] [OWNER <user>] <component>`. `OWNER` is how the
-/// primary and the AOF pass the owner on; clients cannot use it, or they
-/// could run code as another user.
+/// `TRIGGER LOAD [REPLACE] <component>`. The primary and the AOF also
+/// pass `OWNER <user>` and `VERSION <n>` (see [`propagate`]); clients
+/// cannot, or they could run code as another user.
 fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
     let Some((code, options)) = args.split_last() else {
         return Err(RedisError::WrongArity);
     };
     let mut replace = false;
     let mut owner = None;
+    let mut version = None;
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.to_string_lossy().to_ascii_uppercase().as_str() {
             "REPLACE" => replace = true,
-            "OWNER" => {
-                let Some(name) = options.next() else {
-                    return Err(err("OWNER needs a user name"));
-                };
-                if !from_primary_or_aof(ctx) {
-                    return Err(err(
-                        "OWNER is only for the primary and the AOF: a library runs as the \
-                         user that loads it",
-                    ));
-                }
-                owner = Some(name.to_string_lossy());
-            }
+            "OWNER" => owner = Some(internal_option(ctx, "OWNER", options.next())?),
+            "VERSION" => version = Some(version_option(ctx, options.next())?),
             other => return Err(err(format!("unknown option '{other}'"))),
         }
     }
@@ -236,25 +236,83 @@ fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Err(err(e));
         }
     };
-    propagate_load(
-        ctx.ctx,
-        &owner,
-        code.as_slice(),
-        Propagation::AofAndReplicas,
-    );
-    Ok(RedisValue::BulkString(name))
+    let change = Change::Load {
+        owner,
+        code: code.as_slice().to_vec(),
+    };
+    changed(ctx, change, version, RedisValue::BulkString(name))
 }
 
+/// `TRIGGER DELETE <library>`; the primary and the AOF also pass
+/// `VERSION <n>`, and deleting a library that is not there is then done
+/// already.
 fn delete(ctx: &Context, args: &[RedisString]) -> RedisResult {
-    let [name] = args else {
-        return Err(RedisError::WrongArity);
+    let (version, name) = match args {
+        [name] => (None, name),
+        [option, version, name] if option.to_string_lossy().eq_ignore_ascii_case("VERSION") => {
+            (Some(version_option(ctx, Some(version))?), name)
+        }
+        _ => return Err(RedisError::WrongArity),
     };
-    registry::delete(&name.to_string_lossy()).map_err(err)?;
-    // SAFETY: `ctx` is this command's context.
-    if let Some(verbatim) = unsafe { raw::RedisModule_ReplicateVerbatim } {
-        unsafe { verbatim(ctx.ctx) };
+    let name = name.to_string_lossy();
+    let missing = registry::find(&name).map_err(err)?.is_none();
+    if !(missing && from_primary_or_aof(ctx)) {
+        registry::delete(&name).map_err(err)?;
     }
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    changed(
+        ctx,
+        Change::Delete { name },
+        version,
+        RedisValue::SimpleStringStatic("OK"),
+    )
+}
+
+/// The value of an option only the primary and the AOF may pass.
+fn internal_option(
+    ctx: &Context,
+    option: &str,
+    value: Option<&RedisString>,
+) -> Result<String, RedisError> {
+    let Some(value) = value else {
+        return Err(err(format!("{option} needs a value")));
+    };
+    if !from_primary_or_aof(ctx) {
+        return Err(err(format!(
+            "{option} is only for the primary and the AOF: a library runs as the user that \
+             loads it"
+        )));
+    }
+    Ok(value.to_string_lossy())
+}
+
+fn version_option(ctx: &Context, value: Option<&RedisString>) -> Result<u64, RedisError> {
+    internal_option(ctx, "VERSION", value)?
+        .parse()
+        .map_err(|_| err("VERSION needs a number"))
+}
+
+/// After a change: the set's new version, the change written to the AOF
+/// and sent to replicas, or in a cluster to every other node (whose
+/// answers the reply then waits for, see `cluster.rs`).
+fn changed(ctx: &Context, change: Change, version: Option<u64>, reply: RedisValue) -> RedisResult {
+    let version = match version {
+        Some(version) => {
+            registry::set_version(version, false);
+            version
+        }
+        None => registry::next_version(),
+    };
+    if !cluster::enabled() {
+        propagate(ctx.ctx, &change, version, Propagation::AofAndReplicas);
+        return Ok(reply);
+    }
+    // In a cluster every node, replicas too, gets the change over the
+    // cluster bus and writes it to its own AOF.
+    propagate(ctx.ctx, &change, version, Propagation::AofOnly);
+    if from_primary_or_aof(ctx) {
+        return Ok(reply);
+    }
+    cluster::spread(ctx, change, version, reply)
 }
 
 /// Whether the command came from this replica's primary, or from the AOF
@@ -283,27 +341,40 @@ fn current_user(ctx: &Context) -> String {
     user
 }
 
-/// Where [`propagate_load`] sends a library.
+/// Where [`propagate`] sends a change.
 pub enum Propagation {
     AofAndReplicas,
     AofOnly,
 }
 
-/// Propagates a library as `TRIGGER LOAD REPLACE OWNER <owner> <code>`, in
-/// place of the command as the client sent it: the same library, with the
-/// same owner, whatever the replica or the AOF held before.
-pub fn propagate_load(
+/// Propagates a change as the command that makes it, whatever the replica
+/// or the AOF held before: `TRIGGER LOAD REPLACE OWNER <owner> VERSION
+/// <version> <code>` (the same library, with the same owner) or `TRIGGER
+/// DELETE VERSION <version> <name>`.
+pub fn propagate(
     ctx: *mut raw::RedisModuleCtx,
-    owner: &str,
-    code: &[u8],
+    change: &Change,
+    version: u64,
     propagation: Propagation,
 ) {
+    let version = version.to_string();
+    let args: Vec<&[u8]> = match change {
+        Change::Load { owner, code } => vec![
+            b"LOAD",
+            b"REPLACE",
+            b"OWNER",
+            owner.as_bytes(),
+            b"VERSION",
+            version.as_bytes(),
+            code,
+        ],
+        Change::Delete { name } => vec![b"DELETE", b"VERSION", version.as_bytes(), name.as_bytes()],
+    };
     let format = match propagation {
         Propagation::AofAndReplicas => c"v",
         // `R`: not to replicas.
         Propagation::AofOnly => c"Rv",
     };
-    let args: [&[u8]; 5] = [b"LOAD", b"REPLACE", b"OWNER", owner.as_bytes(), code];
     let Some(replicate) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };

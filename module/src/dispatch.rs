@@ -27,6 +27,7 @@ use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status}
 
 use crate::config;
 use crate::host_api::{redis_log, RedisCtx};
+use crate::migration;
 use crate::registry::{self, Library, Trigger};
 use crate::runtime::Event;
 
@@ -125,6 +126,10 @@ extern "C" fn on_keyspace_event(
             let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
                 return;
             };
+            // A key moving to another cluster node is not a user's change.
+            if migration::moving_keys() && migration::raised_by_moving(event) {
+                return;
+            }
             let key = RedisString::string_as_slice(key);
             let kind = NotifyEvent::from_bits_truncate(kind);
             dispatch(&Context::new(ctx), libraries, kind, event, key);

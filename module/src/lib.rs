@@ -16,6 +16,8 @@
 //! - `host_api.rs`: what guests import (`call`, run as the library's owner,
 //!   `log`, `report-panic`);
 //! - `event_filter.rs`: event names and classes;
+//! - `cluster.rs`: in a cluster, the same libraries on every node;
+//! - `migration.rs`: in a cluster, slot migrations do not fire triggers;
 //! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`, their ACL
 //!   category, and their propagation to the AOF and replicas;
 //! - `stats.rs`: per-trigger statistics and `INFO triggers`;
@@ -33,12 +35,14 @@ use redis_module::{redis_module, Context, RedisString, Status};
 use config::LIMITS;
 use persistence::TRIGGERS_TYPE;
 
+mod cluster;
 mod code_cache;
 mod commands;
 mod config;
 mod dispatch;
 mod event_filter;
 mod host_api;
+mod migration;
 mod persistence;
 mod registry;
 mod runtime;
@@ -76,7 +80,10 @@ fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
         host_api::redis_log("warning", &e);
         return Status::Err;
     }
-    if let Err(e) = commands::register(ctx).and_then(|()| persistence::init(ctx)) {
+    if let Err(e) = commands::register(ctx)
+        .and_then(|()| persistence::init(ctx))
+        .and_then(|()| cluster::init(ctx))
+    {
         host_api::redis_log("warning", &e);
         return Status::Err;
     }

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! unsigned  format version (FORMAT_VERSION)
-//! unsigned  number of libraries (at least 1)
+//! unsigned  the set's version, see `registry.rs` (from version 3)
+//! unsigned  number of libraries
 //! then for each library:
 //! string    its owner: the ACL user that loaded it (from version 2)
 //! string    its component bytes, as TRIGGER LOAD got them
@@ -16,7 +17,9 @@
 //! A library's name is not stored: `describe` says it again when the library
 //! is loaded. Version 1 files have no owner: their libraries run as the
 //! `default` user. Nothing at all is written when no library is loaded
-//! (`aux_save2`), so such an RDB file loads on a server without the module.
+//! (`aux_save2`), so such an RDB file loads on a server without the module;
+//! except in a cluster once libraries were loaded, where the set's version
+//! matters even when the set is empty.
 //!
 //! Loading replaces the loaded libraries with the RDB's, all or nothing
 //! ([`registry::replace_all`]): after a `DEBUG RELOAD` the same libraries
@@ -45,15 +48,16 @@ use redis_module::server_events::LoadingSubevent;
 use redis_module::{raw, Context};
 use redis_module_macros::loading_event_handler;
 
+use crate::cluster;
 use crate::commands::{self, Propagation};
 use crate::host_api::redis_log;
-use crate::registry::{self, SavedLibrary};
+use crate::registry::{self, Change, SavedLibrary};
 
 /// The type's encoding version, which Redis stores with the aux data.
 const ENCODING_VERSION: i32 = 1;
 
 /// The version of the payload's layout, its first field.
-const FORMAT_VERSION: u64 = 2;
+const FORMAT_VERSION: u64 = 3;
 
 /// The owner of the libraries of a version 1 payload, which has none.
 const OWNER_OF_VERSION_1: &str = "default";
@@ -114,10 +118,12 @@ fn save(rdb: *mut raw::RedisModuleIO) {
             return;
         }
     };
-    if libraries.is_empty() {
+    let version = registry::version();
+    if libraries.is_empty() && !(cluster::enabled() && version > 0) {
         return;
     }
     raw::save_unsigned(rdb, FORMAT_VERSION);
+    raw::save_unsigned(rdb, version);
     raw::save_unsigned(rdb, libraries.len() as u64);
     for library in &libraries {
         raw::save_slice(rdb, library.owner.as_bytes());
@@ -170,6 +176,11 @@ fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usiz
              {FORMAT_VERSION})"
         ));
     }
+    let set_version = if version >= 3 {
+        raw::load_unsigned(rdb).map_err(|_| short("the version of the set"))?
+    } else {
+        0
+    };
     let count = raw::load_unsigned(rdb).map_err(|_| short("the number of libraries"))?;
     // Not trusted for an allocation: the count comes from the file.
     let mut saved = Vec::with_capacity(count.min(1024) as usize);
@@ -191,6 +202,7 @@ fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usiz
     }
     let loaded = saved.len();
     registry::replace_all(saved)?;
+    registry::set_version(set_version, true);
     Ok(loaded)
 }
 
@@ -260,8 +272,13 @@ extern "C" fn on_fork(
 fn write_libraries_to_aof(ctx: &Context, _: ()) {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let libraries = registry::all().unwrap_or_default();
+        let version = registry::version();
         for library in &libraries {
-            commands::propagate_load(ctx.ctx, &library.owner, &library.code, Propagation::AofOnly);
+            let change = Change::Load {
+                owner: library.owner.clone(),
+                code: library.code.clone(),
+            };
+            commands::propagate(ctx.ctx, &change, version, Propagation::AofOnly);
         }
         redis_log(
             "notice",

@@ -68,6 +68,11 @@ struct Registry {
     /// While Redis loads data (see [`loading_started`]): the names of the
     /// libraries loaded since it began.
     loaded_while_loading: Option<HashSet<String>>,
+    /// The version of the set of libraries: every change made by a client
+    /// raises it, and it travels with the change (to the AOF, replicas and
+    /// other cluster nodes) and with the set (in the RDB file). Cluster
+    /// nodes compare it to find the newest set (`cluster.rs`).
+    version: u64,
 }
 
 impl Registry {
@@ -186,8 +191,28 @@ fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
 }
 
 /// `TRIGGER LOAD [REPLACE]` by the ACL user `owner`: returns the
-/// library's name.
+/// library's name. With `replace`, loading a library that is already loaded
+/// with the same code and owner changes nothing (a replica or a cluster
+/// node can get the same change twice).
 pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String> {
+    if replace {
+        let digest = digest(&code);
+        let same = REGISTRY.with(|r| {
+            let r = r.try_borrow().ok()?;
+            r.libraries
+                .iter()
+                .find(|l| l.digest == digest && l.owner == owner)
+                .map(|l| l.name.clone())
+        });
+        if let Some(name) = same {
+            REGISTRY.with(|r| {
+                if let Ok(mut r) = r.try_borrow_mut() {
+                    r.note_loaded(&name);
+                }
+            });
+            return Ok(name);
+        }
+    }
     let result = build(code, replace, owner).and_then(|library| {
         let library = Rc::new(library);
         let name = library.name.clone();
@@ -270,6 +295,27 @@ fn switch_to_optimized_code() {
         }
     });
     after_change(false);
+}
+
+/// A change to the set of libraries, as it travels to the AOF, to replicas
+/// and to other cluster nodes.
+#[derive(Clone, Debug, bincode::Encode, bincode::Decode)]
+pub enum Change {
+    Load { owner: String, code: Vec<u8> },
+    Delete { name: String },
+}
+
+/// Applies a change that was made elsewhere (on another cluster node):
+/// loading replaces, and deleting a library that is not there is done
+/// already.
+pub fn apply(change: &Change) -> Result<(), String> {
+    match change {
+        Change::Load { owner, code } => load(code.clone(), true, owner).map(|_| ()),
+        Change::Delete { name } => match find(name)? {
+            Some(_) => delete(name),
+            None => Ok(()),
+        },
+    }
 }
 
 /// `TRIGGER DELETE`.
@@ -355,6 +401,55 @@ fn after_change(changed: bool) {
         }
     });
     host_api::release_free_memory();
+}
+
+/// The version of the set of libraries (see `Registry::version`).
+pub fn version() -> u64 {
+    REGISTRY.with(|r| r.try_borrow().map_or(0, |r| r.version))
+}
+
+/// After a change made by a client: the set's new version.
+pub fn next_version() -> u64 {
+    REGISTRY.with(|r| match r.try_borrow_mut() {
+        Ok(mut r) => {
+            r.version += 1;
+            r.version
+        }
+        Err(_) => 0,
+    })
+}
+
+/// After a change or a set that came with its version (from the AOF, a
+/// primary, another cluster node or an RDB file): the set is at least
+/// that new, or exactly that version with `exact`.
+pub fn set_version(version: u64, exact: bool) {
+    REGISTRY.with(|r| {
+        if let Ok(mut r) = r.try_borrow_mut() {
+            r.version = if exact {
+                version
+            } else {
+                r.version.max(version)
+            };
+        }
+    });
+}
+
+/// The SHA-256, in hex, of the set of libraries: each library's name,
+/// owner and code digest, in name order. Two nodes with the same digest
+/// hold the same libraries.
+pub fn set_digest() -> String {
+    REGISTRY.with(|r| {
+        let mut hasher = Sha256::new();
+        if let Ok(r) = r.try_borrow() {
+            for l in &r.libraries {
+                for field in [&l.name, &l.owner, &l.digest] {
+                    hasher.update(field.as_bytes());
+                    hasher.update([0]);
+                }
+            }
+        }
+        code_cache::hex(&hasher.finalize())
+    })
 }
 
 /// The library named `name`, if loaded.

@@ -118,6 +118,8 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .add_section("")
         .field("libraries", libraries as i64)?
         .field("triggers", triggers as i64)?
+        .field("set_version", registry::version() as i64)?
+        .field("set_digest", registry::set_digest())?
         .field("num_triggered", load(&TOTAL_TRIGGERED))?
         .field("num_success", load(&TOTAL_SUCCESS))?
         .field("num_failed", load(&TOTAL_FAILED))?

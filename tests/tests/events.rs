@@ -289,7 +289,7 @@ fn trigger_writes_in_aof(server: &Server, flavor: Flavor) {
         aof_commands(server),
         [
             vec!["select", "0"],
-            vec!["trigger", "load", "replace", "owner", "default", &code],
+            vec!["trigger", "load", "replace", "owner", "default", "version", "1", &code],
             vec!["multi"],
             vec!["hset", "x", "name", "tom"],
             vec!["incr", "name_tom"],

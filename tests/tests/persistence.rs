@@ -305,8 +305,13 @@ on_both_servers!(fn a_cache_that_cannot_be_written_is_only_slower(server) {
     let stamped: Option<String> = query(&mut con, &["HGET", "h", "__last_updated__"]);
     assert!(stamped.is_some());
     assert!(server.log().contains("cannot write the compiled code of library"));
-    // REPLACE with the same bytes still skips the compilation (memory).
+    // REPLACE with the same bytes and owner changes nothing.
     load_replace(&mut con, &wasm("last_updated"));
+    assert_eq!(info(&mut con, "code_cache_compiles"), 1);
+    assert_eq!(info(&mut con, "code_cache_memory_hits"), 0);
+    // By another user, it loads again, from the compiled code in memory.
+    let _: String = query(&mut con, &["ACL", "SETUSER", "bob", "on", ">bob-pw", "~*", "+@all"]);
+    load_replace(&mut server.connect_as("bob", "bob-pw"), &wasm("last_updated"));
     assert_eq!(info(&mut con, "code_cache_compiles"), 1);
     assert_eq!(info(&mut con, "code_cache_memory_hits"), 1);
 });
@@ -317,10 +322,10 @@ on_both_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
     let _: String = query(&mut con, &["SAVE"]);
     let original = std::fs::read(rdb_path(server)).expect("dump.rdb");
 
-    // The payload starts with its version: UINT opcode 2, then 2.
+    // The payload starts with its version: UINT opcode 2, then 3.
     edit_rdb(&rdb_path(server), |rdb| {
         let at = aux_payload_offset(rdb).expect("the module's aux data");
-        assert_eq!(rdb[at..at + 2], [0x02, 0x02], "format version 2");
+        assert_eq!(rdb[at..at + 2], [0x02, 0x03], "format version 3");
         rdb[at + 1] = 42;
     });
     // Loaded by a running server: an error, and the libraries stay.
@@ -410,12 +415,17 @@ on_both_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
     let _: String = query(&mut con, &["SAVE"]);
     server.kill();
     let original = std::fs::read(rdb_path(server)).expect("dump.rdb");
-    // Version 2, then the count: 2 libraries. Say 3: the third read finds
-    // the end of the module's data instead of a string.
+    // Format version 3, the set's version (2: two loads), then the count:
+    // 2 libraries. Say 3: the third read finds the end of the module's
+    // data instead of a string.
     edit_rdb(&rdb_path(server), |rdb| {
         let at = aux_payload_offset(rdb).expect("the module's aux data");
-        assert_eq!(rdb[at..at + 4], [0x02, 0x02, 0x02, 0x02], "version 2, 2 libraries");
-        rdb[at + 3] = 3;
+        assert_eq!(
+            rdb[at..at + 6],
+            [0x02, 0x03, 0x02, 0x02, 0x02, 0x02],
+            "format 3, set version 2, 2 libraries"
+        );
+        rdb[at + 5] = 3;
     });
     // A read error the module handles (no server panic): a clear refusal.
     let error = server.try_restart().expect_err("the RDB file is refused");
@@ -440,12 +450,13 @@ on_both_servers!(fn a_version_1_payload_loads_with_the_default_owner(server) {
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["SAVE"]);
     server.kill();
-    // Version 2 to 1, and each library's owner string (STRING opcode 5,
-    // length 7, "default") taken out.
+    // Format version 3 to 1: the set's version and each library's owner
+    // string (STRING opcode 5, length 7, "default") taken out.
     edit_rdb(&rdb_path(server), |rdb| {
         let at = aux_payload_offset(rdb).expect("the module's aux data");
-        assert_eq!(rdb[at..at + 2], [0x02, 0x02], "format version 2");
+        assert_eq!(rdb[at..at + 4], [0x02, 0x03, 0x02, 0x02], "format 3, set version 2");
         rdb[at + 1] = 1;
+        rdb.drain(at + 2..at + 4);
         let owner = b"\x05\x07default";
         for _ in 0..2 {
             let found = rdb[at..]
@@ -543,11 +554,12 @@ fn aof_without_rdb_preamble_replays_load_and_delete() {
         let head: Vec<String> = aof_commands(&server)
             .iter()
             .take_while(|c| c[0] != "exec")
-            .map(|c| c[..c.len().min(6)].join(" "))
+            .map(|c| c.join(" "))
             .collect();
+        // The set's version: 2 loads, a load and a delete.
         let library = |name: &str| {
             format!(
-                "trigger load replace owner default <{} bytes>",
+                "trigger load replace owner default version 4 <{} bytes>",
                 wasm(name).len()
             )
         };

@@ -1,0 +1,69 @@
+//! Slot migration in a cluster, as triggers must not see it.
+//!
+//! Moving a slot moves its keys with `MIGRATE`: the source node deletes
+//! each key (a `del` event) and the target creates it with
+//! `RESTORE-ASKING` (`new` and `restore` events). To a trigger these would
+//! look like a user deleting and creating keys, so they do not fire
+//! triggers: a command filter notes whether the command about to run is
+//! one of those two, and the dispatch skips their `del`, `new` and
+//! `restore` events (see `dispatch.rs`).
+//!
+//! A command filter sees every command just before it runs, so the note is
+//! always about the command in progress. Events raised between commands
+//! (expiry, eviction) are never of those three kinds. A `MIGRATE` queued in
+//! `MULTI` runs at `EXEC`, which the filter sees instead, so its events do
+//! fire triggers.
+
+use std::cell::Cell;
+use std::os::raw::c_int;
+
+use redis_module::{raw, Context, RedisString};
+
+thread_local! {
+    static MOVING_KEYS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Registers the command filter; only in a cluster.
+pub fn init(ctx: &Context) -> Result<(), String> {
+    let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
+        return Err("this server has no command filters".into());
+    };
+    // SAFETY: called during `MODULE LOAD` with its context.
+    let filter = unsafe {
+        register(
+            ctx.ctx,
+            Some(note_command),
+            raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
+        )
+    };
+    if filter.is_null() {
+        return Err("cannot register the command filter that notes slot migrations".into());
+    }
+    Ok(())
+}
+
+/// Whether the command in progress moves keys between cluster nodes.
+#[inline]
+pub fn moving_keys() -> bool {
+    MOVING_KEYS.get()
+}
+
+/// Whether an event is one that moving a key raises.
+pub fn raised_by_moving(event: &str) -> bool {
+    matches!(event, "del" | "new" | "restore")
+}
+
+/// The command filter: runs before every command. Never panics.
+extern "C" fn note_command(fctx: *mut raw::RedisModuleCommandFilterCtx) {
+    let Some(arg) = (unsafe { raw::RedisModule_CommandFilterArgGet }) else {
+        return;
+    };
+    // SAFETY: `fctx` is the filter context Redis passes; argument 0 is the
+    // command name, a string Redis owns.
+    let name = unsafe { arg(fctx, 0) };
+    let moving = !name.is_null() && {
+        let name = RedisString::string_as_slice(name);
+        name.eq_ignore_ascii_case(b"migrate") || name.eq_ignore_ascii_case(b"restore-asking")
+    };
+    MOVING_KEYS.set(moving);
+}
