@@ -44,7 +44,10 @@ const PULL_RETRY: Duration = Duration::from_secs(3);
 /// The largest message read: a whole set of libraries.
 const MAX_MESSAGE_BYTES: usize = 1 << 30;
 
-type NodeId = [u8; raw::REDISMODULE_NODE_ID_LEN as usize];
+const NODE_ID_LEN: usize = raw::REDISMODULE_NODE_ID_LEN as usize;
+
+/// A node's id, NUL-terminated: Redis looks ids up with `strlen`.
+type NodeId = [u8; NODE_ID_LEN + 1];
 
 #[derive(bincode::Encode, bincode::Decode)]
 enum Message {
@@ -121,14 +124,14 @@ fn other_nodes(ctx: *mut raw::RedisModuleCtx) -> Vec<Node> {
         let mut nodes = Vec::with_capacity(count);
         for i in 0..count {
             let id_ptr = *ids.add(i);
-            let mut id: NodeId = [0; raw::REDISMODULE_NODE_ID_LEN as usize];
-            ptr::copy_nonoverlapping(id_ptr as *const u8, id.as_mut_ptr(), id.len());
+            let mut id: NodeId = [0; NODE_ID_LEN + 1];
+            ptr::copy_nonoverlapping(id_ptr as *const u8, id.as_mut_ptr(), NODE_ID_LEN);
             let mut ip = [0 as c_char; 64];
             let mut port = 0;
             let mut flags = 0;
             let found = info(
                 ctx,
-                id_ptr,
+                id.as_ptr() as *const c_char,
                 ip.as_mut_ptr(),
                 ptr::null_mut(),
                 &mut port,
@@ -172,7 +175,7 @@ fn send_bytes(ctx: *mut raw::RedisModuleCtx, to: Option<&NodeId>, bytes: &[u8]) 
         return false;
     };
     let target = to.map_or(ptr::null(), |id| id.as_ptr() as *const c_char);
-    // SAFETY: `target` is null or NODE_ID_LEN bytes; `bytes` is `len` bytes.
+    // SAFETY: `target` is null or a NUL-terminated id; `bytes` is `len` bytes.
     unsafe {
         send(
             ctx,
@@ -415,10 +418,10 @@ extern "C" fn on_message(
         if sender.is_null() || payload.is_null() {
             return;
         }
-        let mut from: NodeId = [0; raw::REDISMODULE_NODE_ID_LEN as usize];
+        let mut from: NodeId = [0; NODE_ID_LEN + 1];
         // SAFETY: Redis passes a NODE_ID_LEN-byte id and `len` bytes.
         let bytes = unsafe {
-            ptr::copy_nonoverlapping(sender as *const u8, from.as_mut_ptr(), from.len());
+            ptr::copy_nonoverlapping(sender as *const u8, from.as_mut_ptr(), NODE_ID_LEN);
             std::slice::from_raw_parts(payload, len as usize)
         };
         let config = bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>();
@@ -547,7 +550,7 @@ fn take_set(
         .into_iter()
         .map(|(owner, code)| SavedLibrary { owner, code })
         .collect();
-    let node = String::from_utf8_lossy(from).into_owned();
+    let node = String::from_utf8_lossy(&from[..NODE_ID_LEN]).into_owned();
     if let Err(e) = registry::replace_all(saved) {
         redis_log(
             "warning",

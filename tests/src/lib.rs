@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 pub use redis::{Connection, Value};
 
+mod cluster;
+pub use cluster::Cluster;
+
 /// Which server to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
@@ -74,7 +77,7 @@ pub struct Server {
     extra: Vec<String>,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
