@@ -24,7 +24,9 @@
 //! - `config.rs`: the limits on guests;
 //! - `ticker.rs`: the epoch ticker behind the time limit;
 //! - `signals.rs`: wasmtime's trap handlers, kept in place when
-//!   `CONFIG SET crash-log-enabled` reinstalls Redis' crash handler.
+//!   `CONFIG SET crash-log-enabled` reinstalls Redis' crash handler;
+//! - `fuzzing.rs`: `TRIGGER LOAD`'s checks without a server, for the fuzz
+//!   targets in `fuzz/`.
 //!
 //! The contract with guests is the WIT package in `wit/`.
 
@@ -41,6 +43,8 @@ mod commands;
 mod config;
 mod dispatch;
 mod event_filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod host_api;
 mod migration;
 mod persistence;

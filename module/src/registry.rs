@@ -21,7 +21,7 @@ use crate::code_cache;
 use crate::dispatch;
 use crate::event_filter::EventFilter;
 use crate::host_api::{self, redis_log};
-use crate::runtime::{self, LibraryInfo, LibraryInstance};
+use crate::runtime::{self, CompiledLibrary, LibraryInfo, LibraryInstance};
 use crate::stats::TriggerStats;
 
 /// Longest library or trigger name.
@@ -145,14 +145,20 @@ fn validate(
     Ok((info.name, triggers))
 }
 
-/// Compiles, instantiates and describes `code`, and validates what it
-/// declares; the registry is not changed. An existing library of the same
-/// name is an error unless `replace` (its triggers' statistics carry over).
-/// The library's calls will run as the ACL user `owner`.
-fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
-    let started = Instant::now();
-    let compiled = runtime::compile(&code)?;
-    let compiled_at = started.elapsed();
+/// A library that compiled, instantiated, described itself and passed
+/// validation: everything `TRIGGER LOAD` checks before it involves Redis.
+pub(crate) struct Checked {
+    pub name: String,
+    pub triggers: Vec<Trigger>,
+    pub instance: LibraryInstance,
+}
+
+/// Instantiates a compiled library, calls its `describe` and validates what
+/// it declares; neither the registry nor Redis is changed (the fuzz targets
+/// call this without a server, see `fuzzing.rs`). An existing library of the
+/// same name is an error unless `replace` (its triggers' statistics carry
+/// over).
+pub(crate) fn check(compiled: CompiledLibrary, replace: bool) -> Result<Checked, String> {
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
     let previous = find(&info.name)?;
@@ -163,6 +169,25 @@ fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
         ));
     }
     let (name, triggers) = validate(info, previous.as_deref())?;
+    Ok(Checked {
+        name,
+        triggers,
+        instance,
+    })
+}
+
+/// Compiles and checks `code` ([`check`]), then subscribes to the keyspace
+/// events its triggers need; the registry is not changed. The library's
+/// calls will run as the ACL user `owner`.
+fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
+    let started = Instant::now();
+    let compiled = runtime::compile(&code)?;
+    let compiled_at = started.elapsed();
+    let Checked {
+        name,
+        triggers,
+        mut instance,
+    } = check(compiled, replace)?;
     // Redis delivers only the classes of events that some trigger needs.
     let needed = triggers
         .iter()

@@ -216,7 +216,7 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
 /// compiled-code cache (memory and disk), so that later loads of the same
 /// bytes, here or after a restart, skip compiling; baseline code only
 /// lives until the optimized code replaces it, and is not cached.
-fn compile_with(bytes: &[u8], tier: Tier) -> Result<CompiledLibrary, String> {
+pub(crate) fn compile_with(bytes: &[u8], tier: Tier) -> Result<CompiledLibrary, String> {
     let engine = engine_of(tier).ok_or("no engine for this tier")?;
     let component = match tier {
         Tier::Optimized => code_cache::component(engine, bytes),
