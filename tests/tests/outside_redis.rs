@@ -42,6 +42,9 @@ fn load_errors_without_redis() {
     ];
     for (code, expected) in cases {
         let error = check_library(code).expect_err(expected);
-        assert!(error.contains(expected), "{error:?} should say {expected:?}");
+        assert!(
+            error.contains(expected),
+            "{error:?} should say {expected:?}"
+        );
     }
 }
