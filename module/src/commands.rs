@@ -327,8 +327,8 @@ fn current_user(ctx: &Context) -> String {
     let Some(get) = (unsafe { raw::RedisModule_GetCurrentUserName }) else {
         return DEFAULT_OWNER.to_owned();
     };
-    // SAFETY: `ctx` is this command's context; the string it returns is
-    // freed with the context (automatic memory is not needed: freed here).
+    // SAFETY: `ctx` is this command's context; Redis returns a new string,
+    // freed below.
     let name = unsafe { get(ctx.ctx) };
     if name.is_null() {
         return DEFAULT_OWNER.to_owned();
