@@ -15,6 +15,7 @@ cargo fmt --all --check
 (cd examples-wasm && cargo fmt --all --check)
 (cd tests/guests && cargo fmt --all --check)
 (cd bench/guests && cargo fmt --all --check)
+(cd fuzz && cargo fmt --all --check)
 
 step "cargo clippy -D warnings"
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
