@@ -9,8 +9,9 @@
 # trigger_load_optimized (the same, then Cranelift's code must describe the
 # same library). See fuzz/fuzz_targets/.
 #
-# Installs what it lacks (clang for bindgen, the wasm32-wasip2 target,
-# cargo-fuzz). cargo-fuzz needs a nightly compiler: it uses rustup's
+# Installs what it lacks: what scripts/setup.sh installs (clang for
+# bindgen, the wasm32-wasip2 target; it also builds the libraries to seed
+# with), and cargo-fuzz. cargo-fuzz needs a nightly compiler: it uses rustup's
 # nightly toolchain if there is one, else the stable one with
 # RUSTC_BOOTSTRAP=1 (FUZZ_STABLE=1 forces that). The corpus grows in
 # fuzz/corpus/<target>/ and is kept between runs; crashes, timeouts and
@@ -23,21 +24,7 @@ cd "$ROOT"
 log() { printf '\033[1m[fuzz]\033[0m %s\n' "$*" >&2; }
 
 # --- what a fresh machine lacks ---------------------------------------------
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-need_apt=()
-for pkg in clang libclang-dev; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
-done
-if [ ${#need_apt[@]} -gt 0 ]; then
-    log "installing Debian packages: ${need_apt[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    log "adding the wasm32-wasip2 Rust target"
-    rustup target add wasm32-wasip2
-fi
+"$ROOT/scripts/setup.sh"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     log "installing cargo-fuzz"
     cargo install cargo-fuzz --locked
@@ -65,8 +52,7 @@ TIMEOUT=10
 if [ "$TARGET" = trigger_load_optimized ]; then TIMEOUT=120; fi
 ARTIFACTS="fuzz/artifacts/$TARGET"
 
-# --- the seed corpus: the example, test and benchmark libraries --------------
-"$ROOT/scripts/build-wasm.sh"
+# --- the seed corpus: the example, test and benchmark libraries (setup.sh) ---
 mkdir -p "$CORPUS" "$ARTIFACTS"
 cp target/wasm/*.wasm "$CORPUS/"
 # Inputs up to 256 KB, or the largest seed: libFuzzer truncates longer ones.

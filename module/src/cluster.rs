@@ -351,8 +351,7 @@ extern "C" fn on_answers(
     _argv: *mut *mut raw::RedisModuleString,
     _argc: c_int,
 ) -> c_int {
-    let context = Context::new(ctx);
-    let reply = catch_unwind(AssertUnwindSafe(|| {
+    commands::reply_guarded(ctx, |_| {
         let outcome = unsafe { raw::RedisModule_GetBlockedClientPrivateData }
             .map_or(ptr::null_mut(), |get| unsafe { get(ctx) })
             as *const Outcome;
@@ -361,11 +360,7 @@ extern "C" fn on_answers(
             Some(outcome) => outcome.reply(),
             None => Err(RedisError::Str("ERR no outcome")),
         }
-    }))
-    .unwrap_or(Err(RedisError::Str(
-        "ERR internal error (see the server log)",
-    )));
-    context.reply(reply) as c_int
+    })
 }
 
 /// Replies to a client whose nodes did not all answer in time.
@@ -374,8 +369,7 @@ extern "C" fn on_timeout(
     _argv: *mut *mut raw::RedisModuleString,
     _argc: c_int,
 ) -> c_int {
-    let context = Context::new(ctx);
-    let reply = catch_unwind(AssertUnwindSafe(|| {
+    commands::reply_guarded(ctx, |_| {
         let client = unsafe { raw::RedisModule_GetBlockedClientHandle }
             .map_or(ptr::null_mut(), |get| unsafe { get(ctx) });
         let pending = PENDING.with(|p| {
@@ -392,11 +386,7 @@ extern "C" fn on_timeout(
                 "ERR no answer in time from the other nodes",
             )),
         }
-    }))
-    .unwrap_or(Err(RedisError::Str(
-        "ERR internal error (see the server log)",
-    )));
-    context.reply(reply) as c_int
+    })
 }
 
 extern "C" fn free_outcome(_ctx: *mut raw::RedisModuleCtx, outcome: *mut c_void) {

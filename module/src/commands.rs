@@ -170,14 +170,22 @@ fn run(
     argc: c_int,
     handler: Handler,
 ) -> c_int {
-    let context = Context::new(ctx);
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    reply_guarded(ctx, |context| {
         let args = redis_module::decode_args(ctx, argv, argc);
-        handler(&context, args.get(2..).unwrap_or_default())
-    }))
-    .unwrap_or(Err(RedisError::Str(
-        "ERR internal error in TRIGGER (see the server log)",
-    )));
+        handler(context, args.get(2..).unwrap_or_default())
+    })
+}
+
+/// Replies to the client of `ctx` with what `reply` returns; a panic in it
+/// becomes an error reply. For every callback that replies to a client.
+pub fn reply_guarded(
+    ctx: *mut raw::RedisModuleCtx,
+    reply: impl FnOnce(&Context) -> RedisResult,
+) -> c_int {
+    let context = Context::new(ctx);
+    let result = catch_unwind(AssertUnwindSafe(|| reply(&context))).unwrap_or(Err(
+        RedisError::Str("ERR internal error in TRIGGER (see the server log)"),
+    ));
     context.reply(result) as c_int
 }
 

@@ -178,8 +178,8 @@ pub(crate) fn check(compiled: CompiledLibrary, replace: bool) -> Result<Checked,
 
 /// Compiles and checks `code` ([`check`]), then subscribes to the keyspace
 /// events its triggers need; the registry is not changed. The library's
-/// calls will run as the ACL user `owner`.
-fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
+/// calls will run as the ACL user `owner`; `digest` is the code's.
+fn build(code: Vec<u8>, digest: String, replace: bool, owner: &str) -> Result<Library, String> {
     let started = Instant::now();
     let compiled = runtime::compile(&code)?;
     let compiled_at = started.elapsed();
@@ -204,7 +204,6 @@ fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
             instance.tier().name()
         ),
     );
-    let digest = digest(&code);
     Ok(Library {
         name,
         owner: owner.to_owned(),
@@ -220,8 +219,8 @@ fn build(code: Vec<u8>, replace: bool, owner: &str) -> Result<Library, String> {
 /// with the same code and owner changes nothing (a replica or a cluster
 /// node can get the same change twice).
 pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String> {
+    let digest = digest(&code);
     if replace {
-        let digest = digest(&code);
         let same = REGISTRY.with(|r| {
             let r = r.try_borrow().ok()?;
             r.libraries
@@ -238,7 +237,7 @@ pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String>
             return Ok(name);
         }
     }
-    let result = build(code, replace, owner).and_then(|library| {
+    let result = build(code, digest, replace, owner).and_then(|library| {
         let library = Rc::new(library);
         let name = library.name.clone();
         REGISTRY.with(|r| {
@@ -286,7 +285,7 @@ fn build_all(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
     let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
     for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {
         let digest = digest(&code);
-        let library = build(code, true, &owner)
+        let library = build(code, digest.clone(), true, &owner)
             .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
         if libraries.iter().any(|l| l.name == library.name) {
             return Err(format!(

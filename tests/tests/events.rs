@@ -172,14 +172,7 @@ fn replicas_do_not_fire() {
         // The same library on both; only the primary fires it.
         load(&mut p, "name_counter");
         load(&mut r, "name_counter");
-        let _: String = query(
-            &mut r,
-            &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
-        );
-        eventually("the replica to sync", || {
-            let info: String = query(&mut replica.connect(), &["INFO", "replication"]);
-            info.contains("master_link_status:up")
-        });
+        replicaof(&replica, &primary);
         let _: i64 = query(&mut p, &["HSET", "x", "name", "tom"]);
         let _: i64 = query(&mut p, &["WAIT", "1", "5000"]);
         let on_replica: Option<i64> = query(&mut r, &["GET", "name_tom"]);

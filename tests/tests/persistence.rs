@@ -391,14 +391,7 @@ on_both_servers!(fn a_replica_gets_the_libraries_with_its_full_sync(server) {
     let replica = Server::start(server.flavor);
     let mut replica_con = replica.connect();
     load(&mut replica_con, "recorder");
-    let _: String = query(
-        &mut replica_con,
-        &["REPLICAOF", "127.0.0.1", &server.port.to_string()],
-    );
-    eventually("the full sync", || {
-        let info: String = query(&mut replica_con, &["INFO", "replication"]);
-        info.contains("master_link_status:up")
-    });
+    replicaof(&replica, server);
     // The primary's set replaced the replica's own.
     assert_eq!(names_and_digests(&mut replica_con), loaded);
     assert_both_fire(&mut con, "replicated");
