@@ -501,6 +501,11 @@ fn aof_without_rdb_preamble_replays_load_and_delete() {
         load(&mut con, "recorder");
         let _: String = query(&mut con, &["TRIGGER", "DELETE", "recorder"]);
         let _: i64 = query(&mut con, &["HSET", "kept", "name", "tom"]);
+        // Redis may delay an AOF write while a background fsync runs; the
+        // restart below kills the server.
+        eventually("the AOF write", || {
+            aof_commands(&server).iter().any(|c| c[0] == "incr")
+        });
         let commands = aof_commands(&server);
         let triggers: Vec<String> = commands
             .iter()
@@ -544,6 +549,9 @@ fn aof_without_rdb_preamble_replays_load_and_delete() {
              increment"
         ));
         // One transaction at the head of the new increment.
+        eventually("the AOF write", || {
+            aof_commands(&server).iter().any(|c| c[0] == "exec")
+        });
         let head: Vec<String> = aof_commands(&server)
             .iter()
             .take_while(|c| c[0] != "exec")
