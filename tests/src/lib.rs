@@ -1,9 +1,10 @@
-//! Test harness: starts real Redis 8 and Valkey 8 servers on free loopback
-//! ports, with the module loaded, and talks to them with the `redis` crate.
+//! Test harness: starts real Redis 8.0, Valkey 8.1 and Valkey 9.1 servers on
+//! free loopback ports, with the module loaded, and talks to them with the
+//! `redis` crate.
 //!
 //! The servers and Wasm files come from `scripts/setup.sh`; `scripts/test.sh`
 //! runs it before the tests. Paths can be overridden with `REDIS_SERVER`,
-//! `VALKEY_SERVER` and `TRIGGERS_MODULE`.
+//! `VALKEY_SERVER`, `VALKEY9_SERVER` and `TRIGGERS_MODULE`.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -22,6 +23,7 @@ pub use cluster::Cluster;
 pub enum Flavor {
     Redis8,
     Valkey8,
+    Valkey9,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -36,6 +38,9 @@ fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
 }
 
 impl Flavor {
+    /// Every server the tests run on.
+    pub const ALL: [Flavor; 3] = [Flavor::Redis8, Flavor::Valkey8, Flavor::Valkey9];
+
     pub fn server_binary(self) -> PathBuf {
         let root = repo_root();
         match self {
@@ -45,6 +50,10 @@ impl Flavor {
             Flavor::Valkey8 => path_from_env(
                 "VALKEY_SERVER",
                 root.join(".cache/valkey-8/bin/valkey-server"),
+            ),
+            Flavor::Valkey9 => path_from_env(
+                "VALKEY9_SERVER",
+                root.join(".cache/valkey-9/bin/valkey-server"),
             ),
         }
     }
@@ -495,34 +504,55 @@ pub fn query<T: redis::FromRedisValue>(con: &mut Connection, args: &[&str]) -> T
         .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
 }
 
-/// Declares a test that runs once on Redis 8 and once on Valkey 8, each on a
-/// server of its own:
+/// Declares a test that runs once for each server (Redis 8, Valkey 8 and
+/// Valkey 9), with the server's [`Flavor`], for tests that start servers of
+/// their own (a cluster, a replica):
 ///
 /// ```ignore
-/// on_both_servers!(fn my_test(server) { ... });
+/// on_each_flavor!(fn my_test(flavor) { let cluster = Cluster::start(flavor); ... });
 /// ```
 #[macro_export]
-macro_rules! on_both_servers {
-    (fn $name:ident($server:ident) $body:block) => {
+macro_rules! on_each_flavor {
+    (fn $name:ident($flavor:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            fn body($server: &mut $crate::Server) $body
+            fn body($flavor: $crate::Flavor) $body
 
             #[test]
             fn redis8() {
-                let mut server = $crate::Server::start($crate::Flavor::Redis8);
-                body(&mut server);
-                assert!(server.is_alive(), "the server died:\n{}", server.log());
+                body($crate::Flavor::Redis8);
             }
 
             #[test]
             fn valkey8() {
-                let mut server = $crate::Server::start($crate::Flavor::Valkey8);
-                body(&mut server);
-                assert!(server.is_alive(), "the server died:\n{}", server.log());
+                body($crate::Flavor::Valkey8);
+            }
+
+            #[test]
+            fn valkey9() {
+                body($crate::Flavor::Valkey9);
             }
         }
+    };
+}
+
+/// Declares a test that runs once on each server (Redis 8, Valkey 8 and
+/// Valkey 9), each on a server of its own, and checks that the server is
+/// still alive after it:
+///
+/// ```ignore
+/// on_all_servers!(fn my_test(server) { ... });
+/// ```
+#[macro_export]
+macro_rules! on_all_servers {
+    (fn $name:ident($server:ident) $body:block) => {
+        $crate::on_each_flavor!(fn $name(flavor) {
+            fn test($server: &mut $crate::Server) $body
+            let mut server = $crate::Server::start(flavor);
+            test(&mut server);
+            assert!(server.is_alive(), "the server died:\n{}", server.log());
+        });
     };
 }

@@ -24,7 +24,7 @@ fn last_error(con: &mut Connection, library: &str, trigger: &str) -> String {
 // `alice` may write the hashes `x*` but not the counters `name_*` that
 // name_counter increments: her library's INCR is refused, the user's HSET
 // stands, and an ACL change applies from the next event.
-on_both_servers!(fn calls_run_with_the_owners_rights(server) {
+on_all_servers!(fn calls_run_with_the_owners_rights(server) {
     let mut admin = server.connect();
     acl(&mut admin, &["alice", "on", ">alice-pw", "~x*", "+@all"]);
     let mut alice = server.connect_as("alice", "alice-pw");
@@ -67,7 +67,7 @@ on_both_servers!(fn calls_run_with_the_owners_rights(server) {
 });
 
 // The owner is kept in the RDB file and replicated with the library.
-on_both_servers!(fn the_owner_survives_a_restart_and_reaches_replicas(server) {
+on_all_servers!(fn the_owner_survives_a_restart_and_reaches_replicas(server) {
     let mut admin = server.connect();
     acl(&mut admin, &["alice", "on", ">alice-pw", "~*", "+@all"]);
     let mut alice = server.connect_as("alice", "alice-pw");
@@ -95,7 +95,7 @@ on_both_servers!(fn the_owner_survives_a_restart_and_reaches_replicas(server) {
 });
 
 // `@triggers` holds every subcommand; LIST can be granted without LOAD.
-on_both_servers!(fn trigger_subcommands_are_granted_separately(server) {
+on_all_servers!(fn trigger_subcommands_are_granted_separately(server) {
     let mut admin = server.connect();
     let mut category: Vec<String> = query(&mut admin, &["ACL", "CAT", "triggers"]);
     category.sort();
@@ -135,7 +135,7 @@ on_both_servers!(fn trigger_subcommands_are_granted_separately(server) {
 });
 
 // Clients cannot name another owner: only the primary and the AOF do.
-on_both_servers!(fn clients_cannot_choose_the_owner(server) {
+on_all_servers!(fn clients_cannot_choose_the_owner(server) {
     let mut con = server.connect();
     let code = wasm("last_updated");
     let error = load_error(&mut con, &[b"OWNER", b"alice", &code]);

@@ -3,7 +3,7 @@
 
 use wasm_triggers_tests::*;
 
-on_both_servers!(fn prefix_filter(server) {
+on_all_servers!(fn prefix_filter(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: String = query(&mut con, &["SET", "user:1", "a"]);
@@ -14,7 +14,7 @@ on_both_servers!(fn prefix_filter(server) {
     assert_eq!(list(&mut con, "log:by_prefix"), ["set user:1", "hset user:2", "del user:1"]);
 });
 
-on_both_servers!(fn expired_trigger_ignores_set_and_del(server) {
+on_all_servers!(fn expired_trigger_ignores_set_and_del(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: String = query(&mut con, &["SET", "session:a", "v"]);
@@ -28,7 +28,7 @@ on_both_servers!(fn expired_trigger_ignores_set_and_del(server) {
     assert_eq!(stat(&mut con, "recorder", "expired_only", "num_triggered"), 1);
 });
 
-on_both_servers!(fn event_class_filter(server) {
+on_all_servers!(fn event_class_filter(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: i64 = query(&mut con, &["HSET", "h:1", "f", "v"]);
@@ -38,7 +38,7 @@ on_both_servers!(fn event_class_filter(server) {
     assert_eq!(list(&mut con, "log:hash_class"), ["hset h:1", "hdel h:1", "hincrby h:3"]);
 });
 
-on_both_servers!(fn event_name_filter(server) {
+on_all_servers!(fn event_name_filter(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: String = query(&mut con, &["SET", "ev:1", "v"]);
@@ -49,7 +49,7 @@ on_both_servers!(fn event_name_filter(server) {
     assert_eq!(list(&mut con, "log:named_events"), ["set ev:1", "del ev:1"]);
 });
 
-on_both_servers!(fn new_key_class(server) {
+on_all_servers!(fn new_key_class(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: String = query(&mut con, &["SET", "n:1", "v"]);
@@ -59,7 +59,7 @@ on_both_servers!(fn new_key_class(server) {
     assert_eq!(list(&mut con, "log:new_keys"), ["new n:1", "new n:2"]);
 });
 
-on_both_servers!(fn binary_keys(server) {
+on_all_servers!(fn binary_keys(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let key: &[u8] = b"\xffbin\x00\x01\xfe tail";
@@ -73,7 +73,7 @@ on_both_servers!(fn binary_keys(server) {
     );
 });
 
-on_both_servers!(fn triggers_run_in_the_key_database(server) {
+on_all_servers!(fn triggers_run_in_the_key_database(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: String = query(&mut con, &["SELECT", "3"]);
@@ -83,7 +83,7 @@ on_both_servers!(fn triggers_run_in_the_key_database(server) {
     assert!(list(&mut con, "log:db_index").is_empty());
 });
 
-on_both_servers!(fn writes_in_on_fired_are_refused(server) {
+on_all_servers!(fn writes_in_on_fired_are_refused(server) {
     let mut con = server.connect();
     load(&mut con, "read_only");
     let _: String = query(&mut con, &["SET", "ro:1", "v"]);
@@ -99,7 +99,7 @@ on_both_servers!(fn writes_in_on_fired_are_refused(server) {
     assert!(error.contains("write is not allowed"), "{error}");
 });
 
-on_both_servers!(fn failures_are_counted_and_the_next_event_works(server) {
+on_all_servers!(fn failures_are_counted_and_the_next_event_works(server) {
     let mut con = server.connect();
     load(&mut con, "failing");
     for key in ["f:1", "f:err", "f:2", "f:panic", "f:3", "f:trap", "f:4"] {
@@ -139,7 +139,7 @@ on_both_servers!(fn failures_are_counted_and_the_next_event_works(server) {
     assert_eq!(int(&library["instance_rebuilds"]), 2);
 });
 
-on_both_servers!(fn stats_add_up_across_libraries_and_transactions(server) {
+on_all_servers!(fn stats_add_up_across_libraries_and_transactions(server) {
     let mut con = server.connect();
     load(&mut con, "failing");
     load(&mut con, "name_counter");
@@ -164,7 +164,7 @@ on_both_servers!(fn stats_add_up_across_libraries_and_transactions(server) {
 
 #[test]
 fn replicas_do_not_fire() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         let primary = Server::start(flavor);
         let replica = Server::start(flavor);
         let mut p = primary.connect();
@@ -191,7 +191,7 @@ fn replicas_do_not_fire() {
     }
 }
 
-on_both_servers!(fn runaway_guests_are_stopped(server) {
+on_all_servers!(fn runaway_guests_are_stopped(server) {
     let mut con = server.connect();
     load(&mut con, "failing");
     // An endless loop is interrupted at the time limit; the server answers
@@ -217,7 +217,7 @@ on_both_servers!(fn runaway_guests_are_stopped(server) {
 
 #[test]
 fn no_trigger_fires_while_loading() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         let server = Server::start_with(flavor, &["--appendonly", "yes"]);
         let mut con = server.connect();
         load(&mut con, "name_counter");
@@ -239,7 +239,7 @@ fn no_trigger_fires_while_loading() {
     }
 }
 
-on_both_servers!(fn replies_reach_the_guest_whole(server) {
+on_all_servers!(fn replies_reach_the_guest_whole(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     let _: i64 = query(&mut con, &["HSET", "reply:hash", "a", "1"]);
@@ -263,7 +263,7 @@ on_both_servers!(fn replies_reach_the_guest_whole(server) {
 
 #[test]
 fn trigger_writes_go_to_the_aof_with_the_command() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         let server = Server::start_with(flavor, &["--appendonly", "yes"]);
         trigger_writes_in_aof(&server, flavor);
     }
@@ -294,7 +294,7 @@ fn trigger_writes_in_aof(server: &Server, flavor: Flavor) {
 
 // Redis delivers only the event classes loaded triggers need; a library
 // that needs more, loaded later, still gets its events.
-on_both_servers!(fn later_libraries_get_the_classes_they_need(server) {
+on_all_servers!(fn later_libraries_get_the_classes_they_need(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated"); // @hash only
     let _: String = query(&mut con, &["SET", "checkout:order-1", "cart", "PX", "1000"]);

@@ -2,7 +2,7 @@
 
 use wasm_triggers_tests::*;
 
-on_both_servers!(fn last_updated_stamps_modified_hashes(server) {
+on_all_servers!(fn last_updated_stamps_modified_hashes(server) {
     let mut con = server.connect();
     assert_eq!(load(&mut con, "last_updated"), "last_updated");
 
@@ -36,7 +36,7 @@ on_both_servers!(fn last_updated_stamps_modified_hashes(server) {
     assert_eq!(stat(&mut con, "last_updated", "consumer", "num_success"), 2);
 });
 
-on_both_servers!(fn last_updated_leaves_a_deleted_hash_deleted(server) {
+on_all_servers!(fn last_updated_leaves_a_deleted_hash_deleted(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated");
     let _: i64 = query(&mut con, &["HSET", "gone", "only", "1"]);
@@ -47,7 +47,7 @@ on_both_servers!(fn last_updated_leaves_a_deleted_hash_deleted(server) {
     assert_eq!(stat(&mut con, "last_updated", "consumer", "num_failed"), 0);
 });
 
-on_both_servers!(fn name_counter_counts_each_name(server) {
+on_all_servers!(fn name_counter_counts_each_name(server) {
     let mut con = server.connect();
     assert_eq!(load(&mut con, "name_counter"), "name_counter");
     let _: i64 = query(&mut con, &["HSET", "x", "name", "tom"]);
@@ -57,7 +57,7 @@ on_both_servers!(fn name_counter_counts_each_name(server) {
     assert_eq!((tom, jerry), (1, 1));
 });
 
-on_both_servers!(fn name_counter_in_multi_exec(server) {
+on_all_servers!(fn name_counter_in_multi_exec(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
     let replies: Vec<i64> = redis::pipe()
@@ -73,7 +73,7 @@ on_both_servers!(fn name_counter_in_multi_exec(server) {
     assert_eq!((tom, jerry), (Some(1), Some(1)));
 });
 
-on_both_servers!(fn name_counter_in_eval(server) {
+on_all_servers!(fn name_counter_in_eval(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
     let _: Value = query(
@@ -90,7 +90,7 @@ on_both_servers!(fn name_counter_in_eval(server) {
     assert_eq!((tom, jerry), (Some(1), Some(1)));
 });
 
-on_both_servers!(fn expired_orders_records_expiries(server) {
+on_all_servers!(fn expired_orders_records_expiries(server) {
     let mut con = server.connect();
     assert_eq!(load(&mut con, "expired_orders"), "expired_orders");
 
@@ -126,7 +126,7 @@ on_both_servers!(fn expired_orders_records_expiries(server) {
     assert_eq!(int(&stats["num_success"]), 2);
 });
 
-on_both_servers!(fn expired_orders_records_lazy_expiry(server) {
+on_all_servers!(fn expired_orders_records_lazy_expiry(server) {
     let mut con = server.connect();
     load(&mut con, "expired_orders");
     // Stop active expiry so that the key expires when it is read.
@@ -139,7 +139,7 @@ on_both_servers!(fn expired_orders_records_lazy_expiry(server) {
     assert_eq!(count, 1);
 });
 
-on_both_servers!(fn name_counter_in_a_function(server) {
+on_all_servers!(fn name_counter_in_a_function(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
     let library = "#!lua name=names\n\

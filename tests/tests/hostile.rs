@@ -53,7 +53,7 @@ fn set_while_pinging(server: &Server, key: &str) -> Duration {
     pinger.join().expect("the PING thread")
 }
 
-on_both_servers!(fn hostile_guests_end_in_clear_errors(server) {
+on_all_servers!(fn hostile_guests_end_in_clear_errors(server) {
     let mut con = server.connect();
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.max-execution-time", "200"]);
     load(&mut con, "hostile");
@@ -138,7 +138,7 @@ on_both_servers!(fn hostile_guests_end_in_clear_errors(server) {
 // wasmtime turns a guest's out-of-bounds access into a trap; Redis' own
 // crash handler, which `CONFIG SET crash-log-enabled` installs again, must
 // not turn it into a crash.
-on_both_servers!(fn out_of_bounds_access_is_a_trap_whatever_the_crash_log_setting(server) {
+on_all_servers!(fn out_of_bounds_access_is_a_trap_whatever_the_crash_log_setting(server) {
     let mut con = server.connect();
     load(&mut con, "hostile");
     for setting in ["yes", "no", "yes"] {

@@ -14,7 +14,7 @@ fn last_error(con: &mut Connection) -> String {
 
 #[test]
 fn module_arguments_set_the_limits() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         let mut server = Server::start_with(
             flavor,
             &[
@@ -59,7 +59,7 @@ fn module_arguments_set_the_limits() {
     }
 }
 
-on_both_servers!(fn config_set_changes_the_limits_of_running_libraries(server) {
+on_all_servers!(fn config_set_changes_the_limits_of_running_libraries(server) {
     let mut con = server.connect();
     load(&mut con, "failing");
 
@@ -85,7 +85,7 @@ on_both_servers!(fn config_set_changes_the_limits_of_running_libraries(server) {
     assert_eq!(config_get(&mut con, "triggers.max-execution-time"), "50");
 });
 
-on_both_servers!(fn libraries_over_the_size_limit_are_refused(server) {
+on_all_servers!(fn libraries_over_the_size_limit_are_refused(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated");
     let before: Value = query(&mut con, &["TRIGGER", "LIST", "WITHCODE"]);

@@ -8,7 +8,7 @@ fn list_snapshot(con: &mut Connection) -> Value {
     query(con, &["TRIGGER", "LIST", "WITHCODE"])
 }
 
-on_both_servers!(fn every_load_error_changes_nothing(server) {
+on_all_servers!(fn every_load_error_changes_nothing(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated");
     let before = list_snapshot(&mut con);
@@ -57,7 +57,7 @@ on_both_servers!(fn every_load_error_changes_nothing(server) {
     assert!(stamped.is_some());
 });
 
-on_both_servers!(fn replace_swaps_the_library(server) {
+on_all_servers!(fn replace_swaps_the_library(server) {
     let mut con = server.connect();
     assert_eq!(load(&mut con, "upgradable_v1"), "upgradable");
     let _: String = query(&mut con, &["SET", "a:1", "x"]);
@@ -87,7 +87,7 @@ on_both_servers!(fn replace_swaps_the_library(server) {
     assert_eq!(int(&stamp["num_triggered"]), 3);
 });
 
-on_both_servers!(fn failed_replace_keeps_the_old_library(server) {
+on_all_servers!(fn failed_replace_keeps_the_old_library(server) {
     let mut con = server.connect();
     load(&mut con, "upgradable_v1");
     let before = list_snapshot(&mut con);
@@ -105,7 +105,7 @@ on_both_servers!(fn failed_replace_keeps_the_old_library(server) {
     assert_eq!(list(&mut con, "log:upgrade"), ["v1 a:1"]);
 });
 
-on_both_servers!(fn delete_stops_firing(server) {
+on_all_servers!(fn delete_stops_firing(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated");
     load(&mut con, "name_counter");
@@ -129,7 +129,7 @@ on_both_servers!(fn delete_stops_firing(server) {
     load(&mut con, "last_updated");
 });
 
-on_both_servers!(fn list_in_resp2_and_resp3(server) {
+on_all_servers!(fn list_in_resp2_and_resp3(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
     load(&mut con, "last_updated");
@@ -180,7 +180,7 @@ on_both_servers!(fn list_in_resp2_and_resp3(server) {
     assert!(help.iter().any(|l| l.starts_with("LOAD [REPLACE]")));
 });
 
-on_both_servers!(fn info_section_totals(server) {
+on_all_servers!(fn info_section_totals(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated");
     load(&mut con, "failing");
@@ -203,7 +203,7 @@ on_both_servers!(fn info_section_totals(server) {
     assert_eq!(field("num_failed"), 1);
 });
 
-on_both_servers!(fn trigger_cannot_be_called_from_scripts(server) {
+on_all_servers!(fn trigger_cannot_be_called_from_scripts(server) {
     let mut con = server.connect();
     let error = redis::cmd("EVAL")
         .arg("return redis.call('TRIGGER', 'LIST')")
@@ -219,7 +219,7 @@ fn code_tier(con: &mut Connection, library: &str) -> String {
     text(&as_map(&array(&reply)[0])["code_tier"])
 }
 
-on_both_servers!(fn libraries_switch_to_optimized_code(server) {
+on_all_servers!(fn libraries_switch_to_optimized_code(server) {
     let mut con = server.connect();
     load(&mut con, "last_updated");
     // x86-64 and aarch64 have the fast baseline compiler: the load uses it.

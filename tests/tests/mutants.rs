@@ -59,7 +59,7 @@ fn mutant(original: &[u8], seed: u64) -> Vec<u8> {
     bytes
 }
 
-on_both_servers!(fn damaged_components_load_or_are_refused(server) {
+on_all_servers!(fn damaged_components_load_or_are_refused(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
     let original = wasm("last_updated");

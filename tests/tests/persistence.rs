@@ -125,7 +125,7 @@ fn wait_for_aof_rewrite(con: &mut Connection) {
     });
 }
 
-on_both_servers!(fn save_and_restart_keep_the_libraries(server) {
+on_all_servers!(fn save_and_restart_keep_the_libraries(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["SAVE"]);
@@ -137,7 +137,7 @@ on_both_servers!(fn save_and_restart_keep_the_libraries(server) {
     assert!(server.log().contains("loaded 2 trigger libraries from the RDB file"));
 });
 
-on_both_servers!(fn debug_reload_keeps_the_libraries(server) {
+on_all_servers!(fn debug_reload_keeps_the_libraries(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     assert_both_fire(&mut con, "before");
@@ -158,7 +158,7 @@ on_both_servers!(fn debug_reload_keeps_the_libraries(server) {
 
 #[test]
 fn aof_with_rdb_preamble_keeps_the_libraries() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         let mut server = Server::start_with(
             flavor,
             &["--appendonly", "yes", "--aof-use-rdb-preamble", "yes"],
@@ -193,7 +193,7 @@ fn aof_with_rdb_preamble_keeps_the_libraries() {
     }
 }
 
-on_both_servers!(fn flushall_keeps_the_libraries(server) {
+on_all_servers!(fn flushall_keeps_the_libraries(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: i64 = query(&mut con, &["HSET", "gone", "f", "v"]);
@@ -211,7 +211,7 @@ on_both_servers!(fn flushall_keeps_the_libraries(server) {
     assert_eq!(names_and_digests(&mut con), loaded);
 });
 
-on_both_servers!(fn a_deleted_library_does_not_come_back(server) {
+on_all_servers!(fn a_deleted_library_does_not_come_back(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["TRIGGER", "DELETE", "last_updated"]);
@@ -247,7 +247,7 @@ fn restart_settled(server: &mut Server) -> Connection {
     con
 }
 
-on_both_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
+on_all_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     assert_eq!(info(&mut con, "code_cache_compiles"), 2);
@@ -295,7 +295,7 @@ on_both_servers!(fn a_restart_uses_the_compiled_code_cache(server) {
     assert_both_fire(&mut con, "after_swap");
 });
 
-on_both_servers!(fn a_cache_that_cannot_be_written_is_only_slower(server) {
+on_all_servers!(fn a_cache_that_cannot_be_written_is_only_slower(server) {
     // A file where the directory should be.
     std::fs::write(cache_dir(server), b"in the way").expect("a file");
     let mut con = server.connect();
@@ -316,7 +316,7 @@ on_both_servers!(fn a_cache_that_cannot_be_written_is_only_slower(server) {
     assert_eq!(info(&mut con, "code_cache_memory_hits"), 1);
 });
 
-on_both_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
+on_all_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["SAVE"]);
@@ -355,7 +355,7 @@ on_both_servers!(fn an_unknown_payload_version_refuses_the_rdb(server) {
 
 #[test]
 fn a_damaged_library_in_the_rdb_refuses_the_rdb() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         // Uncompressed, so that the component's bytes can be found.
         let mut server = Server::start_with(flavor, &["--rdbcompression", "no"]);
         let mut con = server.connect();
@@ -385,7 +385,7 @@ fn a_damaged_library_in_the_rdb_refuses_the_rdb() {
     }
 }
 
-on_both_servers!(fn a_replica_gets_the_libraries_with_its_full_sync(server) {
+on_all_servers!(fn a_replica_gets_the_libraries_with_its_full_sync(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let replica = Server::start(server.flavor);
@@ -402,7 +402,7 @@ on_both_servers!(fn a_replica_gets_the_libraries_with_its_full_sync(server) {
     });
 });
 
-on_both_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
+on_all_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["SAVE"]);
@@ -438,7 +438,7 @@ on_both_servers!(fn a_truncated_payload_refuses_the_rdb(server) {
 
 // Version 1 of the payload (before libraries had owners) still loads: its
 // libraries run as `default`.
-on_both_servers!(fn a_version_1_payload_loads_with_the_default_owner(server) {
+on_all_servers!(fn a_version_1_payload_loads_with_the_default_owner(server) {
     let mut con = server.connect();
     let loaded = load_two(&mut con);
     let _: String = query(&mut con, &["SAVE"]);
@@ -471,7 +471,7 @@ on_both_servers!(fn a_version_1_payload_loads_with_the_default_owner(server) {
 // An RDB file without libraries, loaded in place of the data, takes the
 // loaded libraries away with the keys, as a replica's full sync from a
 // primary without libraries must.
-on_both_servers!(fn an_rdb_without_libraries_clears_them(server) {
+on_all_servers!(fn an_rdb_without_libraries_clears_them(server) {
     let mut con = server.connect();
     let _: String = query(&mut con, &["SAVE"]);
     let empty = std::fs::read(rdb_path(server)).expect("dump.rdb");
@@ -490,7 +490,7 @@ on_both_servers!(fn an_rdb_without_libraries_clears_them(server) {
 // commands that loaded and deleted them, replayed at startup.
 #[test]
 fn aof_without_rdb_preamble_replays_load_and_delete() {
-    for flavor in [Flavor::Redis8, Flavor::Valkey8] {
+    for flavor in Flavor::ALL {
         let mut server = Server::start_with(
             flavor,
             &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],

@@ -14,7 +14,7 @@ fn names_and_owners(con: &mut Connection) -> Vec<(String, String, String)> {
         .collect()
 }
 
-on_both_servers!(fn load_and_delete_reach_replicas_and_their_replicas(server) {
+on_all_servers!(fn load_and_delete_reach_replicas_and_their_replicas(server) {
     let replica = Server::start(server.flavor);
     let chained = Server::start(server.flavor);
     replicaof(&replica, server);
@@ -63,7 +63,7 @@ on_both_servers!(fn load_and_delete_reach_replicas_and_their_replicas(server) {
 });
 
 // A replica that full-syncs from a primary without libraries drops its own.
-on_both_servers!(fn a_replica_drops_libraries_its_primary_does_not_have(server) {
+on_all_servers!(fn a_replica_drops_libraries_its_primary_does_not_have(server) {
     let replica = Server::start(server.flavor);
     let mut r = replica.connect();
     load(&mut r, "recorder");
@@ -95,7 +95,7 @@ fn monitored_until(reader: &mut BufReader<TcpStream>, last: &str) -> Vec<String>
 
 // What the replica executes: the command and the trigger's write, in one
 // transaction, as the primary ran them.
-on_both_servers!(fn trigger_writes_reach_the_replica_wrapped_with_the_command(server) {
+on_all_servers!(fn trigger_writes_reach_the_replica_wrapped_with_the_command(server) {
     let replica = Server::start(server.flavor);
     replicaof(&replica, server);
     let mut p = server.connect();
@@ -122,7 +122,7 @@ on_both_servers!(fn trigger_writes_reach_the_replica_wrapped_with_the_command(se
 
 // After `REPLICAOF NO ONE` the promoted node fires; the old primary, made
 // its replica, stops firing and gets the writes instead.
-on_both_servers!(fn after_a_failover_the_new_primary_fires(server) {
+on_all_servers!(fn after_a_failover_the_new_primary_fires(server) {
     let replica = Server::start(server.flavor);
     replicaof(&replica, server);
     let mut p = server.connect();
