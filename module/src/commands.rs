@@ -488,7 +488,7 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
 
 fn reply_trigger(reply: &Reply, trigger: &Trigger, options: &ListOptions) {
     let stats = trigger.stats.snapshot();
-    reply.map(if options.verbose { 12 } else { 11 });
+    reply.map(if options.verbose { 13 } else { 12 });
     reply.field("name");
     reply.bulk(trigger.name.as_bytes());
     reply.field("prefix");
@@ -510,6 +510,8 @@ fn reply_trigger(reply: &Reply, trigger: &Trigger, options: &ListOptions) {
     reply.int(stats.num_success as i64);
     reply.field("num_failed");
     reply.int(stats.num_failed as i64);
+    reply.field("num_denied");
+    reply.int(stats.num_denied as i64);
     reply.field("last_error");
     match &stats.last_error {
         Some(error) => reply.bulk(error.as_bytes()),

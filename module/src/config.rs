@@ -166,11 +166,15 @@ pub const MAX_INSTANCES: usize = 64;
 pub const MAX_TABLES: usize = 64;
 pub const MAX_MEMORIES: usize = 16;
 
-/// The epoch deadline, in ticks, that enforces the execution-time limit.
+pub fn max_execution_time() -> Duration {
+    Duration::from_millis(max_execution_time_ms())
+}
+
+/// The epoch deadline, in ticks, that ends a guest call after `limit`.
 /// One tick is added because the first one may come at once.
-pub fn deadline_ticks() -> u64 {
-    let tick_ms = EPOCH_TICK.as_millis().max(1) as u64;
-    max_execution_time_ms().div_ceil(tick_ms) + 1
+pub fn deadline_ticks(limit: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_micros().max(1);
+    u64::try_from(limit.as_micros().div_ceil(tick)).unwrap_or(u64::MAX / 2) + 1
 }
 
 #[cfg(test)]

@@ -11,12 +11,24 @@
 //!    atomically with it. The job calls the trigger's `run`, whose writes
 //!    are replicated together with the command that fired it.
 //!
-//! Writes made by a trigger do not fire triggers again: while a guest runs,
-//! an [`ExecutionGuard`] is held, and events raised meanwhile are ignored.
-//! The guard is scoped to the guest call, not a global switch, so it cannot
-//! be left on by mistake.
+//! Before any of a library's code runs for an event, its owner's ACL must
+//! allow reading the event's key; an event it may not read is counted
+//! (`num_denied`) and goes no further.
+//!
+//! The guest calls of one command share a time budget
+//! (`command_budget.rs`).
+//!
+//! What a guest's own calls raise does not fire triggers: while a guest
+//! runs, an [`ExecutionGuard`] is held, and the events of its writes (and of
+//! its reads: `keymiss`) are ignored. Events that happen to a key rather
+//! than being made by the guest — `expired` (a read that finds the key past
+//! its expiry deletes it) and `evicted` — are not the guest's doing: they
+//! are kept, and fired once the guest returns, like any other event. The
+//! guard is scoped to the guest call, not a global switch, so it cannot be
+//! left on by mistake.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status};
 
+use crate::command_budget::{self, PendingRun};
 use crate::config;
 use crate::host_api::{redis_log, RedisCtx};
 use crate::migration;
@@ -33,6 +46,22 @@ use crate::runtime::Event;
 
 thread_local! {
     static EXECUTING: Cell<bool> = const { Cell::new(false) };
+    /// Events raised while a guest ran that are not its own doing, to fire
+    /// once it returns.
+    static DEFERRED: RefCell<VecDeque<DeferredEvent>> = RefCell::default();
+}
+
+/// An event kept while a guest ran.
+struct DeferredEvent {
+    kind: NotifyEvent,
+    name: String,
+    key: Vec<u8>,
+    db: i32,
+}
+
+/// The events a guest's call can raise without having made them.
+fn happens_to_key(event: &str) -> bool {
+    matches!(event, "expired" | "evicted")
 }
 
 /// Held while a guest runs: keyspace events raised meanwhile (by the
@@ -112,28 +141,37 @@ extern "C" fn on_keyspace_event(
     event: *const c_char,
     key: *mut raw::RedisModuleString,
 ) -> c_int {
-    // Events raised by a trigger's own writes: see `ExecutionGuard`.
-    if EXECUTING.get() || event.is_null() || key.is_null() {
+    if event.is_null() || key.is_null() {
         return 0;
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        registry::with_libraries(|libraries| {
-            // Without libraries, an event costs this check and nothing more.
-            if libraries.is_empty() {
-                return;
+        // Event names are ASCII; one that is not cannot match a filter.
+        let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
+            return;
+        };
+        let key = RedisString::string_as_slice(key);
+        let kind = NotifyEvent::from_bits_truncate(kind);
+        let ctx = Context::new(ctx);
+        if EXECUTING.get() {
+            // Raised by a guest's call: see `ExecutionGuard`.
+            if happens_to_key(event) {
+                DEFERRED.with(|d| {
+                    d.borrow_mut().push_back(DeferredEvent {
+                        kind,
+                        name: event.to_owned(),
+                        key: key.to_vec(),
+                        db: selected_db(&ctx),
+                    })
+                });
             }
-            // Event names are ASCII; one that is not cannot match a filter.
-            let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
-                return;
-            };
-            // A key moving to another cluster node is not a user's change.
-            if migration::moving_keys() && migration::raised_by_moving(event) {
-                return;
-            }
-            let key = RedisString::string_as_slice(key);
-            let kind = NotifyEvent::from_bits_truncate(kind);
-            dispatch(&Context::new(ctx), libraries, kind, event, key);
-        })
+            return;
+        }
+        // A key moving to another cluster node is not a user's change.
+        if migration::moving_keys() && migration::raised_by_moving(event) {
+            return;
+        }
+        dispatch_event(&ctx, kind, event, key, selected_db(&ctx));
+        fire_deferred(&ctx);
     }));
     if outcome.is_err() {
         redis_log("warning", "a trigger panicked in the keyspace notification");
@@ -141,7 +179,37 @@ extern "C" fn on_keyspace_event(
     0
 }
 
-fn dispatch(ctx: &Context, libraries: &[Rc<Library>], kind: NotifyEvent, event: &str, key: &[u8]) {
+fn dispatch_event(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8], db: i32) {
+    registry::with_libraries(|libraries| {
+        // Without libraries, an event costs this check and nothing more.
+        if !libraries.is_empty() {
+            dispatch(ctx, libraries, kind, event, key, db);
+        }
+    });
+}
+
+/// Fires the events kept while guests ran, once no guest runs; firing them
+/// may keep more, which are fired in turn.
+fn fire_deferred(ctx: &Context) {
+    while let Some(deferred) = DEFERRED.with(|d| d.borrow_mut().pop_front()) {
+        let DeferredEvent {
+            kind,
+            name,
+            key,
+            db,
+        } = deferred;
+        dispatch_event(ctx, kind, &name, &key, db);
+    }
+}
+
+fn dispatch(
+    ctx: &Context,
+    libraries: &[Rc<Library>],
+    kind: NotifyEvent,
+    event: &str,
+    key: &[u8],
+    db: i32,
+) {
     let mut may_fire = None;
     for library in libraries {
         for trigger in &library.triggers {
@@ -152,7 +220,7 @@ fn dispatch(ctx: &Context, libraries: &[Rc<Library>], kind: NotifyEvent, event: 
             if !*may_fire.get_or_insert_with(|| may_fire_here(ctx)) {
                 return;
             }
-            fire(ctx, library, trigger, event, key);
+            fire(ctx, library, trigger, event, key, db);
         }
     }
 }
@@ -170,24 +238,38 @@ fn selected_db(ctx: &Context) -> i32 {
     }
 }
 
-fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, key: &[u8]) {
+fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, key: &[u8], db: i32) {
     let _guard = ExecutionGuard::enter();
     let stats = &trigger.stats;
+    let Ok(mut instance) = library.instance.try_borrow_mut() else {
+        stats.triggered();
+        stats.failed(Duration::ZERO, "the library is busy".into());
+        return;
+    };
+    // The owner's key permission, before any of the library's code runs.
+    match instance.owner_may_read(RedisCtx::new(ctx.ctx), key) {
+        Ok(true) => {}
+        Ok(false) => return stats.denied(),
+        Err(error) => {
+            stats.denied();
+            return stats.set_last_error(error);
+        }
+    }
     stats.triggered();
+    let Some(time_left) = command_budget::time_left(ctx) else {
+        return stats.failed(Duration::ZERO, command_budget::spent_message());
+    };
     let event = Event {
         name: event.to_owned(),
         key: key.to_vec(),
-        db: selected_db(ctx),
+        db,
     };
 
     let started = Instant::now();
     let payload = if trigger.has_on_fired {
-        let Ok(mut instance) = library.instance.try_borrow_mut() else {
-            stats.failed(Duration::ZERO, "the library is busy".into());
-            return;
-        };
-        let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event);
+        let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event, time_left);
         drop(instance);
+        command_budget::spend(started.elapsed());
         match result {
             // Nothing more to do: `on_fired` did all the work.
             Ok(None) => return stats.succeeded(started.elapsed()),
@@ -206,11 +288,17 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
             Err(error) => return stats.failed(started.elapsed(), error.into_message()),
         }
     } else {
+        drop(instance);
         None
     };
     let on_fired_time = started.elapsed();
 
+    let pending = match PendingRun::new(payload.as_ref().map_or(0, Vec::len)) {
+        Ok(pending) => pending,
+        Err(error) => return stats.failed(on_fired_time, error),
+    };
     let job = RunJob {
+        _pending: pending,
         library: Rc::clone(library),
         trigger: trigger.index,
         event,
@@ -227,6 +315,8 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
 
 /// A trigger's `run`, waiting for Redis to call it after the command.
 struct RunJob {
+    /// Counted until the job has run (`command_budget.rs`).
+    _pending: PendingRun,
     library: Rc<Library>,
     trigger: u32,
     event: Event,
@@ -236,7 +326,10 @@ struct RunJob {
 
 impl RunJob {
     fn run(self, ctx: &Context) {
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.run_guest(ctx)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.run_guest(ctx);
+            fire_deferred(ctx);
+        }));
         if outcome.is_err() {
             redis_log("warning", "a trigger panicked in its post-notification job");
         }
@@ -251,6 +344,9 @@ impl RunJob {
         if let Some(select) = unsafe { raw::RedisModule_SelectDb } {
             unsafe { select(ctx.ctx, self.event.db) };
         }
+        let Some(time_left) = command_budget::time_left(ctx) else {
+            return stats.failed(self.on_fired_time, command_budget::spent_message());
+        };
         let started = Instant::now();
         let Ok(mut instance) = self.library.instance.try_borrow_mut() else {
             stats.failed(self.on_fired_time, "the library is busy".into());
@@ -261,8 +357,10 @@ impl RunJob {
             self.trigger,
             &self.event,
             self.payload.as_deref(),
+            time_left,
         );
         drop(instance);
+        command_budget::spend(started.elapsed());
         let elapsed = self.on_fired_time + started.elapsed();
         match result {
             Ok(()) => stats.succeeded(elapsed),

@@ -12,13 +12,14 @@
 
 use std::cell::RefCell;
 use std::ffi::CString;
-use std::os::raw::c_char;
+use std::os::raw::{c_char, c_int};
 use std::ptr;
 
 use redis_module::raw;
 use wasmtime::component::{Linker, WasmList, WasmStr};
 use wasmtime::StoreContextMut;
 
+use crate::guest_log;
 use crate::runtime::{HostState, LogLevel};
 
 /// The Redis context of the guest call in progress.
@@ -122,6 +123,26 @@ impl CallUser {
         unsafe { set_user(ctx, user) };
         self.attached = Some((ctx, user));
         Ok(())
+    }
+
+    /// Whether the owner may read `key`, by its ACL key patterns. Leaves the
+    /// owner attached to `ctx`. On a server without the check, the
+    /// library's calls are still checked.
+    pub fn may_read_key(&mut self, ctx: RedisCtx, key: &[u8]) -> Result<bool, String> {
+        let Some(ctx) = ctx.get() else {
+            return Ok(true);
+        };
+        self.attach(ctx)?;
+        let (Some((_, user)), Some(check)) = (self.attached, unsafe {
+            raw::RedisModule_ACLCheckKeyPermissions
+        }) else {
+            return Ok(true);
+        };
+        let key = create_string(key);
+        // SAFETY: `user` is attached for this guest call; `key` is live.
+        let status = unsafe { check(user, key, raw::REDISMODULE_CMD_KEY_ACCESS as c_int) };
+        free_string(key);
+        Ok(status == raw::REDISMODULE_OK as c_int)
     }
 
     /// Ends the guest call: the context forgets the user, which is freed.
@@ -328,14 +349,14 @@ fn log(store: StoreContextMut<'_, HostState>, level: LogLevel, message: String) 
         LogLevel::Notice => "notice",
         LogLevel::Warning => "warning",
     };
-    redis_log(level, &format!("<{}> {message}", store.data().library));
+    guest_log::log(level, &format!("<{}> {message}", store.data().library));
 }
 
 /// `host.report-panic`.
 fn report_panic(mut store: StoreContextMut<'_, HostState>, message: String) {
     let data = store.data_mut();
-    redis_log("warning", &format!("<{}> {message}", data.library));
-    data.panic_message = Some(message);
+    guest_log::log("warning", &format!("<{}> {message}", data.library));
+    data.panic_message = Some(guest_log::truncate(&message, guest_log::MAX_LINE_BYTES));
 }
 
 /// Runs `f` on Redis' main thread, between commands. Callable from any

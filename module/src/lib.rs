@@ -4,8 +4,10 @@
 //! components. Where an event goes, file by file:
 //!
 //! - `dispatch.rs`: the keyspace notification handler, the prefix and event
-//!   filters, `on-fired` in the notification and `run` in a
-//!   post-notification job;
+//!   filters, the owner's key permission, `on-fired` in the notification and
+//!   `run` in a post-notification job;
+//! - `command_budget.rs`: the time and payloads one command's triggers may
+//!   take together;
 //! - `registry.rs`: the loaded libraries and their triggers;
 //! - `runtime.rs`: wasmtime, one store and instance per library, compiled
 //!   first by the fast baseline compiler, then by Cranelift in the background;
@@ -23,6 +25,8 @@
 //! - `stats.rs`: per-trigger statistics and `INFO triggers`;
 //! - `config.rs`: the limits on guests;
 //! - `ticker.rs`: the epoch ticker behind the time limit;
+//! - `wasi.rs`: the WASI guests get, in which nothing waits; `guest_log.rs`:
+//!   what guests write to the Redis log, cut and rate-limited;
 //! - `signals.rs`: wasmtime's trap handlers, kept in place when
 //!   `CONFIG SET crash-log-enabled` reinstalls Redis' crash handler;
 //! - `fuzzing.rs`: `TRIGGER LOAD`'s checks without a server, for the fuzz
@@ -39,12 +43,14 @@ use persistence::TRIGGERS_TYPE;
 
 mod cluster;
 mod code_cache;
+mod command_budget;
 mod commands;
 mod config;
 mod dispatch;
 mod event_filter;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guest_log;
 mod host_api;
 mod migration;
 mod persistence;
@@ -53,6 +59,7 @@ mod runtime;
 mod signals;
 mod stats;
 mod ticker;
+mod wasi;
 
 /// `MODULE LOAD`. Never panics into Redis: a panic refuses the load.
 fn init(ctx: &Context, args: &[RedisString]) -> Status {

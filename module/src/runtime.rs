@@ -12,6 +12,7 @@
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
@@ -21,6 +22,7 @@ use crate::code_cache;
 use crate::config;
 use crate::host_api::{self, CallMode, CallUser, RedisCtx};
 use crate::ticker::GuestCall;
+use crate::wasi;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -48,9 +50,12 @@ pub struct HostState {
     /// The last panic message a guest reported through the SDK, used to
     /// explain the trap that follows it.
     pub panic_message: Option<String>,
+    /// Whether the call in progress ends at its command's time budget
+    /// rather than at the full time limit (`command_budget.rs`).
+    limited_by_budget: bool,
     limiter: Limiter,
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
 }
 
 impl WasiView for HostState {
@@ -153,8 +158,7 @@ fn linker(tier: Tier) -> Result<&'static Linker<HostState>, String> {
         .get_or_init(|| {
             let engine = engine_of(tier).ok_or("no engine for this tier")?;
             let mut linker = Linker::new(engine);
-            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-                .map_err(|e| format!("cannot link WASI: {e}"))?;
+            wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot link WASI: {e}"))?;
             redis::triggers::types::add_to_linker::<HostState, HasSelf<HostState>>(
                 &mut linker,
                 |s| s,
@@ -227,9 +231,17 @@ pub(crate) fn compile_with(bytes: &[u8], tier: Tier) -> Result<CompiledLibrary, 
 }
 
 fn link(component: Component, tier: Tier) -> Result<CompiledLibrary, String> {
-    let instance_pre = linker(tier)?.instantiate_pre(&component).map_err(|e| {
-        format!("the component does not fit the redis:triggers/trigger-library world: {e:#}")
-    })?;
+    let instance_pre =
+        linker(tier)?
+            .instantiate_pre(&component)
+            .map_err(|e| match format!("{e:#}") {
+                e if e.contains("wasi:sockets/") => format!(
+                    "the library imports wasi:sockets, and triggers have no network access: {e}"
+                ),
+                e => format!(
+                    "the component does not fit the redis:triggers/trigger-library world: {e}"
+                ),
+            })?;
     let pre = TriggerLibraryPre::new(instance_pre).map_err(|e| {
         format!("the component does not export the redis:triggers/trigger-library world: {e:#}")
     })?;
@@ -340,6 +352,7 @@ fn new_store(engine: &Engine, library: &str, owner: Option<&str>) -> Store<HostS
             library: library.to_owned(),
             user: owner.map(CallUser::new),
             panic_message: None,
+            limited_by_budget: false,
             limiter: Limiter {
                 limits,
                 memory_bytes: 0,
@@ -362,7 +375,7 @@ fn instantiate(
     owner: Option<&str>,
 ) -> Result<(Store<HostState>, TriggerLibrary), String> {
     let mut store = new_store(compiled.engine, library, owner);
-    store.set_epoch_deadline(config::deadline_ticks());
+    store.set_epoch_deadline(config::deadline_ticks(config::max_execution_time()));
     let _running = GuestCall::start();
     let bindings = compiled
         .pre
@@ -446,20 +459,39 @@ impl LibraryInstance {
 
     /// Calls `describe`. Runs with no Redis context: `call` is refused.
     pub fn describe(&mut self) -> Result<LibraryInfo, String> {
-        let running = self.enter(RedisCtx::null(), CallMode::ReadOnly);
+        let running = self.enter(
+            RedisCtx::null(),
+            CallMode::ReadOnly,
+            config::max_execution_time(),
+        );
         let result = self.bindings.call_describe(&mut self.store);
         self.leave(running);
         result.map_err(|e| self.explain_trap("describe", e))
     }
 
-    /// Calls `on-fired` with a read-only Redis context.
+    /// Whether the library's owner may read `key` (its ACL key patterns):
+    /// checked before the library's code runs for an event of that key.
+    pub fn owner_may_read(&mut self, ctx: RedisCtx, key: &[u8]) -> Result<bool, String> {
+        let data = self.store.data_mut();
+        match data.user.as_mut() {
+            Some(user) => {
+                let allowed = user.may_read_key(ctx, key);
+                user.detach();
+                allowed
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// Calls `on-fired` with a read-only Redis context, for at most `limit`.
     pub fn on_fired(
         &mut self,
         ctx: RedisCtx,
         trigger: u32,
         event: &Event,
+        limit: Duration,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        let running = self.enter(ctx, CallMode::ReadOnly);
+        let running = self.enter(ctx, CallMode::ReadOnly, limit);
         let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
         self.leave(running);
         match result {
@@ -469,15 +501,16 @@ impl LibraryInstance {
         }
     }
 
-    /// Calls `run` with a Redis context that may write.
+    /// Calls `run` with a Redis context that may write, for at most `limit`.
     pub fn run(
         &mut self,
         ctx: RedisCtx,
         trigger: u32,
         event: &Event,
         payload: Option<&[u8]>,
+        limit: Duration,
     ) -> Result<(), CallError> {
-        let running = self.enter(ctx, CallMode::Write);
+        let running = self.enter(ctx, CallMode::Write, limit);
         let result = self
             .bindings
             .call_run(&mut self.store, trigger, event, payload);
@@ -495,8 +528,8 @@ impl LibraryInstance {
     }
 
     /// Prepares the store for a guest call: the Redis context and mode, a
-    /// fresh deadline, and the ticker told that a guest runs.
-    fn enter(&mut self, ctx: RedisCtx, mode: CallMode) -> GuestCall {
+    /// deadline `limit` from now, and the ticker told that a guest runs.
+    fn enter(&mut self, ctx: RedisCtx, mode: CallMode, limit: Duration) -> GuestCall {
         if self.optimization.is_some() {
             self.switch_to_optimized_code();
         }
@@ -504,7 +537,8 @@ impl LibraryInstance {
         data.ctx = ctx;
         data.mode = mode;
         data.limiter.memory_denied = false;
-        self.store.set_epoch_deadline(config::deadline_ticks());
+        data.limited_by_budget = limit + config::EPOCH_TICK < config::max_execution_time();
+        self.store.set_epoch_deadline(config::deadline_ticks(limit));
         GuestCall::start()
     }
 
@@ -530,7 +564,17 @@ impl LibraryInstance {
                 config::max_memory_bytes() >> 20
             );
         }
+        if let Some(refused) = trap.downcast_ref::<wasi::Refused>() {
+            return format!("{export} was stopped: {refused}");
+        }
         if let Some(code) = trap.downcast_ref::<wasmtime::Trap>() {
+            if *code == wasmtime::Trap::Interrupt && self.store.data().limited_by_budget {
+                return format!(
+                    "{export} was stopped: the triggers of this command used up their time \
+                     budget of {} ms (triggers.max-execution-time)",
+                    config::max_execution_time_ms()
+                );
+            }
             if *code == wasmtime::Trap::Interrupt {
                 return format!(
                     "{export} exceeded the execution time limit of {} ms \

@@ -11,6 +11,8 @@ use std::time::Duration;
 use redis_module::{InfoContext, RedisError, RedisResult};
 
 use crate::code_cache;
+use crate::command_budget;
+use crate::guest_log;
 use crate::registry;
 
 /// The statistics of one trigger. Shared (through an `Rc`) between the old
@@ -22,6 +24,7 @@ pub struct TriggerStats {
     num_finished: Cell<u64>,
     num_success: Cell<u64>,
     num_failed: Cell<u64>,
+    num_denied: Cell<u64>,
     last_error: RefCell<Option<String>>,
     last_execution_ns: Cell<u64>,
     total_execution_ns: Cell<u64>,
@@ -33,15 +36,20 @@ pub struct StatsSnapshot {
     pub num_finished: u64,
     pub num_success: u64,
     pub num_failed: u64,
+    pub num_denied: u64,
     pub last_error: Option<String>,
     pub last_execution_time_us: u64,
     pub total_execution_time_us: u64,
     pub avg_execution_time_us: f64,
 }
 
+/// The longest `last_error` kept, in bytes.
+pub const MAX_ERROR_BYTES: usize = 1024;
+
 static TOTAL_TRIGGERED: AtomicU64 = AtomicU64::new(0);
 static TOTAL_SUCCESS: AtomicU64 = AtomicU64::new(0);
 static TOTAL_FAILED: AtomicU64 = AtomicU64::new(0);
+static TOTAL_DENIED: AtomicU64 = AtomicU64::new(0);
 
 fn bump(counter: &AtomicU64) {
     // Single writer (the main thread): a load and a store are enough.
@@ -70,8 +78,21 @@ impl TriggerStats {
     pub fn failed(&self, elapsed: Duration, error: String) {
         inc(&self.num_failed);
         bump(&TOTAL_FAILED);
-        *self.last_error.borrow_mut() = Some(error);
+        self.set_last_error(error);
         self.finished(elapsed);
+    }
+
+    /// An event matched the trigger, but the library's owner may not read
+    /// its key: none of the library's code ran.
+    pub fn denied(&self) {
+        inc(&self.num_denied);
+        bump(&TOTAL_DENIED);
+    }
+
+    /// Sets `last_error`, cut at [`MAX_ERROR_BYTES`] (a guest chooses much
+    /// of its text).
+    pub fn set_last_error(&self, error: String) {
+        *self.last_error.borrow_mut() = Some(guest_log::truncate(&error, MAX_ERROR_BYTES));
     }
 
     fn finished(&self, elapsed: Duration) {
@@ -90,6 +111,7 @@ impl TriggerStats {
             num_finished: finished,
             num_success: self.num_success.get(),
             num_failed: self.num_failed.get(),
+            num_denied: self.num_denied.get(),
             last_error: self.last_error.borrow().clone(),
             last_execution_time_us: self.last_execution_ns.get() / 1000,
             total_execution_time_us: total_ns / 1000,
@@ -123,6 +145,8 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .field("num_triggered", load(&TOTAL_TRIGGERED))?
         .field("num_success", load(&TOTAL_SUCCESS))?
         .field("num_failed", load(&TOTAL_FAILED))?
+        .field("num_denied", load(&TOTAL_DENIED))?
+        .field("num_over_budget", load(&command_budget::OVER_BUDGET))?
         .field("code_cache_memory_hits", memory_hits as i64)?
         .field("code_cache_disk_hits", disk_hits as i64)?
         .field("code_cache_compiles", compiles as i64)?

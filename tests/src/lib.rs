@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 pub use redis::{Connection, Value};
 
 mod cluster;
+mod pings;
 pub use cluster::Cluster;
+pub use pings::{with_pings, Pings};
 
 /// Which server to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +248,11 @@ impl Server {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -418,6 +425,16 @@ pub fn replicaof(replica: &Server, primary: &Server) {
         let info: String = query(&mut con, &["INFO", "replication"]);
         info.contains("master_link_status:up")
     });
+}
+
+/// `SAVE`, once no background save is running (a replica's full sync may
+/// still be reaping its child, and `SAVE` refuses to run beside one).
+pub fn save(con: &mut Connection) {
+    eventually("no background save in progress", || {
+        let info: String = query(con, &["INFO", "persistence"]);
+        info.contains("rdb_bgsave_in_progress:0")
+    });
+    let _: String = query(con, &["SAVE"]);
 }
 
 /// Waits until `replica` has processed everything its primary sent so far

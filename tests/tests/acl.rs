@@ -62,8 +62,36 @@ on_all_servers!(fn calls_run_with_the_owners_rights(server) {
     );
     let count: i64 = query(&mut admin, &["GET", "name_tom"]);
     assert_eq!(count, 1);
-    assert_eq!(stat(&mut admin, "name_counter", "consumer", "num_failed"), 3);
+    // Checked before the library's code runs: the event is denied, not run.
+    assert_eq!(stat(&mut admin, "name_counter", "consumer", "num_denied"), 1);
+    assert_eq!(stat(&mut admin, "name_counter", "consumer", "num_failed"), 2);
     assert_eq!(stat(&mut admin, "name_counter", "consumer", "num_success"), 1);
+});
+
+// An event on a key the owner may not read runs none of the library's
+// code: `recorder`'s trigger on `user:` never learns of `user:b1`, and the
+// event is counted apart.
+on_all_servers!(fn events_on_keys_the_owner_may_not_read_run_nothing(server) {
+    let mut admin = server.connect();
+    acl(&mut admin, &["alice", "on", ">alice-pw", "~user:a*", "~log:*", "+@all"]);
+    let mut alice = server.connect_as("alice", "alice-pw");
+    load(&mut alice, "recorder");
+
+    let _: String = query(&mut admin, &["SET", "user:b1", "v"]);
+    let _: String = query(&mut admin, &["SET", "user:a1", "v"]);
+    assert_eq!(list(&mut admin, "log:by_prefix"), ["set user:a1"]);
+    let stats = trigger_stats(&mut admin, "recorder", "by_prefix");
+    assert_eq!(int(&stats["num_denied"]), 1);
+    assert_eq!(int(&stats["num_triggered"]), 1);
+    assert_eq!(int(&stats["num_failed"]), 0);
+    let info: String = query(&mut admin, &["INFO", "triggers"]);
+    assert!(info.contains("triggers_num_denied:1"), "{info}");
+
+    // Read access is what counts: a write-only pattern is not enough.
+    acl(&mut admin, &["alice", "resetkeys", "%W~user:*", "~log:*"]);
+    let _: String = query(&mut admin, &["SET", "user:a2", "v"]);
+    assert_eq!(list(&mut admin, "log:by_prefix"), ["set user:a1"]);
+    assert_eq!(stat(&mut admin, "recorder", "by_prefix", "num_denied"), 2);
 });
 
 // The owner is kept in the RDB file and replicated with the library.
@@ -80,7 +108,7 @@ on_all_servers!(fn the_owner_survives_a_restart_and_reaches_replicas(server) {
     assert_eq!(owner(&mut r, "name_counter"), "alice");
     assert_eq!(owner(&mut r, "last_updated"), "default");
 
-    let _: String = query(&mut admin, &["SAVE"]);
+    save(&mut admin);
     server.restart();
     let mut admin = server.connect();
     assert_eq!(owner(&mut admin, "name_counter"), "alice");
