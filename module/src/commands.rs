@@ -1,4 +1,4 @@
-//! The `TRIGGER` command: `LOAD`, `DELETE`, `LIST` and `HELP`.
+//! The `TRIGGER` command: `LOAD`, `DELETE`, `LIST`, `KILL` and `HELP`.
 //!
 //! Each is a subcommand of its own, in the `@triggers` ACL category, so
 //! that an admin can grant `TRIGGER|LIST` without `TRIGGER|LOAD`. `LOAD`
@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
+use crate::busy;
 use crate::cluster;
 use crate::config;
 use crate::host_api::redis_log;
@@ -52,7 +53,7 @@ macro_rules! entry_point {
     }};
 }
 
-const SUBCOMMANDS: [Subcommand; 4] = [
+const SUBCOMMANDS: [Subcommand; 5] = [
     Subcommand {
         name: "load",
         flags: "write deny-oom deny-script",
@@ -69,6 +70,11 @@ const SUBCOMMANDS: [Subcommand; 4] = [
         // libraries (and their code) is granted with `@triggers`.
         flags: "deny-script",
         cmdfunc: entry_point!(list),
+    },
+    Subcommand {
+        name: "kill",
+        flags: "allow-busy deny-script",
+        cmdfunc: entry_point!(busy::kill),
     },
     Subcommand {
         name: "help",
@@ -158,6 +164,8 @@ const HELP: &[&str] = &[
     "    Remove a library and its triggers.",
     "LIST [LIBRARY <name>] [VERBOSE] [WITHCODE]",
     "    List the libraries with their triggers and statistics.",
+    "KILL",
+    "    Stop the triggers holding the server (other clients then get -BUSY).",
     "HELP",
     "    Print this help.",
 ];

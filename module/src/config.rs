@@ -12,6 +12,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use redis_module::configuration::ConfigurationContext;
+use redis_module::{Context, ContextFlags, RedisValue};
+
+use crate::dispatch;
+use crate::host_api::redis_log;
+
 /// `triggers.max-execution-time`: the time limit of one `describe`,
 /// `on_fired` or `run` call, in milliseconds.
 pub static MAX_EXECUTION_TIME_MS: AtomicI64 = AtomicI64::new(DEFAULT_MAX_EXECUTION_TIME_MS);
@@ -132,6 +138,45 @@ fn parse_value(text: &str, size: bool) -> Option<i64> {
         _ => return None,
     };
     digits.parse::<i64>().ok()?.checked_mul(unit)
+}
+
+/// In a cluster, warns when `max-execution-time` is half of
+/// `cluster-node-timeout` or more: triggers holding the server that long
+/// before it answers `-BUSY` and serves the cluster bus again (`busy.rs`)
+/// could make the other nodes fail this one over. Checked at `MODULE LOAD`
+/// and at every change of the limit.
+pub fn check_node_timeout(ctx: &Context) {
+    if !ctx.get_flags().contains(ContextFlags::CLUSTER) {
+        return;
+    }
+    let timeout = match ctx.call("CONFIG", &["GET", "cluster-node-timeout"]) {
+        Ok(RedisValue::Array(pair)) => pair.get(1).and_then(|v| match v {
+            RedisValue::SimpleString(s) => s.parse::<u64>().ok(),
+            RedisValue::BulkString(s) => s.parse::<u64>().ok(),
+            RedisValue::BulkRedisString(s) => s.to_string_lossy().parse::<u64>().ok(),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let limit = max_execution_time_ms();
+    if let Some(timeout) = timeout.filter(|t| limit.saturating_mul(2) >= *t) {
+        redis_log(
+            "warning",
+            &format!(
+                "triggers.max-execution-time ({limit} ms) is half of cluster-node-timeout \
+                 ({timeout} ms) or more: triggers that hold the server that long can make \
+                 the cluster fail this node over. Keep it well below half."
+            ),
+        );
+    }
+}
+
+/// `CONFIG SET triggers.max-execution-time`: see [`check_node_timeout`].
+pub fn on_time_limit_set(_: &ConfigurationContext, _: &str, _: &'static AtomicI64) {
+    let ctx = dispatch::module_ctx();
+    if !ctx.is_null() {
+        check_node_timeout(&Context::new(ctx));
+    }
 }
 
 fn get(value: &AtomicI64) -> u64 {

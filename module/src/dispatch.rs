@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status};
 
+use crate::busy;
 use crate::command_budget::{self, PendingRun};
 use crate::config;
 use crate::host_api::{redis_log, RedisCtx};
@@ -106,6 +107,12 @@ pub fn init(ctx: &Context) -> Status {
     }
     MODULE_CTX.set(detached);
     Status::Ok
+}
+
+/// The module's own context (detached from any client), for work outside
+/// a callback's context; null before `MODULE LOAD` set it.
+pub fn module_ctx() -> *mut raw::RedisModuleCtx {
+    MODULE_CTX.get()
 }
 
 /// Makes sure Redis delivers the notification classes in `wanted` to
@@ -267,6 +274,9 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
 
     let started = Instant::now();
     let payload = if trigger.has_on_fired {
+        if busy::before_guest_call().is_err() {
+            return stats.failed(Duration::ZERO, busy::killed_message("on_fired"));
+        }
         let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event, time_left);
         drop(instance);
         command_budget::spend(started.elapsed());
@@ -347,6 +357,9 @@ impl RunJob {
         let Some(time_left) = command_budget::time_left(ctx) else {
             return stats.failed(self.on_fired_time, command_budget::spent_message());
         };
+        if busy::before_guest_call().is_err() {
+            return stats.failed(self.on_fired_time, busy::killed_message("run"));
+        }
         let started = Instant::now();
         let Ok(mut instance) = self.library.instance.try_borrow_mut() else {
             stats.failed(self.on_fired_time, "the library is busy".into());

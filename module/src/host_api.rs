@@ -42,6 +42,10 @@ impl RedisCtx {
         RedisCtx(ctx)
     }
 
+    pub fn is_null(self) -> bool {
+        self.0.is_null()
+    }
+
     fn get(self) -> Option<*mut raw::RedisModuleCtx> {
         (!self.0.is_null()).then_some(self.0)
     }

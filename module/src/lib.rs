@@ -7,7 +7,8 @@
 //!   filters, the owner's key permission, `on-fired` in the notification and
 //!   `run` in a post-notification job;
 //! - `command_budget.rs`: the time and payloads one command's triggers may
-//!   take together;
+//!   take together; `busy.rs`: `-BUSY` for other clients while guests hold
+//!   the server longer, and `TRIGGER KILL`;
 //! - `registry.rs`: the loaded libraries and their triggers;
 //! - `runtime.rs`: wasmtime, one store and instance per library, compiled
 //!   first by the fast baseline compiler, then by Cranelift in the background;
@@ -41,6 +42,7 @@ use redis_module::{redis_module, Context, RedisString, Status};
 use config::LIMITS;
 use persistence::TRIGGERS_TYPE;
 
+mod busy;
 mod cluster;
 mod code_cache;
 mod command_budget;
@@ -105,6 +107,11 @@ fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
         host_api::redis_log("warning", "cannot get a context for keyspace events");
         return Status::Err;
     }
+    if let Err(e) = busy::init(ctx) {
+        host_api::redis_log("warning", &e);
+        return Status::Err;
+    }
+    config::check_node_timeout(ctx);
     Status::Ok
 }
 
@@ -128,7 +135,7 @@ redis_module! {
     // `MODULE LOAD` arguments. See `config.rs` (`config::LIMITS`).
     configurations: [
         i64: [
-            [LIMITS[0].name, LIMITS[0].value, LIMITS[0].default, LIMITS[0].min, LIMITS[0].max, ConfigurationFlags::DEFAULT, None],
+            [LIMITS[0].name, LIMITS[0].value, LIMITS[0].default, LIMITS[0].min, LIMITS[0].max, ConfigurationFlags::DEFAULT, Some(Box::new(config::on_time_limit_set))],
             [LIMITS[1].name, LIMITS[1].value, LIMITS[1].default, LIMITS[1].min, LIMITS[1].max, ConfigurationFlags::DEFAULT, None],
             [LIMITS[2].name, LIMITS[2].value, LIMITS[2].default, LIMITS[2].min, LIMITS[2].max, ConfigurationFlags::MEMORY, None],
             [LIMITS[3].name, LIMITS[3].value, LIMITS[3].default, LIMITS[3].min, LIMITS[3].max, ConfigurationFlags::MEMORY, None],

@@ -12,12 +12,15 @@
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::busy;
 use crate::code_cache;
 use crate::config;
 use crate::host_api::{self, CallMode, CallUser, RedisCtx};
@@ -53,6 +56,8 @@ pub struct HostState {
     /// Whether the call in progress ends at its command's time budget
     /// rather than at the full time limit (`command_budget.rs`).
     limited_by_budget: bool,
+    /// When the call in progress must end.
+    call_deadline: Instant,
     limiter: Limiter,
     wasi: WasiCtx,
     pub(crate) table: ResourceTable,
@@ -353,6 +358,7 @@ fn new_store(engine: &Engine, library: &str, owner: Option<&str>) -> Store<HostS
             user: owner.map(CallUser::new),
             panic_message: None,
             limited_by_budget: false,
+            call_deadline: Instant::now(),
             limiter: Limiter {
                 limits,
                 memory_bytes: 0,
@@ -363,8 +369,35 @@ fn new_store(engine: &Engine, library: &str, owner: Option<&str>) -> Store<HostS
         },
     );
     store.limiter(|s| &mut s.limiter);
-    store.epoch_deadline_trap();
+    // Called at each epoch deadline: every `busy::CHECK_INTERVAL`, and at
+    // the end of the call's time.
+    store.epoch_deadline_callback(|store| {
+        let left = store
+            .data()
+            .call_deadline
+            .saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        // Trigger calls only: loading a library and rebuilding an instance
+        // are never killed.
+        if !store.data().ctx.is_null() {
+            busy::while_running().map_err(wasmtime::Error::new)?;
+        }
+        Ok(UpdateDeadline::Continue(check_ticks(left)))
+    });
     store
+}
+
+/// The epoch ticks until the next check of a call with `left` to run.
+fn check_ticks(left: Duration) -> u64 {
+    config::deadline_ticks(left.min(busy::CHECK_INTERVAL))
+}
+
+/// Ends the next guest call after `limit`.
+fn set_deadline(store: &mut Store<HostState>, limit: Duration) {
+    store.data_mut().call_deadline = Instant::now() + limit;
+    store.set_epoch_deadline(check_ticks(limit));
 }
 
 /// Instantiates a compiled library in a new store. Instantiation runs guest
@@ -375,7 +408,7 @@ fn instantiate(
     owner: Option<&str>,
 ) -> Result<(Store<HostState>, TriggerLibrary), String> {
     let mut store = new_store(compiled.engine, library, owner);
-    store.set_epoch_deadline(config::deadline_ticks(config::max_execution_time()));
+    set_deadline(&mut store, config::max_execution_time());
     let _running = GuestCall::start();
     let bindings = compiled
         .pre
@@ -538,7 +571,7 @@ impl LibraryInstance {
         data.mode = mode;
         data.limiter.memory_denied = false;
         data.limited_by_budget = limit + config::EPOCH_TICK < config::max_execution_time();
-        self.store.set_epoch_deadline(config::deadline_ticks(limit));
+        set_deadline(&mut self.store, limit);
         GuestCall::start()
     }
 
@@ -563,6 +596,9 @@ impl LibraryInstance {
                 "{export} exceeded the memory limit of {} MB (triggers.max-memory)",
                 config::max_memory_bytes() >> 20
             );
+        }
+        if trap.downcast_ref::<busy::Killed>().is_some() {
+            return format!("{export} was stopped: killed by TRIGGER KILL");
         }
         if let Some(refused) = trap.downcast_ref::<wasi::Refused>() {
             return format!("{export} was stopped: {refused}");

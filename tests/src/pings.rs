@@ -16,6 +16,8 @@ pub struct Pings {
     pub answered: usize,
     /// How many of them while the action was still running.
     pub during: usize,
+    /// How many were answered `-BUSY`.
+    pub busy: usize,
 }
 
 /// Runs `action` while a second client PINGs `server` every few
@@ -31,6 +33,7 @@ pub fn with_pings<T>(server: &Server, action: impl FnOnce() -> T) -> (T, Pings) 
                 worst: Duration::ZERO,
                 answered: 0,
                 during: 0,
+                busy: 0,
             };
             loop {
                 let running = !done.load(Ordering::SeqCst);
@@ -38,6 +41,7 @@ pub fn with_pings<T>(server: &Server, action: impl FnOnce() -> T) -> (T, Pings) 
                 let reply = redis::cmd("PING").query::<String>(&mut con);
                 if let Err(e) = &reply {
                     assert!(e.to_string().contains("BUSY"), "PING failed: {e}");
+                    pings.busy += 1;
                 }
                 pings.worst = pings.worst.max(sent.elapsed());
                 pings.answered += 1;

@@ -127,7 +127,10 @@ on_all_servers!(fn trigger_subcommands_are_granted_separately(server) {
     let mut admin = server.connect();
     let mut category: Vec<String> = query(&mut admin, &["ACL", "CAT", "triggers"]);
     category.sort();
-    assert_eq!(category, ["trigger|delete", "trigger|help", "trigger|list", "trigger|load"]);
+    assert_eq!(
+        category,
+        ["trigger|delete", "trigger|help", "trigger|kill", "trigger|list", "trigger|load"]
+    );
 
     acl(&mut admin, &["viewer", "on", ">viewer-pw", "~*", "+@read", "+trigger|list"]);
     acl(&mut admin, &["loader", "on", ">loader-pw", "~*", "+@all", "-@triggers", "+@triggers"]);

@@ -101,3 +101,26 @@ on_all_servers!(fn libraries_over_the_size_limit_are_refused(server) {
     let _: String = query(&mut con, &["DEBUG", "RELOAD"]);
     assert_eq!(library_names(&mut con), ["last_updated"]);
 });
+
+// In a cluster, a time limit of half the node timeout or more is logged as
+// a warning, at load and at CONFIG SET: the cluster could fail the node over.
+on_each_flavor!(fn a_limit_near_the_cluster_node_timeout_is_warned_about(flavor) {
+    const WARNING: &str = "is half of cluster-node-timeout (1000 ms) or more";
+    let server = Server::start_with(
+        flavor,
+        &[
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "1000",
+            "--triggers.max-execution-time", "600",
+        ],
+    );
+    eventually("the warning at load", || server.log().contains(WARNING));
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.max-execution-time", "100"]);
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.max-execution-time", "500"]);
+    eventually("the warning at CONFIG SET", || server.log().matches(WARNING).count() == 2);
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.max-execution-time", "499"]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(server.log().matches(WARNING).count(), 2, "499 ms is below half");
+});
