@@ -11,6 +11,7 @@ library! {
     triggers: [
         Trigger::new("by_prefix").prefix("user:").run(|e: &Event| record("by_prefix", e)),
         Trigger::new("expired_only").prefix("session:").events(["expired"]).run(|e: &Event| record("expired_only", e)),
+        Trigger::new("evicted_only").prefix("cache:").events(["evicted"]).run(|e: &Event| record("evicted_only", e)),
         Trigger::new("hash_class").prefix("h:").events(["@hash"]).run(|e: &Event| record("hash_class", e)),
         Trigger::new("named_events").prefix("ev:").events(["set", "del"]).run(|e: &Event| record("named_events", e)),
         Trigger::new("new_keys").prefix("n:").events(["@new"]).run(|e: &Event| record("new_keys", e)),
