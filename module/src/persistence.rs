@@ -21,13 +21,22 @@
 //! except in a cluster once libraries were loaded, where the set's version
 //! matters even when the set is empty.
 //!
-//! Loading replaces the loaded libraries with the RDB's, all or nothing
-//! ([`registry::replace_all`]): after a `DEBUG RELOAD` the same libraries
-//! are back. Libraries that the loaded data does not hold at all (an RDB
-//! file saved without libraries, a full sync from a primary without them)
-//! are removed once loading ends ([`registry::loading_ended`]); an AOF
-//! without the RDB preamble holds its libraries as `TRIGGER LOAD` and
-//! `TRIGGER DELETE` commands, replayed like any other.
+//! Loading replaces the loaded libraries with the RDB's, all or nothing,
+//! and only once the whole load succeeded: the aux data is read before the
+//! keyspace, and there every library is built and validated, so that one
+//! that fails refuses the file; the set is then staged
+//! ([`registry::stage`]) and put in place when Redis reports the end of
+//! the load ([`registry::loading_ended`]). A load that fails later (a
+//! replica's full sync cut off during the transfer, a file damaged after
+//! the aux data) discards the staged set ([`registry::loading_failed`]):
+//! the libraries loaded before stay, as the data Redis keeps or restores
+//! does. After a `DEBUG RELOAD` the same libraries are back. Libraries
+//! that the loaded data does not hold at all (an RDB file saved without
+//! libraries, a full sync from a primary without them) are removed once
+//! loading ends; an AOF without the RDB preamble holds its libraries as
+//! `TRIGGER LOAD` and `TRIGGER DELETE` commands, replayed like any other
+//! (after an RDB preamble, the first of them puts the preamble's set in
+//! place before it applies).
 //!
 //! An AOF rewrite without the preamble writes the keyspace as commands and
 //! has no place for aux data: as Redis forks the rewrite, the libraries
@@ -131,8 +140,9 @@ fn save(rdb: *mut raw::RedisModuleIO) {
     }
 }
 
-/// Reads the libraries and loads them in place of the loaded ones. Never
-/// panics into Redis; any failure is logged and fails the whole load.
+/// Reads the libraries and builds them, to replace the loaded ones once the
+/// whole load succeeds. Never panics into Redis; any failure is logged and
+/// fails the whole load.
 extern "C" fn aux_load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> c_int {
     let outcome = catch_unwind(AssertUnwindSafe(|| load(rdb, encver, when)));
     let error = match outcome {
@@ -200,14 +210,13 @@ fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usiz
             code: code.as_ref().to_vec(),
         });
     }
-    let loaded = saved.len();
-    registry::replace_all(saved)?;
-    registry::set_version(set_version, true);
-    Ok(loaded)
+    registry::stage(saved, set_version)
 }
 
-/// Tells the registry when Redis loads data, so that it can drop the
-/// libraries the data does not hold (see [`registry::loading_started`]).
+/// Tells the registry when Redis loads data and how the load ended, so that
+/// the set read from an RDB file replaces the loaded libraries only if the
+/// load succeeds, and the libraries the data does not hold are dropped (see
+/// `registry/loading.rs`).
 #[loading_event_handler]
 fn on_loading(_ctx: &Context, event: LoadingSubevent) {
     let outcome = catch_unwind(|| match event {

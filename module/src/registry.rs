@@ -24,6 +24,10 @@ use crate::host_api::{self, redis_log};
 use crate::runtime::{self, CompiledLibrary, LibraryInfo, LibraryInstance};
 use crate::stats::TriggerStats;
 
+mod loading;
+pub use loading::SavedLibrary;
+pub use loading::{loading_ended, loading_failed, loading_started, replace_all, stage};
+
 /// Longest library or trigger name.
 const MAX_NAME_LEN: usize = 128;
 
@@ -68,6 +72,9 @@ struct Registry {
     /// While Redis loads data (see [`loading_started`]): the names of the
     /// libraries loaded since it began.
     loaded_while_loading: Option<HashSet<String>>,
+    /// While Redis loads an RDB file: the set it holds, waiting for the
+    /// load to succeed (see `loading.rs`).
+    staged: Option<loading::Staged>,
     /// The version of the set of libraries: every change made by a client
     /// raises it, and it travels with the change (to the AOF, replicas and
     /// other cluster nodes) and with the set (in the RDB file). Cluster
@@ -219,6 +226,7 @@ fn build(code: Vec<u8>, digest: String, replace: bool, owner: &str) -> Result<Li
 /// with the same code and owner changes nothing (a replica or a cluster
 /// node can get the same change twice).
 pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String> {
+    loading::commit_staged();
     let digest = digest(&code);
     if replace {
         let same = REGISTRY.with(|r| {
@@ -252,53 +260,6 @@ pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String>
     });
     after_change(result.is_ok());
     result
-}
-
-/// A library as the RDB file keeps it.
-pub struct SavedLibrary {
-    pub owner: String,
-    pub code: Vec<u8>,
-}
-
-/// Replaces every loaded library with `saved` (read from an RDB file,
-/// which holds the whole set): all of them load, or nothing changes and
-/// the error names the library that failed. Libraries that keep their name
-/// keep their triggers' statistics.
-pub fn replace_all(saved: Vec<SavedLibrary>) -> Result<(), String> {
-    let result = build_all(saved).and_then(|libraries| {
-        REGISTRY.with(|r| {
-            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-            r.libraries = libraries;
-            let names: Vec<String> = r.libraries.iter().map(|l| l.name.clone()).collect();
-            for name in &names {
-                r.note_loaded(name);
-            }
-            Ok(())
-        })
-    });
-    after_change(result.is_ok());
-    result
-}
-
-fn build_all(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
-    let count = saved.len();
-    let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
-    for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {
-        let digest = digest(&code);
-        let library = build(code, digest.clone(), true, &owner)
-            .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
-        if libraries.iter().any(|l| l.name == library.name) {
-            return Err(format!(
-                "library '{}' appears twice (the second time as library {} of {count}, \
-                 sha256 {digest})",
-                library.name,
-                i + 1
-            ));
-        }
-        libraries.push(Rc::new(library));
-    }
-    libraries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(libraries)
 }
 
 /// Called on the compiler thread when a library's optimized code is ready:
@@ -344,6 +305,7 @@ pub fn apply(change: &Change) -> Result<(), String> {
 
 /// `TRIGGER DELETE`.
 pub fn delete(name: &str) -> Result<(), String> {
+    loading::commit_staged();
     REGISTRY.with(|r| -> Result<(), String> {
         let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
         match r.libraries.binary_search_by(|l| l.name.as_str().cmp(name)) {
@@ -359,58 +321,6 @@ pub fn delete(name: &str) -> Result<(), String> {
     })?;
     after_change(true);
     Ok(())
-}
-
-/// Redis starts loading data: an RDB file (at startup, `DEBUG RELOAD`, a
-/// replica's full sync) or an AOF. The data loaded holds the whole set of
-/// libraries, as RDB aux data or as `TRIGGER` commands, so the libraries
-/// it does not hold must go once it is loaded, as the keys it does not
-/// hold went before. Until then they stay, so that a library loaded again
-/// keeps its statistics and compiled code.
-pub fn loading_started() {
-    REGISTRY.with(|r| {
-        if let Ok(mut r) = r.try_borrow_mut() {
-            r.loaded_while_loading = Some(HashSet::new());
-        }
-    });
-}
-
-/// The data is loaded: the libraries it did not hold are removed.
-pub fn loading_ended() {
-    let removed = REGISTRY.with(|r| {
-        let Ok(mut r) = r.try_borrow_mut() else {
-            return Vec::new();
-        };
-        let Some(loaded) = r.loaded_while_loading.take() else {
-            return Vec::new();
-        };
-        let (kept, removed): (Vec<_>, Vec<_>) = std::mem::take(&mut r.libraries)
-            .into_iter()
-            .partition(|l| loaded.contains(&l.name));
-        r.libraries = kept;
-        removed
-    });
-    if !removed.is_empty() {
-        let names: Vec<&str> = removed.iter().map(|l| l.name.as_str()).collect();
-        redis_log(
-            "notice",
-            &format!(
-                "removed {} trigger libraries that the loaded data does not hold: {}",
-                names.len(),
-                names.join(", ")
-            ),
-        );
-        after_change(true);
-    }
-}
-
-/// Loading failed: the libraries stay as they are.
-pub fn loading_failed() {
-    REGISTRY.with(|r| {
-        if let Ok(mut r) = r.try_borrow_mut() {
-            r.loaded_while_loading = None;
-        }
-    });
 }
 
 /// After the libraries or their code changed (`changed` when the change

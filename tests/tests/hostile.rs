@@ -36,21 +36,46 @@ fn last_error(con: &mut Connection) -> String {
     text(&trigger_stats(con, "hostile", "hostile")["last_error"])
 }
 
-/// Runs `SET key v` while a second client PINGs the server, and returns
-/// how long that PING waited. The bound checked by callers is generous:
-/// this is not a timing test.
+/// Runs `SET key v` while a second client sends `GET key` and `PING`, and
+/// returns how long that client waited for its replies. The bound checked
+/// by callers is generous: this is not a timing test. Asserts that the two
+/// overlapped the trigger's run: they were sent before it could have ended
+/// (it starts after the SET is sent, and lasts `last_execution_time_us`)
+/// and served after it (GET sees the SET's value).
 fn set_while_pinging(server: &Server, key: &str) -> Duration {
     let mut con = server.connect();
     let mut other = server.connect();
-    let pinger = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        let started = Instant::now();
-        let pong: String = query(&mut other, &["PING"]);
-        assert_eq!(pong, "PONG");
-        started.elapsed()
-    });
-    let _: String = query(&mut con, &["SET", key, "v"]);
-    pinger.join().expect("the PING thread")
+    let exists: i64 = query(&mut con, &["EXISTS", key]);
+    assert_eq!(exists, 0, "{key} is new");
+    let set = redis::cmd("SET").arg(key).arg("v").get_packed_command();
+    let mut get_and_ping = redis::cmd("GET").arg(key).get_packed_command();
+    get_and_ping.extend(redis::cmd("PING").get_packed_command());
+    let set_sent = Instant::now();
+    con.send_packed_command(&set).expect("SET sent");
+    let sent = Instant::now();
+    other
+        .send_packed_command(&get_and_ping)
+        .expect("GET and PING sent");
+    let got = other.recv_response().expect("the GET reply");
+    let pong = other.recv_response().expect("the PING reply");
+    let waited = sent.elapsed();
+    let ok = con.recv_response().expect("the SET reply");
+    assert_eq!(ok, Value::Okay, "{key}");
+    assert_eq!(pong, Value::SimpleString("PONG".into()), "{key}");
+    assert_eq!(
+        got,
+        Value::BulkString(b"v".to_vec()),
+        "{key}: GET was served after the SET"
+    );
+    let ran = Duration::from_micros(
+        stat(&mut con, "hostile", "hostile", "last_execution_time_us") as u64,
+    );
+    let lead = sent - set_sent;
+    assert!(
+        lead < ran,
+        "{key}: GET sent {lead:?} after the SET, the trigger ran {ran:?}"
+    );
+    waited
 }
 
 on_all_servers!(fn hostile_guests_end_in_clear_errors(server) {

@@ -1,7 +1,9 @@
-//! Hundreds of damaged copies of a real component: each one loads or is
-//! refused with an error, the server stays up, and the libraries already
-//! loaded keep working.
+//! Hundreds of damaged copies of a real component: each one loads, with
+//! the triggers it describes, or is refused with an error and changes
+//! nothing, as TRIGGER LOAD's checks without a server say; the server stays
+//! up, and the library loaded before keeps working.
 
+use wasm_triggers::fuzzing::check_library;
 use wasm_triggers_tests::*;
 
 /// A small deterministic generator (xorshift64*), so that a failure can be
@@ -59,6 +61,56 @@ fn mutant(original: &[u8], seed: u64) -> Vec<u8> {
     bytes
 }
 
+/// What `TRIGGER LIST` says of a loaded library, in the form of
+/// `check_library`'s summary; asserts that the code it lists is `code`.
+fn listed_summary(con: &mut Connection, name: &str, code: &[u8]) -> String {
+    let reply: Value = query(
+        con,
+        &["TRIGGER", "LIST", "LIBRARY", name, "VERBOSE", "WITHCODE"],
+    );
+    let libraries = array(&reply);
+    assert_eq!(libraries.len(), 1, "{name} is listed");
+    let library = as_map(&libraries[0]);
+    assert!(
+        library["code"] == Value::BulkString(code.to_vec()),
+        "{name}: the code listed is the code loaded"
+    );
+    let triggers: Vec<String> = array(&library["triggers"])
+        .iter()
+        .map(|t| {
+            let t = as_map(t);
+            let events: Vec<String> = array(&t["events"]).iter().map(text).collect();
+            format!(
+                "{} prefix={:?} events={:?} on_fired={}",
+                text(&t["name"]),
+                text(&t["prefix"]),
+                events,
+                int(&t["on_fired"]) == 1
+            )
+        })
+        .collect();
+    format!("{name}: {}", triggers.join("; "))
+}
+
+/// Every trigger of `library` finished each execution it started, with a
+/// success or a failure.
+fn assert_finished_cleanly(con: &mut Connection, library: &str, seed: u64) {
+    let reply: Value = query(con, &["TRIGGER", "LIST", "LIBRARY", library]);
+    for trigger in array(&as_map(&array(&reply)[0])["triggers"]) {
+        let t = as_map(&trigger);
+        let (triggered, finished) = (int(&t["num_triggered"]), int(&t["num_finished"]));
+        assert_eq!(triggered, finished, "mutant {seed}: {t:?}");
+        assert_eq!(
+            int(&t["num_success"]) + int(&t["num_failed"]),
+            finished,
+            "mutant {seed}: {t:?}"
+        );
+    }
+}
+
+// Each mutant gets the verdict that TRIGGER LOAD's checks give it without a
+// server (`check_library`): loaded with the triggers it describes, or
+// refused with the same error, leaving TRIGGER LIST as it was.
 on_all_servers!(fn damaged_components_load_or_are_refused(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
@@ -66,6 +118,8 @@ on_all_servers!(fn damaged_components_load_or_are_refused(server) {
     let (mut loaded, mut refused) = (0, 0);
     for seed in 0..300u64 {
         let bytes = mutant(&original, seed);
+        let expected = check_library(&bytes);
+        let before: Value = query(&mut con, &["TRIGGER", "LIST", "WITHCODE"]);
         let reply = redis::cmd("TRIGGER")
             .arg("LOAD")
             .arg("REPLACE")
@@ -74,23 +128,47 @@ on_all_servers!(fn damaged_components_load_or_are_refused(server) {
         match reply {
             Ok(name) => {
                 loaded += 1;
+                let summary = expected.unwrap_or_else(|e| {
+                    panic!("mutant {seed}: loaded as {name}, but refused without a server: {e}")
+                });
+                assert_eq!(listed_summary(&mut con, &name, &bytes), summary, "mutant {seed}");
+                let mut names = vec![name.clone(), "name_counter".to_string()];
+                names.sort();
+                names.dedup();
+                assert_eq!(library_names(&mut con), names, "mutant {seed}");
+                // It fires or fails cleanly, and name_counter keeps counting.
+                let value = format!("p{seed}");
+                let _: i64 = query(&mut con, &["HSET", &format!("probe:{seed}"), "name", &value]);
+                assert_finished_cleanly(&mut con, &name, seed);
                 if name != "name_counter" {
+                    let count: i64 = query(&mut con, &["GET", &format!("name_{value}")]);
+                    assert_eq!(count, 1, "mutant {seed}: name_counter counted");
                     let _: String = query(&mut con, &["TRIGGER", "DELETE", &name]);
                 } else {
                     // A mutant that took name_counter's place: put it back.
                     load_replace(&mut con, &wasm("name_counter"));
                 }
+                assert_eq!(library_names(&mut con), ["name_counter"], "mutant {seed}");
             }
             Err(error) => {
                 refused += 1;
-                assert!(!error.to_string().is_empty(), "mutant {seed}: an empty error");
+                let error = error.to_string();
+                let expected = expected.expect_err(&format!(
+                    "mutant {seed}: refused with {error:?}, but loads without a server"
+                ));
+                assert!(!expected.is_empty(), "mutant {seed}: an empty error");
+                assert!(error.contains(&expected), "mutant {seed}: {error:?} should say {expected:?}");
+                let after: Value = query(&mut con, &["TRIGGER", "LIST", "WITHCODE"]);
+                assert_eq!(after, before, "mutant {seed}: a refused load changed TRIGGER LIST");
             }
         }
         let pong: String = query(&mut con, &["PING"]);
         assert_eq!(pong, "PONG", "mutant {seed}");
     }
     eprintln!("{:?}: {loaded} mutants loaded, {refused} refused", server.flavor);
-    assert!(refused > 0 && loaded + refused == 300, "{loaded} loaded, {refused} refused");
+    // Both paths were taken: the mutations are neither all fatal nor all
+    // harmless.
+    assert!(loaded > 0 && refused > 0, "{loaded} loaded, {refused} refused");
     // The library loaded before is still there and works.
     assert_eq!(library_names(&mut con), ["name_counter"]);
     let _: i64 = query(&mut con, &["HSET", "user:1", "name", "ada"]);
