@@ -1,11 +1,13 @@
 //! What guests write to the Redis log: `host.log`, `report-panic`, stdout
-//! and stderr (`wasi.rs`). A guest must not flood the log nor make the host
+//! and stderr ([`LogStream`], handed out by `wasi.rs`). A guest must not flood the log nor make the host
 //! keep unbounded text: each line is cut at [`MAX_LINE_BYTES`], and at most
 //! [`LINES_PER_SECOND`] guest lines are written each second. Lines past that
 //! are counted, and the count is logged once lines are allowed again.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::host_api::redis_log;
 
@@ -73,6 +75,66 @@ pub fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes cut)", &text[..end], text.len() - end)
+}
+
+/// stdout or stderr: lines written to the Redis log ([`log`]).
+pub struct LogStream {
+    /// `<library> stdout:`, the prefix of every line.
+    prefix: String,
+    /// The line being written, up to [`MAX_LINE_BYTES`].
+    line: Vec<u8>,
+}
+
+/// How much a guest may write at once.
+const WRITE_PERMIT: usize = 64 << 10;
+
+impl LogStream {
+    pub fn new(library: &str, name: &str) -> Self {
+        LogStream {
+            prefix: format!("<{library}> {name}:"),
+            line: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self) {
+        if !self.line.is_empty() {
+            let text = String::from_utf8_lossy(&self.line);
+            log("debug", &format!("{} {text}", self.prefix));
+            self.line.clear();
+        }
+    }
+}
+
+impl OutputStream for LogStream {
+    fn write(&mut self, bytes: wasmtime_wasi_io::bytes::Bytes) -> StreamResult<()> {
+        for &byte in bytes.iter() {
+            if byte == b'\n' {
+                self.emit();
+            } else if self.line.len() < MAX_LINE_BYTES {
+                self.line.push(byte);
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_PERMIT)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogStream {
+    async fn ready(&mut self) {}
+}
+
+impl Drop for LogStream {
+    fn drop(&mut self) {
+        self.emit();
+    }
 }
 
 #[cfg(test)]

@@ -33,14 +33,14 @@ use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
 use wasmtime_wasi::p2::pipe::ClosedInputStream;
 use wasmtime_wasi::p2::{
-    DynInputStream, DynOutputStream, DynPollable, OutputStream, Pollable, StreamError, StreamResult,
+    DynInputStream, DynOutputStream, DynPollable, Pollable, StreamError, StreamResult,
 };
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi_io::bindings::wasi::io::{error, poll as async_poll, streams as async_streams};
 use wasmtime_wasi_io::streams::InputStream;
 
-use crate::guest_log;
+use crate::guest_log::LogStream;
 use crate::runtime::HostState;
 
 /// Why a guest's WASI call was refused: it would have waited.
@@ -380,65 +380,5 @@ impl cli::stderr::Host for GuestIo<'_> {
     fn get_stderr(&mut self) -> wasmtime::Result<Resource<DynOutputStream>> {
         let stream: DynOutputStream = Box::new(LogStream::new(self.library, "stderr"));
         Ok(self.table.push(stream)?)
-    }
-}
-
-/// stdout or stderr: lines written to the Redis log (`guest_log.rs`).
-struct LogStream {
-    /// `<library> stdout:`, the prefix of every line.
-    prefix: String,
-    /// The line being written, up to [`guest_log::MAX_LINE_BYTES`].
-    line: Vec<u8>,
-}
-
-/// How much a guest may write at once.
-const WRITE_PERMIT: usize = 64 << 10;
-
-impl LogStream {
-    fn new(library: &str, name: &str) -> Self {
-        LogStream {
-            prefix: format!("<{library}> {name}:"),
-            line: Vec::new(),
-        }
-    }
-
-    fn emit(&mut self) {
-        if !self.line.is_empty() {
-            let text = String::from_utf8_lossy(&self.line);
-            guest_log::log("debug", &format!("{} {text}", self.prefix));
-            self.line.clear();
-        }
-    }
-}
-
-impl OutputStream for LogStream {
-    fn write(&mut self, bytes: wasmtime_wasi_io::bytes::Bytes) -> StreamResult<()> {
-        for &byte in bytes.iter() {
-            if byte == b'\n' {
-                self.emit();
-            } else if self.line.len() < guest_log::MAX_LINE_BYTES {
-                self.line.push(byte);
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> StreamResult<()> {
-        Ok(())
-    }
-
-    fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(WRITE_PERMIT)
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for LogStream {
-    async fn ready(&mut self) {}
-}
-
-impl Drop for LogStream {
-    fn drop(&mut self) {
-        self.emit();
     }
 }
