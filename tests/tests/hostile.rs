@@ -98,6 +98,7 @@ on_all_servers!(fn hostile_guests_end_in_clear_errors(server) {
         }
         let before = keyspace(&mut con);
         let waited = set_while_pinging(server, key);
+        eprintln!("{:?}: {key}: PING waited {waited:?}", server.flavor);
         assert!(waited < Duration::from_secs(5), "{key}: PING waited {waited:?}");
         assert!(last_error(&mut con).contains(error), "{key}: {}", last_error(&mut con));
         assert_only_the_command_wrote(&mut con, before, key);
