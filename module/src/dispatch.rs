@@ -177,7 +177,7 @@ extern "C" fn on_keyspace_event(
         if migration::moving_keys() && migration::raised_by_moving(event) {
             return;
         }
-        dispatch_event(&ctx, kind, event, key, selected_db(&ctx));
+        dispatch_event(&ctx, kind, event, key, None);
         fire_deferred(&ctx);
     }));
     if outcome.is_err() {
@@ -186,7 +186,9 @@ extern "C" fn on_keyspace_event(
     0
 }
 
-fn dispatch_event(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8], db: i32) {
+/// Fires the triggers an event matches. `db` is the event's database, or
+/// `None` for the context's (looked up only if a trigger matches).
+fn dispatch_event(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8], db: Option<i32>) {
     registry::with_libraries(|libraries| {
         // Without libraries, an event costs this check and nothing more.
         if !libraries.is_empty() {
@@ -205,7 +207,7 @@ fn fire_deferred(ctx: &Context) {
             key,
             db,
         } = deferred;
-        dispatch_event(ctx, kind, &name, &key, db);
+        dispatch_event(ctx, kind, &name, &key, Some(db));
     }
 }
 
@@ -215,7 +217,7 @@ fn dispatch(
     kind: NotifyEvent,
     event: &str,
     key: &[u8],
-    db: i32,
+    db: Option<i32>,
 ) {
     let mut may_fire = None;
     for library in libraries {
@@ -227,6 +229,7 @@ fn dispatch(
             if !*may_fire.get_or_insert_with(|| may_fire_here(ctx)) {
                 return;
             }
+            let db = db.unwrap_or_else(|| selected_db(ctx));
             fire(ctx, library, trigger, event, key, db);
         }
     }
