@@ -21,8 +21,9 @@
 //! What a guest's own calls raise does not fire triggers: while a guest
 //! runs, an [`ExecutionGuard`] is held, and the events of its writes (and of
 //! its reads: `keymiss`) are ignored. Events that happen to a key rather
-//! than being made by the guest — `expired` (a read that finds the key past
-//! its expiry deletes it) and `evicted` — are not the guest's doing: they
+//! than being made by the guest — `expired` and `hexpired` (a read that
+//! finds a key or hash field past its expiry deletes it) and `evicted` —
+//! are not the guest's doing: they
 //! are kept, and fired once the guest returns, like any other event. The
 //! guard is scoped to the guest call, not a global switch, so it cannot be
 //! left on by mistake.
@@ -60,9 +61,11 @@ struct DeferredEvent {
     db: i32,
 }
 
-/// The events a guest's call can raise without having made them.
+/// The events a guest's call can raise without having made them: a key or
+/// (Redis 7.4+, Valkey 9) a hash field found past its expiry by a read, and
+/// an eviction.
 fn happens_to_key(event: &str) -> bool {
-    matches!(event, "expired" | "evicted")
+    matches!(event, "expired" | "hexpired" | "evicted")
 }
 
 /// Held while a guest runs: keyspace events raised meanwhile (by the
