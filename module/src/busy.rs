@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
 
+use crate::command_budget;
 use crate::config;
 use crate::dispatch;
 
@@ -70,6 +71,7 @@ extern "C" fn on_event_loop(
     if subevent == raw::REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP {
         HELD_SINCE.set(None);
         KILLED.set(false);
+        command_budget::close();
     }
 }
 
@@ -85,13 +87,13 @@ impl std::fmt::Display for Killed {
 
 impl std::error::Error for Killed {}
 
-/// Before a guest call: starts counting the hold, lets other clients be
-/// answered if it lasts, and refuses the call after `TRIGGER KILL`.
-pub fn before_guest_call() -> Result<(), Killed> {
-    if HELD_SINCE.get().is_none() {
-        HELD_SINCE.set(Some(Instant::now()));
-    }
-    while_running()
+/// Before a guest call starting `now`: starts counting the hold, lets other
+/// clients be answered if it lasts, and refuses the call after `TRIGGER
+/// KILL`.
+pub fn before_guest_call(now: Instant) -> Result<(), Killed> {
+    let since = HELD_SINCE.get().unwrap_or(now);
+    HELD_SINCE.set(Some(since));
+    check(now.saturating_duration_since(since))
 }
 
 /// During a guest call, every [`CHECK_INTERVAL`]: as [`before_guest_call`].
@@ -99,6 +101,10 @@ pub fn while_running() -> Result<(), Killed> {
     let held = HELD_SINCE
         .get()
         .map_or(Duration::ZERO, |since| since.elapsed());
+    check(held)
+}
+
+fn check(held: Duration) -> Result<(), Killed> {
     if held >= config::max_execution_time() {
         // The module's own context: Redis lets a context yield once it is
         // `busy-reply-threshold` old, and then every 1/hz seconds.

@@ -13,10 +13,12 @@
 //! a `last_error` that says so, and are counted (`INFO triggers`,
 //! `num_over_budget`).
 //!
-//! A unit opens at its first fired trigger and closes when its last
-//! post-notification job has run: a marker job, scheduled when the unit
-//! opens, schedules itself again behind any `run` still waiting (Redis runs
-//! jobs that jobs add in the same pass).
+//! A unit opens at its first fired trigger and closes when its last `run`
+//! has run (Redis runs the jobs that jobs add in the same pass). A unit
+//! whose triggers left no `run` to wait for (`on_fired` did all the work)
+//! is closed by a marker job instead, which schedules itself again behind
+//! any `run` still waiting; and any unit is closed when Redis is back in its
+//! event loop (`busy.rs`).
 //!
 //! The payloads `on-fired` hands to `run` wait in memory Redis does not
 //! count, until the unit's jobs run: their total is held under
@@ -33,6 +35,8 @@ use crate::config;
 thread_local! {
     /// The time spent by the guests of the open unit, if one is open.
     static SPENT: Cell<Option<Duration>> = const { Cell::new(None) };
+    /// Whether the marker job is scheduled.
+    static MARKER: Cell<bool> = const { Cell::new(false) };
     /// `run` jobs scheduled and not yet run.
     static PENDING_RUNS: Cell<u64> = const { Cell::new(0) };
     /// Bytes of payloads waiting for their `run`.
@@ -44,19 +48,10 @@ pub static OVER_BUDGET: AtomicU64 = AtomicU64::new(0);
 
 /// The time the guests of the current unit may still take, opening a unit
 /// if none is open; `None` when the budget is spent (counted).
-pub fn time_left(ctx: &Context) -> Option<Duration> {
+pub fn time_left() -> Option<Duration> {
     let budget = config::max_execution_time();
-    let spent = match SPENT.get() {
-        Some(spent) => spent,
-        None => {
-            // Without the marker job the unit would never close: then every
-            // event is a unit of its own.
-            if ctx.add_post_notification_job(close_when_done) == Status::Ok {
-                SPENT.set(Some(Duration::ZERO));
-            }
-            Duration::ZERO
-        }
-    };
+    let spent = SPENT.get().unwrap_or_default();
+    SPENT.set(Some(spent));
     let left = budget.saturating_sub(spent);
     if left.is_zero() {
         OVER_BUDGET.fetch_add(1, Ordering::Relaxed);
@@ -81,12 +76,34 @@ pub fn spent_message() -> String {
     )
 }
 
+/// Held while a trigger fires in a notification: when it is dropped and no
+/// `run` waits to close the unit (the trigger's `on_fired` did all the work,
+/// or failed), the marker job is scheduled to close it.
+pub struct Firing<'a>(pub &'a Context);
+
+impl Drop for Firing<'_> {
+    fn drop(&mut self) {
+        if PENDING_RUNS.get() == 0 && !MARKER.get() && SPENT.get().is_some() {
+            // Without the marker the unit would close only in the event loop.
+            if self.0.add_post_notification_job(close_when_done) == Status::Ok {
+                MARKER.set(true);
+            }
+        }
+    }
+}
+
 /// The marker job: closes the unit once no `run` is waiting, or comes
 /// back after them.
 fn close_when_done(ctx: &Context) {
     if PENDING_RUNS.get() > 0 && ctx.add_post_notification_job(close_when_done) == Status::Ok {
         return;
     }
+    MARKER.set(false);
+    close();
+}
+
+/// Ends the open unit, if any.
+pub fn close() {
     SPENT.set(None);
 }
 
@@ -117,12 +134,17 @@ impl PendingRun {
 }
 
 impl Drop for PendingRun {
+    /// The last `run` of a unit closes it (unless the marker will).
     fn drop(&mut self) {
         PENDING_PAYLOAD_BYTES.set(
             PENDING_PAYLOAD_BYTES
                 .get()
                 .saturating_sub(self.payload_bytes),
         );
-        PENDING_RUNS.set(PENDING_RUNS.get().saturating_sub(1));
+        let left = PENDING_RUNS.get().saturating_sub(1);
+        PENDING_RUNS.set(left);
+        if left == 0 && !MARKER.get() {
+            close();
+        }
     }
 }

@@ -41,10 +41,10 @@ use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status}
 use crate::busy;
 use crate::command_budget::{self, PendingRun};
 use crate::config;
-use crate::host_api::{redis_log, RedisCtx};
+use crate::host_api::{redis_log, KeyName, RedisCtx};
 use crate::migration;
 use crate::registry::{self, Library, Trigger};
-use crate::runtime::Event;
+use crate::runtime::{CallLimit, Event};
 
 thread_local! {
     static EXECUTING: Cell<bool> = const { Cell::new(false) };
@@ -159,7 +159,8 @@ extern "C" fn on_keyspace_event(
         let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
             return;
         };
-        let key = RedisString::string_as_slice(key);
+        let key_string = key;
+        let key = RedisString::string_as_slice(key_string);
         let kind = NotifyEvent::from_bits_truncate(kind);
         let ctx = Context::new(ctx);
         if EXECUTING.get() {
@@ -180,7 +181,7 @@ extern "C" fn on_keyspace_event(
         if migration::moving_keys() && migration::raised_by_moving(event) {
             return;
         }
-        dispatch_event(&ctx, kind, event, key, None);
+        dispatch_event(&ctx, kind, event, key, KeyName::String(key_string), None);
         fire_deferred(&ctx);
     }));
     if outcome.is_err() {
@@ -191,11 +192,18 @@ extern "C" fn on_keyspace_event(
 
 /// Fires the triggers an event matches. `db` is the event's database, or
 /// `None` for the context's (looked up only if a trigger matches).
-fn dispatch_event(ctx: &Context, kind: NotifyEvent, event: &str, key: &[u8], db: Option<i32>) {
+fn dispatch_event(
+    ctx: &Context,
+    kind: NotifyEvent,
+    event: &str,
+    key: &[u8],
+    key_name: KeyName,
+    db: Option<i32>,
+) {
     registry::with_libraries(|libraries| {
         // Without libraries, an event costs this check and nothing more.
         if !libraries.is_empty() {
-            dispatch(ctx, libraries, kind, event, key, db);
+            dispatch(ctx, libraries, (kind, event), key, key_name, db);
         }
     });
 }
@@ -210,16 +218,16 @@ fn fire_deferred(ctx: &Context) {
             key,
             db,
         } = deferred;
-        dispatch_event(ctx, kind, &name, &key, Some(db));
+        dispatch_event(ctx, kind, &name, &key, KeyName::Bytes(&key), Some(db));
     }
 }
 
 fn dispatch(
     ctx: &Context,
     libraries: &[Rc<Library>],
-    kind: NotifyEvent,
-    event: &str,
+    (kind, event): (NotifyEvent, &str),
     key: &[u8],
+    key_name: KeyName,
     db: Option<i32>,
 ) {
     let mut may_fire = None;
@@ -233,7 +241,7 @@ fn dispatch(
                 return;
             }
             let db = db.unwrap_or_else(|| selected_db(ctx));
-            fire(ctx, library, trigger, event, key, db);
+            fire(ctx, library, trigger, event, (key, key_name), db);
         }
     }
 }
@@ -251,7 +259,14 @@ fn selected_db(ctx: &Context) -> i32 {
     }
 }
 
-fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, key: &[u8], db: i32) {
+fn fire(
+    ctx: &Context,
+    library: &Rc<Library>,
+    trigger: &Trigger,
+    event: &str,
+    (key, key_name): (&[u8], KeyName),
+    db: i32,
+) {
     let _guard = ExecutionGuard::enter();
     let stats = &trigger.stats;
     let Ok(mut instance) = library.instance.try_borrow_mut() else {
@@ -260,7 +275,7 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
         return;
     };
     // The owner's key permission, before any of the library's code runs.
-    match instance.owner_may_read(RedisCtx::new(ctx.ctx), key) {
+    match instance.owner_may_read(key_name) {
         Ok(true) => {}
         Ok(false) => return stats.denied(),
         Err(error) => {
@@ -269,7 +284,8 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
         }
     }
     stats.triggered();
-    let Some(time_left) = command_budget::time_left(ctx) else {
+    let _firing = command_budget::Firing(ctx);
+    let Some(time_left) = command_budget::time_left() else {
         return stats.failed(Duration::ZERO, command_budget::spent_message());
     };
     let event = Event {
@@ -280,18 +296,20 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
 
     let started = Instant::now();
     let payload = if trigger.has_on_fired {
-        if busy::before_guest_call().is_err() {
+        if busy::before_guest_call(started).is_err() {
             return stats.failed(Duration::ZERO, busy::killed_message("on_fired"));
         }
-        let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event, time_left);
+        let limit = CallLimit::new(started, time_left);
+        let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event, limit);
         drop(instance);
-        command_budget::spend(started.elapsed());
+        let took = started.elapsed();
+        command_budget::spend(took);
         match result {
             // Nothing more to do: `on_fired` did all the work.
-            Ok(None) => return stats.succeeded(started.elapsed()),
+            Ok(None) => return stats.succeeded(took),
             Ok(Some(payload)) if payload.len() > config::max_payload_bytes() => {
                 return stats.failed(
-                    started.elapsed(),
+                    took,
                     format!(
                         "on_fired returned a payload of {} bytes, over the limit of {} bytes \
                          (triggers.max-payload-size)",
@@ -301,7 +319,7 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &str, ke
                 );
             }
             Ok(Some(payload)) => Some(payload),
-            Err(error) => return stats.failed(started.elapsed(), error.into_message()),
+            Err(error) => return stats.failed(took, error.into_message()),
         }
     } else {
         drop(instance);
@@ -360,13 +378,13 @@ impl RunJob {
         if let Some(select) = unsafe { raw::RedisModule_SelectDb } {
             unsafe { select(ctx.ctx, self.event.db) };
         }
-        let Some(time_left) = command_budget::time_left(ctx) else {
+        let Some(time_left) = command_budget::time_left() else {
             return stats.failed(self.on_fired_time, command_budget::spent_message());
         };
-        if busy::before_guest_call().is_err() {
+        let started = Instant::now();
+        if busy::before_guest_call(started).is_err() {
             return stats.failed(self.on_fired_time, busy::killed_message("run"));
         }
-        let started = Instant::now();
         let Ok(mut instance) = self.library.instance.try_borrow_mut() else {
             stats.failed(self.on_fired_time, "the library is busy".into());
             return;
@@ -376,11 +394,12 @@ impl RunJob {
             self.trigger,
             &self.event,
             self.payload.as_deref(),
-            time_left,
+            CallLimit::new(started, time_left),
         );
         drop(instance);
-        command_budget::spend(started.elapsed());
-        let elapsed = self.on_fired_time + started.elapsed();
+        let took = started.elapsed();
+        command_budget::spend(took);
+        let elapsed = self.on_fired_time + took;
         match result {
             Ok(()) => stats.succeeded(elapsed),
             Err(error) => stats.failed(elapsed, error.into_message()),

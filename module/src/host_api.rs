@@ -51,6 +51,14 @@ impl RedisCtx {
     }
 }
 
+/// The key of an event: the notification's own Redis string, or bytes (an
+/// event kept for later, see `dispatch.rs`).
+#[derive(Clone, Copy)]
+pub enum KeyName<'a> {
+    String(*mut raw::RedisModuleString),
+    Bytes(&'a [u8]),
+}
+
 /// What `call` may do in the guest call in progress. (In `describe` there
 /// is no Redis context at all, so `call` is refused before the mode matters.)
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -129,23 +137,39 @@ impl CallUser {
         Ok(())
     }
 
-    /// Whether the owner may read `key`, by its ACL key patterns. Leaves the
-    /// owner attached to `ctx`. On a server without the check, the
-    /// library's calls are still checked.
-    pub fn may_read_key(&mut self, ctx: RedisCtx, key: &[u8]) -> Result<bool, String> {
-        let Some(ctx) = ctx.get() else {
+    /// Whether the owner may read `key`, by its ACL key patterns. On a
+    /// server without the check, the library's calls are still checked.
+    pub fn may_read_key(&mut self, key: KeyName) -> Result<bool, String> {
+        let (Some(lookup), Some(check), Some(free_user)) = (
+            unsafe { raw::RedisModule_GetModuleUserFromUserName },
+            unsafe { raw::RedisModule_ACLCheckKeyPermissions },
+            unsafe { raw::RedisModule_FreeModuleUser },
+        ) else {
             return Ok(true);
         };
-        self.attach(ctx)?;
-        let (Some((_, user)), Some(check)) = (self.attached, unsafe {
-            raw::RedisModule_ACLCheckKeyPermissions
-        }) else {
-            return Ok(true);
+        if self.name.is_null() {
+            self.name = create_string(self.owner.as_bytes());
+        }
+        // SAFETY: `name` is a live string; the user is freed below, within
+        // this callback (an ACL change cannot come in between).
+        let user = unsafe { lookup(self.name) };
+        if user.is_null() {
+            return Err(format!(
+                "the library's owner, ACL user '{}', does not exist on this server",
+                self.owner
+            ));
+        }
+        let (string, owned) = match key {
+            KeyName::String(string) => (string, false),
+            KeyName::Bytes(bytes) => (create_string(bytes), true),
         };
-        let key = create_string(key);
-        // SAFETY: `user` is attached for this guest call; `key` is live.
-        let status = unsafe { check(user, key, raw::REDISMODULE_CMD_KEY_ACCESS as c_int) };
-        free_string(key);
+        // SAFETY: `user` and `string` are live.
+        let status = unsafe { check(user, string, raw::REDISMODULE_CMD_KEY_ACCESS as c_int) };
+        if owned {
+            free_string(string);
+        }
+        // SAFETY: looked up above.
+        unsafe { free_user(user) };
         Ok(status == raw::REDISMODULE_OK as c_int)
     }
 

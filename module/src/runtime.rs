@@ -23,7 +23,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::busy;
 use crate::code_cache;
 use crate::config;
-use crate::host_api::{self, CallMode, CallUser, RedisCtx};
+use crate::host_api::{self, CallMode, CallUser, KeyName, RedisCtx};
 use crate::ticker::GuestCall;
 use crate::wasi;
 
@@ -394,10 +394,39 @@ fn check_ticks(left: Duration) -> u64 {
     config::deadline_ticks(left.min(busy::CHECK_INTERVAL))
 }
 
-/// Ends the next guest call after `limit`.
-fn set_deadline(store: &mut Store<HostState>, limit: Duration) {
-    store.data_mut().call_deadline = Instant::now() + limit;
-    store.set_epoch_deadline(check_ticks(limit));
+/// How long a guest call may run.
+#[derive(Clone, Copy)]
+pub struct CallLimit {
+    /// When it must end.
+    until: Instant,
+    /// How long that is from its start.
+    left: Duration,
+    /// Whether that is its command's budget rather than the full limit.
+    by_budget: bool,
+}
+
+impl CallLimit {
+    /// A call starting at `start`, with `left` of its command's budget.
+    pub fn new(start: Instant, left: Duration) -> Self {
+        CallLimit {
+            until: start + left,
+            left,
+            by_budget: left + config::EPOCH_TICK < config::max_execution_time(),
+        }
+    }
+
+    /// The full time limit, from now.
+    fn full() -> Self {
+        Self::new(Instant::now(), config::max_execution_time())
+    }
+}
+
+/// Ends the next guest call at `limit`.
+fn set_deadline(store: &mut Store<HostState>, limit: CallLimit) {
+    let data = store.data_mut();
+    data.call_deadline = limit.until;
+    data.limited_by_budget = limit.by_budget;
+    store.set_epoch_deadline(check_ticks(limit.left));
 }
 
 /// Instantiates a compiled library in a new store. Instantiation runs guest
@@ -408,7 +437,7 @@ fn instantiate(
     owner: Option<&str>,
 ) -> Result<(Store<HostState>, TriggerLibrary), String> {
     let mut store = new_store(compiled.engine, library, owner);
-    set_deadline(&mut store, config::max_execution_time());
+    set_deadline(&mut store, CallLimit::full());
     let _running = GuestCall::start();
     let bindings = compiled
         .pre
@@ -492,11 +521,7 @@ impl LibraryInstance {
 
     /// Calls `describe`. Runs with no Redis context: `call` is refused.
     pub fn describe(&mut self) -> Result<LibraryInfo, String> {
-        let running = self.enter(
-            RedisCtx::null(),
-            CallMode::ReadOnly,
-            config::max_execution_time(),
-        );
+        let running = self.enter(RedisCtx::null(), CallMode::ReadOnly, CallLimit::full());
         let result = self.bindings.call_describe(&mut self.store);
         self.leave(running);
         result.map_err(|e| self.explain_trap("describe", e))
@@ -504,25 +529,20 @@ impl LibraryInstance {
 
     /// Whether the library's owner may read `key` (its ACL key patterns):
     /// checked before the library's code runs for an event of that key.
-    pub fn owner_may_read(&mut self, ctx: RedisCtx, key: &[u8]) -> Result<bool, String> {
-        let data = self.store.data_mut();
-        match data.user.as_mut() {
-            Some(user) => {
-                let allowed = user.may_read_key(ctx, key);
-                user.detach();
-                allowed
-            }
+    pub fn owner_may_read(&mut self, key: KeyName) -> Result<bool, String> {
+        match self.store.data_mut().user.as_mut() {
+            Some(user) => user.may_read_key(key),
             None => Ok(true),
         }
     }
 
-    /// Calls `on-fired` with a read-only Redis context, for at most `limit`.
+    /// Calls `on-fired` with a read-only Redis context, until `limit`.
     pub fn on_fired(
         &mut self,
         ctx: RedisCtx,
         trigger: u32,
         event: &Event,
-        limit: Duration,
+        limit: CallLimit,
     ) -> Result<Option<Vec<u8>>, CallError> {
         let running = self.enter(ctx, CallMode::ReadOnly, limit);
         let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
@@ -534,14 +554,14 @@ impl LibraryInstance {
         }
     }
 
-    /// Calls `run` with a Redis context that may write, for at most `limit`.
+    /// Calls `run` with a Redis context that may write, until `limit`.
     pub fn run(
         &mut self,
         ctx: RedisCtx,
         trigger: u32,
         event: &Event,
         payload: Option<&[u8]>,
-        limit: Duration,
+        limit: CallLimit,
     ) -> Result<(), CallError> {
         let running = self.enter(ctx, CallMode::Write, limit);
         let result = self
@@ -560,9 +580,9 @@ impl LibraryInstance {
         self.store.data().limiter.memory_bytes
     }
 
-    /// Prepares the store for a guest call: the Redis context and mode, a
-    /// deadline `limit` from now, and the ticker told that a guest runs.
-    fn enter(&mut self, ctx: RedisCtx, mode: CallMode, limit: Duration) -> GuestCall {
+    /// Prepares the store for a guest call: the Redis context and mode, its
+    /// deadline, and the ticker told that a guest runs.
+    fn enter(&mut self, ctx: RedisCtx, mode: CallMode, limit: CallLimit) -> GuestCall {
         if self.optimization.is_some() {
             self.switch_to_optimized_code();
         }
@@ -570,7 +590,6 @@ impl LibraryInstance {
         data.ctx = ctx;
         data.mode = mode;
         data.limiter.memory_denied = false;
-        data.limited_by_budget = limit + config::EPOCH_TICK < config::max_execution_time();
         set_deadline(&mut self.store, limit);
         GuestCall::start()
     }
