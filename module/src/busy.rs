@@ -52,7 +52,7 @@ pub fn init(ctx: &Context) -> Result<(), String> {
         id: raw::REDISMODULE_EVENT_EVENTLOOP,
         dataver: 1,
     };
-    // SAFETY: as above.
+    // SAFETY: called during `MODULE LOAD` with its context.
     if unsafe { subscribe(ctx.ctx, event_loop, Some(on_event_loop)) }
         != raw::REDISMODULE_OK as c_int
     {

@@ -22,7 +22,7 @@
 //!
 //! The payloads `on-fired` hands to `run` wait in memory Redis does not
 //! count, until the unit's jobs run: their total is held under
-//! `triggers.max-payload-size` ([`PendingPayload`]).
+//! `triggers.max-payload-size` ([`PendingRun`]).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
