@@ -114,44 +114,27 @@ impl CallUser {
         if self.attached.is_some() {
             return Ok(());
         }
-        let (Some(lookup), Some(set_user)) = (
-            unsafe { raw::RedisModule_GetModuleUserFromUserName },
-            unsafe { raw::RedisModule_SetContextUser },
-        ) else {
+        let Some(set_user) = (unsafe { raw::RedisModule_SetContextUser }) else {
             return Err("this server cannot run calls as the library's owner".into());
         };
-        if self.name.is_null() {
-            self.name = create_string(self.owner.as_bytes());
-        }
-        // SAFETY: `name` is a live string; the user is freed in `detach`.
-        let user = unsafe { lookup(self.name) };
-        if user.is_null() {
-            return Err(format!(
-                "the library's owner, ACL user '{}', does not exist on this server",
-                self.owner
-            ));
-        }
+        // Freed in `detach`.
+        let user = self.look_up()?;
         // SAFETY: `ctx` is the context of the guest call in progress.
         unsafe { set_user(ctx, user) };
         self.attached = Some((ctx, user));
         Ok(())
     }
 
-    /// Whether the owner may read `key`, by its ACL key patterns. On a
-    /// server without the check, the library's calls are still checked.
-    pub fn may_read_key(&mut self, key: KeyName) -> Result<bool, String> {
-        let (Some(lookup), Some(check), Some(free_user)) = (
-            unsafe { raw::RedisModule_GetModuleUserFromUserName },
-            unsafe { raw::RedisModule_ACLCheckKeyPermissions },
-            unsafe { raw::RedisModule_FreeModuleUser },
-        ) else {
-            return Ok(true);
+    /// The owner's ACL user, which the caller must free before its Redis
+    /// callback returns (an ACL change may delete the user after it).
+    fn look_up(&mut self) -> Result<*mut raw::RedisModuleUser, String> {
+        let Some(lookup) = (unsafe { raw::RedisModule_GetModuleUserFromUserName }) else {
+            return Err("this server cannot run calls as the library's owner".into());
         };
         if self.name.is_null() {
             self.name = create_string(self.owner.as_bytes());
         }
-        // SAFETY: `name` is a live string; the user is freed below, within
-        // this callback (an ACL change cannot come in between).
+        // SAFETY: `name` is a live string.
         let user = unsafe { lookup(self.name) };
         if user.is_null() {
             return Err(format!(
@@ -159,6 +142,20 @@ impl CallUser {
                 self.owner
             ));
         }
+        Ok(user)
+    }
+
+    /// Whether the owner may read `key`, by its ACL key patterns. On a
+    /// server without the check, the library's calls are still checked.
+    pub fn may_read_key(&mut self, key: KeyName) -> Result<bool, String> {
+        let (Some(check), Some(free_user)) =
+            (unsafe { raw::RedisModule_ACLCheckKeyPermissions }, unsafe {
+                raw::RedisModule_FreeModuleUser
+            })
+        else {
+            return Ok(true);
+        };
+        let user = self.look_up()?;
         let (string, owned) = match key {
             KeyName::String(string) => (string, false),
             KeyName::Bytes(bytes) => (create_string(bytes), true),
