@@ -1,14 +1,17 @@
 //! The epoch ticker: the clock behind the guests' time limit.
 //!
-//! wasmtime interrupts a guest once the engine's epoch passes the deadline
-//! set before the call; a thread advances the epoch every
-//! [`config::EPOCH_TICK`] of wall time. It counts ticks by the clock, not by
-//! its own wake-ups: on a busy machine the thread wakes late, and then
-//! advances the epoch by every tick that passed, so that a time limit holds
-//! in wall time however starved the thread is. So that an idle server does not wake up 200
-//! times a second for nothing, the thread parks itself after a while without
-//! guest calls, and the next call wakes it. It never parks while a call is in
-//! progress, however long that call runs.
+//! wasmtime calls back into the module once the engine's epoch passes the
+//! deadline set for a guest call (`runtime.rs`), which then ends the call at
+//! its time, or lets Redis answer other clients (`busy.rs`). A thread
+//! advances the epoch every [`config::EPOCH_TICK`] of wall time. It counts
+//! ticks by the clock, not by its own wake-ups: on a busy machine the thread
+//! wakes late, and then advances the epoch by every tick that passed, so
+//! that a time limit holds in wall time however starved the thread is.
+//!
+//! So that an idle server does not wake up 200 times a second for nothing,
+//! the thread parks itself after a while without guest calls, and the next
+//! call wakes it. It never parks while a call is in progress, however long
+//! that call runs.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
