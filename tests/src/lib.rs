@@ -427,6 +427,15 @@ pub fn replicaof(replica: &Server, primary: &Server) {
     });
 }
 
+/// A number from a section of `INFO`.
+pub fn info_number(con: &mut Connection, section: &str, field: &str) -> i64 {
+    let info: String = query(con, &["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {info}"))
+}
+
 /// `SAVE`, once no background save is running (a replica's full sync may
 /// still be reaping its child, and `SAVE` refuses to run beside one).
 pub fn save(con: &mut Connection) {

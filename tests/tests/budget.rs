@@ -30,14 +30,6 @@ fn slow_server(server: &Server) -> Connection {
     con
 }
 
-fn info_field(con: &mut Connection, field: &str) -> i64 {
-    let info: String = query(con, &["INFO", "triggers"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("triggers_{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in {info}"))
-}
-
 /// 20 triggers of 300 ms each: one runs whole, the second is stopped when
 /// the budget runs out, the other 18 do not run. Without the budget the
 /// command would hold the server for 6 s.
@@ -54,7 +46,11 @@ fn assert_one_budget(con: &mut Connection, pings: &Pings, what: &str) {
     assert_eq!(stat(con, "slow", "slow", "num_failed"), 19, "{what}");
     let error = text(&trigger_stats(con, "slow", "slow")["last_error"]);
     assert!(error.contains("time budget of 500 ms"), "{what}: {error}");
-    assert_eq!(info_field(con, "num_over_budget"), 18, "{what}");
+    assert_eq!(
+        info_number(con, "triggers", "triggers_num_over_budget"),
+        18,
+        "{what}"
+    );
 }
 
 on_all_servers!(fn a_transaction_shares_one_budget(server) {

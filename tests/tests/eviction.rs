@@ -7,14 +7,6 @@
 
 use wasm_triggers_tests::*;
 
-fn info_number(con: &mut Connection, section: &str, field: &str) -> i64 {
-    let info: String = query(con, &["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in {info}"))
-}
-
 on_all_servers!(fn every_eviction_fires_and_memory_stays_bounded(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
