@@ -1,0 +1,257 @@
+//! The servers: which ones there are ([`Flavor`]), where their binaries, the
+//! module and the Wasm files are, and [`Server`], a server process started
+//! with the module loaded in a temporary directory.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Connection;
+
+/// Which server to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Redis8,
+    Valkey8,
+    Valkey9,
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
+}
+
+impl Flavor {
+    /// Every server the tests run on.
+    pub const ALL: [Flavor; 3] = [Flavor::Redis8, Flavor::Valkey8, Flavor::Valkey9];
+
+    pub fn server_binary(self) -> PathBuf {
+        let root = repo_root();
+        match self {
+            Flavor::Redis8 => {
+                path_from_env("REDIS_SERVER", root.join(".cache/redis-8/bin/redis-server"))
+            }
+            Flavor::Valkey8 => path_from_env(
+                "VALKEY_SERVER",
+                root.join(".cache/valkey-8/bin/valkey-server"),
+            ),
+            Flavor::Valkey9 => path_from_env(
+                "VALKEY9_SERVER",
+                root.join(".cache/valkey-9/bin/valkey-server"),
+            ),
+        }
+    }
+}
+
+pub fn module_path() -> PathBuf {
+    path_from_env(
+        "TRIGGERS_MODULE",
+        repo_root().join("target/release/libwasm_triggers.so"),
+    )
+}
+
+/// The bytes of `target/wasm/<name>.wasm`, built by `scripts/build-wasm.sh`.
+pub fn wasm(name: &str) -> Vec<u8> {
+    let path = repo_root().join("target/wasm").join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}. Run scripts/setup.sh (or scripts/test.sh) first.",
+            path.display()
+        )
+    })
+}
+
+/// A server process, killed on drop.
+pub struct Server {
+    pub flavor: Flavor,
+    pub port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn spawn(flavor: Flavor, port: u16, dir: &Path, extra: &[String]) -> Child {
+    Command::new(flavor.server_binary())
+        .arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--save", "", "--appendonly", "no"])
+        .args(["--enable-debug-command", "local"])
+        .args(["--logfile", "server.log"])
+        .arg("--loadmodule")
+        .arg(module_path())
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts")
+}
+
+impl Server {
+    /// Starts a server with the module loaded, and waits until it answers.
+    pub fn start(flavor: Flavor) -> Server {
+        Self::start_with(flavor, &[])
+    }
+
+    /// Same as [`Server::start`], with extra `--name value` arguments.
+    pub fn start_with(flavor: Flavor, extra: &[&str]) -> Server {
+        let binary = flavor.server_binary();
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/setup.sh first",
+            binary.display()
+        );
+        let module = module_path();
+        assert!(
+            module.exists(),
+            "{} is missing: run scripts/setup.sh first",
+            module.display()
+        );
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let mut last_error = String::new();
+        // A port found free may be taken by another test before the server
+        // binds it: try a few.
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let port = free_port();
+            let child = spawn(flavor, port, dir.path(), &extra);
+            let mut server = Server {
+                flavor,
+                port,
+                child,
+                dir,
+                extra: extra.clone(),
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("{flavor:?} did not start: {last_error}");
+    }
+
+    /// The server's working directory (`dir`): its RDB and AOF files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kills the server (`SIGKILL`: nothing is saved on the way out).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server and starts it again with the same arguments, in
+    /// the same directory, so that it loads what was saved there. Panics
+    /// if it does not start.
+    pub fn restart(&mut self) {
+        if let Err(e) = self.try_restart() {
+            panic!("{:?} did not restart: {e}", self.flavor);
+        }
+    }
+
+    /// Same as [`Server::restart`], but a server that exits while starting
+    /// (for instance because it refuses its RDB file) is an `Err` with its
+    /// log.
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        self.kill();
+        let mut last_error = String::new();
+        // The same port if it is still free, a new one otherwise.
+        for attempt in 0..5 {
+            if attempt > 0 {
+                self.port = free_port();
+            }
+            self.child = spawn(self.flavor, self.port, self.dir.path(), &self.extra);
+            match self.wait_ready() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains("already in use") => last_error = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = e.read_to_string(&mut stderr);
+                }
+                return Err(format!("exited with {status}: {stderr}\n{}", self.log()));
+            }
+            if let Ok(mut con) = self.try_connect(false) {
+                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("no answer in 20 s\n{}", self.log()))
+    }
+
+    fn try_connect(&self, resp3: bool) -> redis::RedisResult<Connection> {
+        let protocol = if resp3 { "?protocol=resp3" } else { "" };
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/{protocol}", self.port))?;
+        client.get_connection_with_timeout(Duration::from_secs(10))
+    }
+
+    /// A RESP2 connection.
+    pub fn connect(&self) -> Connection {
+        self.try_connect(false).expect("a connection to the server")
+    }
+
+    /// A RESP2 connection, authenticated as an ACL user.
+    pub fn connect_as(&self, user: &str, password: &str) -> Connection {
+        let url = format!("redis://{user}:{password}@127.0.0.1:{}/", self.port);
+        redis::Client::open(url)
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("a connection as {user}: {e}"))
+    }
+
+    /// A RESP3 connection.
+    pub fn connect_resp3(&self) -> Connection {
+        self.try_connect(true)
+            .expect("a RESP3 connection to the server")
+    }
+
+    /// The server's log file.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
