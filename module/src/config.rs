@@ -15,8 +15,7 @@ use std::time::Duration;
 use redis_module::configuration::ConfigurationContext;
 use redis_module::{Context, ContextFlags, RedisValue};
 
-use crate::dispatch;
-use crate::host_api::redis_log;
+use crate::server::{self, redis_log};
 
 /// `triggers.max-execution-time`: the time limit of one `describe`,
 /// `on_fired` or `run` call, in milliseconds.
@@ -142,7 +141,7 @@ fn parse_value(text: &str, size: bool) -> Option<i64> {
 
 /// In a cluster, warns when `max-execution-time` is half of
 /// `cluster-node-timeout` or more: triggers holding the server that long
-/// before it answers `-BUSY` and serves the cluster bus again (`busy.rs`)
+/// before it answers `-BUSY` and serves the cluster bus again (`events/busy.rs`)
 /// could make the other nodes fail this one over. Checked at `MODULE LOAD`
 /// and at every change of the limit.
 pub fn check_node_timeout(ctx: &Context) {
@@ -173,7 +172,7 @@ pub fn check_node_timeout(ctx: &Context) {
 
 /// `CONFIG SET triggers.max-execution-time`: see [`check_node_timeout`].
 pub fn on_time_limit_set(_: &ConfigurationContext, _: &str, _: &'static AtomicI64) {
-    let ctx = dispatch::module_ctx();
+    let ctx = server::module_ctx();
     if !ctx.is_null() {
         check_node_timeout(&Context::new(ctx));
     }
@@ -198,6 +197,10 @@ pub fn max_payload_bytes() -> usize {
 pub fn max_library_bytes() -> usize {
     get(&MAX_LIBRARY_BYTES) as usize
 }
+
+/// How often a long guest call checks its deadline, yields and looks for
+/// `TRIGGER KILL` (`events/busy.rs`).
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(20);
 
 /// How often the epoch ticker thread advances wasmtime's epoch. A guest
 /// past its time limit is interrupted within one tick.

@@ -3,7 +3,7 @@
 //! of the module's interface.
 //!
 //! Outside Redis every Redis API pointer is `None`. Nothing on this path
-//! uses one: log lines are dropped (`host_api::redis_log`), and `describe`
+//! uses one: log lines are dropped (`server::redis_log`), and `describe`
 //! runs without a Redis context, so a guest's `call` is refused before any
 //! Redis function is looked up. The compiled-code cache writes files only
 //! for loaded libraries, when the registry changes (`code_cache::retain`),
@@ -11,9 +11,8 @@
 
 use std::sync::OnceLock;
 
-use crate::registry::{self, Checked};
-use crate::runtime::{self, Tier};
-use crate::{code_cache, ticker};
+use crate::library::{self, Checked};
+use crate::wasm::{self, code_cache, ticker, Tier};
 
 /// Creates the engines and starts the epoch ticker (without which an
 /// endless `describe` would never stop), as the module does when it loads.
@@ -21,7 +20,7 @@ use crate::{code_cache, ticker};
 pub fn set_up() -> Result<(), String> {
     static SET_UP: OnceLock<Result<(), String>> = OnceLock::new();
     SET_UP
-        .get_or_init(|| ticker::start(runtime::engines()))
+        .get_or_init(|| ticker::start(wasm::engines()))
         .clone()
 }
 
@@ -33,8 +32,8 @@ pub fn set_up() -> Result<(), String> {
 #[doc(hidden)]
 pub fn check_library(bytes: &[u8]) -> Result<String, String> {
     set_up()?;
-    let compiled = runtime::compile(bytes)?;
-    registry::check(compiled, false).map(|checked| summary(&checked))
+    let compiled = wasm::compile(bytes)?;
+    library::check(compiled, false).map(|checked| summary(&checked))
 }
 
 /// [`check_library`] with the code Cranelift compiles in the background
@@ -42,11 +41,11 @@ pub fn check_library(bytes: &[u8]) -> Result<String, String> {
 #[doc(hidden)]
 pub fn check_library_optimized(bytes: &[u8]) -> Result<String, String> {
     set_up()?;
-    let compiled = runtime::compile_with(bytes, Tier::Optimized);
+    let compiled = wasm::compile_with(bytes, Tier::Optimized);
     // That code went into the in-memory cache; no library is loaded here,
     // so this empties it (and writes nothing).
     code_cache::retain(&[], false);
-    registry::check(compiled?, false).map(|checked| summary(&checked))
+    library::check(compiled?, false).map(|checked| summary(&checked))
 }
 
 /// The library's name and its triggers, as `describe` declared them.

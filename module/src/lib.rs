@@ -1,39 +1,48 @@
 //! # Wasm Triggers for Redis
 //!
 //! A Redis module that runs keyspace triggers written as WebAssembly
-//! components. Where an event goes, file by file:
+//! components. The contract with guests is the WIT package in `wit/`.
 //!
-//! - `dispatch.rs`: the keyspace notification handler, the prefix and event
-//!   filters, the owner's key permission, `on-fired` in the notification and
-//!   `run` in a post-notification job;
-//! - `command_budget.rs`: the time and payloads one command's triggers may
-//!   take together; `busy.rs`: `-BUSY` for other clients while guests hold
-//!   the server longer, and `TRIGGER KILL`;
-//! - `registry.rs`: the loaded libraries and their triggers;
-//! - `runtime.rs`: wasmtime, one store and instance per library, compiled
-//!   first by the fast baseline compiler, then by Cranelift in the background;
-//! - `code_cache.rs`: compiled code kept in memory and in `triggers-cache/`,
-//!   so that a restart does not compile the libraries again;
-//! - `persistence.rs`: the libraries saved in the RDB file (aux data) and
-//!   loaded from it, data loads, and AOF rewrites;
-//! - `host_api.rs`: what guests import (`call`, run as the library's owner,
-//!   `log`, `report-panic`);
-//! - `event_filter.rs`: event names and classes;
-//! - `cluster.rs`: in a cluster, the same libraries on every node;
-//! - `migration.rs`: in a cluster, slot migrations do not fire triggers;
-//! - `commands.rs`: `TRIGGER LOAD | DELETE | LIST | HELP`, their ACL
-//!   category, and their propagation to the AOF and replicas;
-//! - `stats.rs`: per-trigger statistics and `INFO triggers`;
-//! - `config.rs`: the limits on guests;
-//! - `ticker.rs`: the epoch ticker behind the time limit;
-//! - `wasi.rs`: the WASI guests get, in which nothing waits; `guest_log.rs`:
-//!   what guests write to the Redis log, cut and rate-limited;
-//! - `signals.rs`: wasmtime's trap handlers, kept in place when
-//!   `CONFIG SET crash-log-enabled` reinstalls Redis' crash handler;
-//! - `fuzzing.rs`: `TRIGGER LOAD`'s checks without a server, for the fuzz
-//!   targets in `fuzz/`.
+//! The module's parts, from the bottom up; each uses only the parts above
+//! it in this list, and opens with what it owns and may not touch:
 //!
-//! The contract with guests is the WIT package in `wit/`.
+//! - `server/`: thin safe wrappers over the Redis module API (the log,
+//!   contexts, main-thread tasks, strings, replies, event subscriptions);
+//! - `config.rs`: the limits on guests and other settings;
+//! - `wasm/`: wasmtime — engines and compiler tiers, the compiled-code
+//!   cache, a library's store and instance, the host API and WASI guests
+//!   get, the epoch ticker, signal handlers;
+//! - `library/`: the registry of libraries and their triggers, building and
+//!   validating a library, changes to the set, statistics;
+//! - `events/`: keyspace notifications to guests, the time one command's
+//!   triggers share, `-BUSY` and `TRIGGER KILL`, slot migrations;
+//! - `replication.rs`, `cluster/`, `persistence/`: how a change to the set
+//!   travels to replicas and the AOF, to other cluster nodes, and to disk;
+//! - `commands/`: `TRIGGER` and its subcommands, one file each, and `INFO
+//!   triggers`;
+//! - `fuzzing.rs`: `TRIGGER LOAD`'s checks without a server, for `fuzz/`.
+//!
+//! ## An event's path
+//!
+//! Redis raises a keyspace event → `events/dispatch.rs` (the registry's
+//! triggers, `library/`: prefix and event filter, before any Wasm runs; the
+//! owner's key permission; the command's time budget, `events/budget.rs`)
+//! → `on-fired` inside the notification (`wasm/instance.rs`, under the
+//! limits of `wasm/store.rs`) → `events/run.rs`, a post-notification job,
+//! → `run`, whose `call`s (`wasm/host/call.rs`) write as the library's
+//! owner, atomically with the command and replicated with it.
+//!
+//! ## A change's path
+//!
+//! `TRIGGER LOAD` (`commands/load.rs`) → `library/` builds and validates
+//! the library (`building.rs`), then puts it in the registry (`changes.rs`)
+//! → `commands/change.rs` gives the set a new version and sends the change
+//! on: to the AOF and replicas as a `TRIGGER` command (`replication.rs`),
+//! or in a cluster to every other node (`cluster/spread.rs`, with
+//! `cluster/converge.rs` for nodes that missed it). The set is saved in
+//! every RDB file (`persistence/rdb.rs`) and in AOF rewrites
+//! (`persistence/aof_rewrite.rs`), and comes back with the data
+//! (`library/loading.rs`).
 
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::raw::ModuleOptions;
@@ -41,33 +50,25 @@ use redis_module::{redis_module, Context, RedisString, Status};
 
 use config::LIMITS;
 use persistence::TRIGGERS_TYPE;
+use server::redis_log;
 
-mod busy;
 mod cluster;
-mod code_cache;
-mod command_budget;
 mod commands;
 mod config;
-mod dispatch;
-mod event_filter;
+mod events;
 #[doc(hidden)]
 pub mod fuzzing;
-mod guest_log;
-mod host_api;
-mod migration;
+mod library;
 mod persistence;
-mod registry;
-mod runtime;
-mod signals;
-mod stats;
-mod ticker;
-mod wasi;
+mod replication;
+mod server;
+mod wasm;
 
 /// `MODULE LOAD`. Never panics into Redis: a panic refuses the load.
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load_module(ctx, args)))
         .unwrap_or_else(|_| {
-            host_api::redis_log(
+            redis_log(
                 "warning",
                 "internal error while loading the triggers module",
             );
@@ -78,37 +79,33 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
     if let Err(e) = config::apply_module_args(&args) {
-        host_api::redis_log("warning", &e);
+        redis_log("warning", &e);
         return Status::Err;
     }
     // Build the engines now rather than on the first TRIGGER LOAD; a failure
     // refuses the load.
-    let Ok(engines) = std::panic::catch_unwind(runtime::engines) else {
-        host_api::redis_log("warning", "cannot create the WebAssembly engine");
+    let Ok(engines) = std::panic::catch_unwind(wasm::engines) else {
+        redis_log("warning", "cannot create the WebAssembly engine");
         return Status::Err;
     };
     // wasmtime's trap handlers exist now; keep them if Redis replaces them.
-    signals::save_wasmtime_handlers();
-    if let Err(e) = ticker::start(engines) {
-        host_api::redis_log("warning", &e);
+    wasm::signals::save_wasmtime_handlers();
+    if let Err(e) = wasm::ticker::start(engines) {
+        redis_log("warning", &e);
         return Status::Err;
     }
     if let Err(e) = commands::register(ctx)
         .and_then(|()| persistence::init(ctx))
         .and_then(|()| cluster::init(ctx))
     {
-        host_api::redis_log("warning", &e);
+        redis_log("warning", &e);
         return Status::Err;
     }
-    // The aux data loader checks every read (`persistence.rs`): without
+    // The aux data loader checks every read (`persistence/rdb.rs`): without
     // this, a module type would also turn off diskless replica loading.
     ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS);
-    if dispatch::init(ctx) == Status::Err {
-        host_api::redis_log("warning", "cannot get a context for keyspace events");
-        return Status::Err;
-    }
-    if let Err(e) = busy::init(ctx) {
-        host_api::redis_log("warning", &e);
+    if let Err(e) = server::init(ctx).and_then(|()| events::init(ctx)) {
+        redis_log("warning", &e);
         return Status::Err;
     }
     config::check_node_timeout(ctx);

@@ -44,7 +44,13 @@ thread_local! {
 }
 
 /// Triggers not run because their unit's budget was spent.
-pub static OVER_BUDGET: AtomicU64 = AtomicU64::new(0);
+static OVER_BUDGET: AtomicU64 = AtomicU64::new(0);
+
+/// How many triggers did not run because their unit's budget was spent,
+/// for `INFO triggers` (`num_over_budget`).
+pub fn over_budget() -> u64 {
+    OVER_BUDGET.load(Ordering::Relaxed)
+}
 
 /// The time the guests of the current unit may still take, opening a unit
 /// if none is open; `None` when the budget is spent (counted).

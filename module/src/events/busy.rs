@@ -2,11 +2,11 @@
 //! for a slow script, and `TRIGGER KILL` stops the triggers.
 //!
 //! One command's triggers take at most `triggers.max-execution-time`
-//! (`command_budget.rs`), but many commands can run before Redis serves
+//! (`budget.rs`), but many commands can run before Redis serves
 //! its other clients again: a pipeline of slow-firing commands, a cycle of
 //! expiries. So the time guests run is also counted from the moment Redis
 //! last went back to its event loop. Past `max-execution-time`, before each
-//! guest call and every [`CHECK_INTERVAL`] inside one, Redis is let to
+//! guest call and every [`config::CHECK_INTERVAL`] inside one, Redis is let to
 //! process its clients (`RM_Yield`): a command from another client is
 //! answered `-BUSY` (except the few allowed while busy, such as `AUTH`,
 //! `SHUTDOWN`, and `TRIGGER KILL`), and the guests go on.
@@ -20,15 +20,12 @@ use std::cell::Cell;
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{raw, Context};
 
-use crate::command_budget;
+use super::budget;
 use crate::config;
-use crate::dispatch;
-
-/// How often a long guest call checks its deadline, yields and looks for
-/// `TRIGGER KILL`.
-pub const CHECK_INTERVAL: Duration = Duration::from_millis(20);
+use crate::server::{self, subscribe_to_server_event};
+use crate::wasm::Stopped;
 
 /// What other clients are answered, after `-BUSY`.
 const BUSY_REPLY: &std::ffi::CStr =
@@ -45,20 +42,12 @@ thread_local! {
 /// At module load: subscribes to the event that tells when Redis is back
 /// in its event loop.
 pub fn init(ctx: &Context) -> Result<(), String> {
-    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
-        return Err("this server has no server events".into());
-    };
-    let event_loop = raw::RedisModuleEvent {
-        id: raw::REDISMODULE_EVENT_EVENTLOOP,
-        dataver: 1,
-    };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    if unsafe { subscribe(ctx.ctx, event_loop, Some(on_event_loop)) }
-        != raw::REDISMODULE_OK as c_int
-    {
-        return Err("cannot subscribe to event loop events".into());
-    }
-    Ok(())
+    subscribe_to_server_event(
+        ctx,
+        raw::REDISMODULE_EVENT_EVENTLOOP,
+        on_event_loop,
+        "event loop",
+    )
 }
 
 /// Redis is in its event loop: nobody is held any more.
@@ -71,44 +60,36 @@ extern "C" fn on_event_loop(
     if subevent == raw::REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP {
         HELD_SINCE.set(None);
         KILLED.set(false);
-        command_budget::close();
+        budget::close();
     }
 }
 
 /// Why a guest call may not go on.
-#[derive(Debug)]
-pub struct Killed;
-
-impl std::fmt::Display for Killed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("killed by TRIGGER KILL")
-    }
-}
-
-impl std::error::Error for Killed {}
+const KILLED_BY_TRIGGER_KILL: Stopped = Stopped("killed by TRIGGER KILL");
 
 /// Before a guest call starting `now`: starts counting the hold, lets other
 /// clients be answered if it lasts, and refuses the call after `TRIGGER
 /// KILL`.
-pub fn before_guest_call(now: Instant) -> Result<(), Killed> {
+pub fn before_guest_call(now: Instant) -> Result<(), Stopped> {
     let since = HELD_SINCE.get().unwrap_or(now);
     HELD_SINCE.set(Some(since));
     check(now.saturating_duration_since(since))
 }
 
-/// During a guest call, every [`CHECK_INTERVAL`]: as [`before_guest_call`].
-pub fn while_running() -> Result<(), Killed> {
+/// During a guest call, every [`config::CHECK_INTERVAL`]: as
+/// [`before_guest_call`].
+pub fn while_running() -> Result<(), Stopped> {
     let held = HELD_SINCE
         .get()
         .map_or(Duration::ZERO, |since| since.elapsed());
     check(held)
 }
 
-fn check(held: Duration) -> Result<(), Killed> {
+fn check(held: Duration) -> Result<(), Stopped> {
     if held >= config::max_execution_time() {
         // The module's own context: Redis lets a context yield once it is
         // `busy-reply-threshold` old, and then every 1/hz seconds.
-        let ctx = dispatch::module_ctx();
+        let ctx = server::module_ctx();
         if let (Some(yield_now), false) = (unsafe { raw::RedisModule_Yield }, ctx.is_null()) {
             // SAFETY: a context of our own, on Redis' main thread; the
             // reply is a static string.
@@ -122,21 +103,19 @@ fn check(held: Duration) -> Result<(), Killed> {
         }
     }
     if KILLED.get() {
-        return Err(Killed);
+        return Err(KILLED_BY_TRIGGER_KILL);
     }
     Ok(())
 }
 
-/// `TRIGGER KILL`: allowed while the server is busy.
-pub fn kill(_ctx: &Context, args: &[RedisString]) -> RedisResult {
-    if !args.is_empty() {
-        return Err(RedisError::WrongArity);
-    }
+/// `TRIGGER KILL`: stops the guests holding the server, until Redis is
+/// back in its event loop. False if none hold it.
+pub fn kill() -> bool {
     if HELD_SINCE.get().is_none() {
-        return Err(RedisError::Str("NOTBUSY No triggers are running."));
+        return false;
     }
     KILLED.set(true);
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    true
 }
 
 /// A guest call refused after `TRIGGER KILL`, as `last_error` says it.

@@ -15,21 +15,9 @@
 //! allow reading the event's key; an event it may not read is counted
 //! (`num_denied`) and goes no further.
 //!
-//! The guest calls of one command share a time budget
-//! (`command_budget.rs`).
-//!
-//! What a guest's own calls raise does not fire triggers: while a guest
-//! runs, an [`ExecutionGuard`] is held, and the events of its writes (and of
-//! its reads: `keymiss`) are ignored. Events that happen to a key rather
-//! than being made by the guest — `expired` and `hexpired` (a read that
-//! finds a key or hash field past its expiry deletes it) and `evicted` —
-//! are not the guest's doing: they
-//! are kept, and fired once the guest returns, like any other event. The
-//! guard is scoped to the guest call, not a global switch, so it cannot be
-//! left on by mistake.
+//! The guest calls of one command share a time budget (`budget.rs`); what
+//! a guest's own calls raise does not fire triggers (`guard.rs`).
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,114 +26,18 @@ use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status};
 
-use crate::busy;
-use crate::command_budget::{self, PendingRun};
+use super::budget::{self, PendingRun};
+use super::guard::{self, DeferredEvent, ExecutionGuard};
+use super::run::RunJob;
+use super::{busy, migration};
 use crate::config;
-use crate::host_api::{redis_log, KeyName, RedisCtx};
-use crate::migration;
-use crate::registry::{self, Library, Trigger};
-use crate::runtime::{CallLimit, Event};
-
-thread_local! {
-    static EXECUTING: Cell<bool> = const { Cell::new(false) };
-    /// Events raised while a guest ran that are not its own doing, to fire
-    /// once it returns.
-    static DEFERRED: RefCell<VecDeque<DeferredEvent>> = RefCell::default();
-}
-
-/// An event kept while a guest ran.
-struct DeferredEvent {
-    kind: NotifyEvent,
-    name: String,
-    key: Vec<u8>,
-    db: i32,
-}
-
-/// The events a guest's call can raise without having made them: a key or
-/// (Redis 7.4+, Valkey 9) a hash field found past its expiry by a read, and
-/// an eviction.
-fn happens_to_key(event: &str) -> bool {
-    matches!(event, "expired" | "hexpired" | "evicted")
-}
-
-/// Held while a guest runs: keyspace events raised meanwhile (by the
-/// guest's own writes) do not fire triggers.
-struct ExecutionGuard {
-    was_executing: bool,
-}
-
-impl ExecutionGuard {
-    fn enter() -> Self {
-        ExecutionGuard {
-            was_executing: EXECUTING.replace(true),
-        }
-    }
-}
-
-impl Drop for ExecutionGuard {
-    fn drop(&mut self) {
-        EXECUTING.set(self.was_executing);
-    }
-}
-
-thread_local! {
-    /// A context of the module's own, to subscribe outside a callback.
-    static MODULE_CTX: Cell<*mut raw::RedisModuleCtx> = const { Cell::new(std::ptr::null_mut()) };
-    /// The notification classes subscribed so far.
-    static SUBSCRIBED: Cell<NotifyEvent> = const { Cell::new(NotifyEvent::empty()) };
-}
-
-/// At module load: keeps a context to subscribe with later. Nothing is
-/// subscribed yet: until a library needs them, keyspace events cost Redis
-/// nothing on our account (a subscription makes Redis set up a context for
-/// every event of its classes, about 1,300 instructions per event even
-/// when no trigger matches).
-pub fn init(ctx: &Context) -> Status {
-    let Some(detach) = (unsafe { raw::RedisModule_GetDetachedThreadSafeContext }) else {
-        return Status::Err;
-    };
-    let detached = unsafe { detach(ctx.ctx) };
-    if detached.is_null() {
-        return Status::Err;
-    }
-    MODULE_CTX.set(detached);
-    Status::Ok
-}
-
-/// The module's own context (detached from any client), for work outside
-/// a callback's context; null before `MODULE LOAD` set it.
-pub fn module_ctx() -> *mut raw::RedisModuleCtx {
-    MODULE_CTX.get()
-}
-
-/// Makes sure Redis delivers the notification classes in `wanted` to
-/// [`on_keyspace_event`]. Subscriptions only grow (Redis has no way to
-/// take one back); each covers classes not subscribed before, so every
-/// event arrives once.
-pub fn subscribe_to(wanted: NotifyEvent) -> Result<(), String> {
-    let (Some(subscribe), Some(all)) = (
-        unsafe { raw::RedisModule_SubscribeToKeyspaceEvents },
-        unsafe { raw::RedisModule_GetKeyspaceNotificationFlagsAll },
-    ) else {
-        return Err("this server cannot subscribe to keyspace events".into());
-    };
-    // Only the classes this server knows.
-    let known = NotifyEvent::from_bits_truncate(unsafe { all() });
-    let missing = wanted & known & !SUBSCRIBED.get();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let ctx = MODULE_CTX.get();
-    if ctx.is_null() || unsafe { subscribe(ctx, missing.bits(), Some(on_keyspace_event)) } != 0 {
-        return Err("cannot subscribe to keyspace events".into());
-    }
-    SUBSCRIBED.set(SUBSCRIBED.get() | missing);
-    Ok(())
-}
+use crate::library::{self, Library, Trigger};
+use crate::server::{redis_log, RedisCtx};
+use crate::wasm::{CallLimit, Event, KeyName};
 
 /// The keyspace notification handler, called by Redis for every event.
 /// Never panics into Redis.
-extern "C" fn on_keyspace_event(
+pub(super) extern "C" fn on_keyspace_event(
     ctx: *mut raw::RedisModuleCtx,
     kind: c_int,
     event: *const c_char,
@@ -163,18 +55,9 @@ extern "C" fn on_keyspace_event(
         let key = RedisString::string_as_slice(key_string);
         let kind = NotifyEvent::from_bits_truncate(kind);
         let ctx = Context::new(ctx);
-        if EXECUTING.get() {
-            // Raised by a guest's call: see `ExecutionGuard`.
-            if happens_to_key(event) {
-                DEFERRED.with(|d| {
-                    d.borrow_mut().push_back(DeferredEvent {
-                        kind,
-                        name: event.to_owned(),
-                        key: key.to_vec(),
-                        db: selected_db(&ctx),
-                    })
-                });
-            }
+        if guard::guest_running() {
+            // Raised by a guest's call: see `guard.rs`.
+            guard::keep_unless_own(kind, event, key, || selected_db(&ctx));
             return;
         }
         // A key moving to another cluster node is not a user's change.
@@ -200,7 +83,7 @@ fn dispatch_event(
     key_name: KeyName,
     db: Option<i32>,
 ) {
-    registry::with_libraries(|libraries| {
+    library::with_libraries(|libraries| {
         // Without libraries, an event costs this check and nothing more.
         if !libraries.is_empty() {
             dispatch(ctx, libraries, (kind, event), key, key_name, db);
@@ -211,7 +94,7 @@ fn dispatch_event(
 /// Fires the events kept while guests ran, once no guest runs; firing them
 /// may keep more, which are fired in turn.
 fn fire_deferred(ctx: &Context) {
-    while let Some(deferred) = DEFERRED.with(|d| d.borrow_mut().pop_front()) {
+    while let Some(deferred) = guard::next_kept() {
         let DeferredEvent {
             kind,
             name,
@@ -284,9 +167,9 @@ fn fire(
         }
     }
     stats.triggered();
-    let _firing = command_budget::Firing(ctx);
-    let Some(time_left) = command_budget::time_left() else {
-        return stats.failed(Duration::ZERO, command_budget::spent_message());
+    let _firing = budget::Firing(ctx);
+    let Some(time_left) = budget::time_left() else {
+        return stats.failed(Duration::ZERO, budget::spent_message());
     };
     let event = Event {
         name: event.to_owned(),
@@ -299,11 +182,11 @@ fn fire(
         if busy::before_guest_call(started).is_err() {
             return stats.failed(Duration::ZERO, busy::killed_message("on_fired"));
         }
-        let limit = CallLimit::new(started, time_left);
+        let limit = CallLimit::new(started, time_left).checking(busy::while_running);
         let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event, limit);
         drop(instance);
         let took = started.elapsed();
-        command_budget::spend(took);
+        budget::spend(took);
         match result {
             // Nothing more to do: `on_fired` did all the work.
             Ok(None) => return stats.succeeded(took),
@@ -339,70 +222,19 @@ fn fire(
         payload,
         on_fired_time,
     };
-    if ctx.add_post_notification_job(move |ctx| job.run(ctx)) == Status::Err {
-        stats.failed(
-            on_fired_time,
-            "Redis refused to schedule the trigger's run (post-notification job)".into(),
-        );
-    }
-}
-
-/// A trigger's `run`, waiting for Redis to call it after the command.
-struct RunJob {
-    /// Counted until the job has run (`command_budget.rs`).
-    _pending: PendingRun,
-    library: Rc<Library>,
-    trigger: u32,
-    event: Event,
-    payload: Option<Vec<u8>>,
-    on_fired_time: Duration,
-}
-
-impl RunJob {
-    fn run(self, ctx: &Context) {
+    let scheduled = ctx.add_post_notification_job(move |ctx| {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.run_guest(ctx);
+            job.run(ctx);
             fire_deferred(ctx);
         }));
         if outcome.is_err() {
             redis_log("warning", "a trigger panicked in its post-notification job");
         }
-    }
-
-    fn run_guest(&self, ctx: &Context) {
-        let _guard = ExecutionGuard::enter();
-        let Some(trigger) = self.library.triggers.get(self.trigger as usize) else {
-            return;
-        };
-        let stats = &trigger.stats;
-        if let Some(select) = unsafe { raw::RedisModule_SelectDb } {
-            unsafe { select(ctx.ctx, self.event.db) };
-        }
-        let Some(time_left) = command_budget::time_left() else {
-            return stats.failed(self.on_fired_time, command_budget::spent_message());
-        };
-        let started = Instant::now();
-        if busy::before_guest_call(started).is_err() {
-            return stats.failed(self.on_fired_time, busy::killed_message("run"));
-        }
-        let Ok(mut instance) = self.library.instance.try_borrow_mut() else {
-            stats.failed(self.on_fired_time, "the library is busy".into());
-            return;
-        };
-        let result = instance.run(
-            RedisCtx::new(ctx.ctx),
-            self.trigger,
-            &self.event,
-            self.payload.as_deref(),
-            CallLimit::new(started, time_left),
+    });
+    if scheduled == Status::Err {
+        stats.failed(
+            on_fired_time,
+            "Redis refused to schedule the trigger's run (post-notification job)".into(),
         );
-        drop(instance);
-        let took = started.elapsed();
-        command_budget::spend(took);
-        let elapsed = self.on_fired_time + took;
-        match result {
-            Ok(()) => stats.succeeded(elapsed),
-            Err(error) => stats.failed(elapsed, error.into_message()),
-        }
     }
 }

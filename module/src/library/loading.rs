@@ -19,19 +19,16 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use super::{after_change, build, digest, switch_to_optimized_code, Library, BUSY, REGISTRY};
-use crate::host_api::redis_log;
+use super::building::digest;
+use super::prepare::{after_change, prepare, switch_to_optimized_code};
+use super::registry::{Staged, BUSY, REGISTRY};
+use super::Library;
+use crate::server::redis_log;
 
 /// A library as the RDB file keeps it.
 pub struct SavedLibrary {
     pub owner: String,
     pub code: Vec<u8>,
-}
-
-/// A set read from an RDB file, waiting for the end of the load.
-pub(super) struct Staged {
-    libraries: Vec<Rc<Library>>,
-    version: u64,
 }
 
 /// Redis starts loading data. Until it is loaded, the libraries stay, so
@@ -175,7 +172,7 @@ fn build_all(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
     let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
     for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {
         let digest = digest(&code);
-        let library = build(code, digest.clone(), true, &owner)
+        let library = prepare(code, digest.clone(), true, &owner)
             .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
         if libraries.iter().any(|l| l.name == library.name) {
             return Err(format!(

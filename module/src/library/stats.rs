@@ -1,5 +1,5 @@
 //! Per-trigger statistics (shown by `TRIGGER LIST`) and the server-wide
-//! totals (shown by `INFO triggers`), with the compiled-code cache's counters.
+//! totals (shown by `INFO triggers`).
 //!
 //! Everything here is touched only on Redis' main thread, so plain cells are
 //! enough; the totals are atomics only because statics must be `Sync`.
@@ -8,12 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis_module::{InfoContext, RedisError, RedisResult};
-
-use crate::code_cache;
-use crate::command_budget;
-use crate::guest_log;
-use crate::registry;
+use crate::wasm;
 
 /// The statistics of one trigger. Shared (through an `Rc`) between the old
 /// and the new version of a library across `TRIGGER LOAD REPLACE`, so that a
@@ -92,7 +87,7 @@ impl TriggerStats {
     /// Sets `last_error`, cut at [`MAX_ERROR_BYTES`] (a guest chooses much
     /// of its text).
     pub fn set_last_error(&self, error: String) {
-        *self.last_error.borrow_mut() = Some(guest_log::truncate(&error, MAX_ERROR_BYTES));
+        *self.last_error.borrow_mut() = Some(wasm::truncate(&error, MAX_ERROR_BYTES));
     }
 
     fn finished(&self, elapsed: Duration) {
@@ -124,33 +119,20 @@ impl TriggerStats {
     }
 }
 
-/// The `INFO triggers` section. Never panics into Redis.
-#[redis_module_macros::info_command_handler]
-fn info_section(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_info(ctx))).unwrap_or(Err(
-        RedisError::Str("internal error in the triggers INFO section"),
-    ))
+/// The server-wide totals, for `INFO triggers`.
+pub struct Totals {
+    pub triggered: u64,
+    pub success: u64,
+    pub failed: u64,
+    pub denied: u64,
 }
 
-fn write_info(ctx: &InfoContext) -> RedisResult<()> {
-    let (libraries, triggers) = registry::counts();
-    let (memory_hits, disk_hits, compiles) = code_cache::counts();
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as i64;
-    ctx.builder()
-        .add_section("")
-        .field("libraries", libraries as i64)?
-        .field("triggers", triggers as i64)?
-        .field("set_version", registry::version() as i64)?
-        .field("set_digest", registry::set_digest())?
-        .field("num_triggered", load(&TOTAL_TRIGGERED))?
-        .field("num_success", load(&TOTAL_SUCCESS))?
-        .field("num_failed", load(&TOTAL_FAILED))?
-        .field("num_denied", load(&TOTAL_DENIED))?
-        .field("num_over_budget", load(&command_budget::OVER_BUDGET))?
-        .field("code_cache_memory_hits", memory_hits as i64)?
-        .field("code_cache_disk_hits", disk_hits as i64)?
-        .field("code_cache_compiles", compiles as i64)?
-        .build_section()?
-        .build_info()?;
-    Ok(())
+pub fn totals() -> Totals {
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    Totals {
+        triggered: load(&TOTAL_TRIGGERED),
+        success: load(&TOTAL_SUCCESS),
+        failed: load(&TOTAL_FAILED),
+        denied: load(&TOTAL_DENIED),
+    }
 }

@@ -1,13 +1,11 @@
-//! The loaded libraries are saved with the data: as RDB aux data of the
-//! module type `wasmtrigr`, written before the keyspace, so every RDB file
-//! carries them: `SAVE`/`BGSAVE`, `DEBUG RELOAD`, the RDB preamble of the
-//! AOF and a replica's full sync.
+//! The libraries as RDB aux data of the module type `wasmtrigr`, written
+//! before the keyspace, so every RDB file carries them.
 //!
 //! The payload, in Redis' module RDB encoding:
 //!
 //! ```text
 //! unsigned  format version (FORMAT_VERSION)
-//! unsigned  the set's version, see `registry.rs` (from version 3)
+//! unsigned  the set's version, see `library/registry.rs` (from version 3)
 //! unsigned  number of libraries
 //! then for each library:
 //! string    its owner: the ACL user that loaded it (from version 2)
@@ -25,10 +23,10 @@
 //! and only once the whole load succeeded: the aux data is read before the
 //! keyspace, and there every library is built and validated, so that one
 //! that fails refuses the file; the set is then staged
-//! ([`registry::stage`]) and put in place when Redis reports the end of
-//! the load ([`registry::loading_ended`]). A load that fails later (a
+//! ([`library::stage`]) and put in place when Redis reports the end of
+//! the load ([`library::loading_ended`]). A load that fails later (a
 //! replica's full sync cut off during the transfer, a file damaged after
-//! the aux data) discards the staged set ([`registry::loading_failed`]):
+//! the aux data) discards the staged set ([`library::loading_failed`]):
 //! the libraries loaded before stay, as the data Redis keeps or restores
 //! does. After a `DEBUG RELOAD` the same libraries are back. Libraries
 //! that the loaded data does not hold at all (an RDB file saved without
@@ -38,29 +36,20 @@
 //! (after an RDB preamble, the first of them puts the preamble's set in
 //! place before it applies).
 //!
-//! An AOF rewrite without the preamble writes the keyspace as commands and
-//! has no place for aux data: as Redis forks the rewrite, the libraries
-//! are written at the head of the new AOF increment, as the `TRIGGER LOAD`
-//! commands that load them ([`on_fork`]). A payload of an unknown version, one that cannot be read, or a
-//! library that fails to load is logged and refuses the whole RDB file: the
+//! A payload of an unknown version, one that cannot be read, or a library
+//! that fails to load is logged and refuses the whole RDB file: the
 //! libraries are never dropped silently. (Redis then stops at startup, and
-//! `DEBUG RELOAD` replies with an error.) Triggers do not fire while data
-//! loads (see `dispatch.rs`); the libraries' compiled code comes from the
-//! cache when it can (`code_cache.rs`).
+//! `DEBUG RELOAD` replies with an error.)
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Duration;
 
 use redis_module::native_types::RedisType;
-use redis_module::server_events::LoadingSubevent;
-use redis_module::{raw, Context};
-use redis_module_macros::loading_event_handler;
+use redis_module::raw;
 
 use crate::cluster;
-use crate::commands::{self, Propagation};
-use crate::host_api::redis_log;
-use crate::registry::{self, Change, SavedLibrary};
+use crate::library::{self, SavedLibrary};
+use crate::server::redis_log;
 
 /// The type's encoding version, which Redis stores with the aux data.
 const ENCODING_VERSION: i32 = 1;
@@ -117,7 +106,7 @@ extern "C" fn aux_save(rdb: *mut raw::RedisModuleIO, when: c_int) {
 }
 
 fn save(rdb: *mut raw::RedisModuleIO) {
-    let libraries = match registry::all() {
+    let libraries = match library::all() {
         Ok(libraries) => libraries,
         Err(e) => {
             redis_log(
@@ -127,7 +116,7 @@ fn save(rdb: *mut raw::RedisModuleIO) {
             return;
         }
     };
-    let version = registry::version();
+    let version = library::version();
     if libraries.is_empty() && !(cluster::enabled() && version > 0) {
         return;
     }
@@ -210,131 +199,5 @@ fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usiz
             code: code.as_ref().to_vec(),
         });
     }
-    registry::stage(saved, set_version)
-}
-
-/// Tells the registry when Redis loads data and how the load ended, so that
-/// the set read from an RDB file replaces the loaded libraries only if the
-/// load succeeds, and the libraries the data does not hold are dropped (see
-/// `registry/loading.rs`).
-#[loading_event_handler]
-fn on_loading(_ctx: &Context, event: LoadingSubevent) {
-    let outcome = catch_unwind(|| match event {
-        LoadingSubevent::RdbStarted
-        | LoadingSubevent::AofStarted
-        | LoadingSubevent::ReplStarted => registry::loading_started(),
-        LoadingSubevent::Ended => registry::loading_ended(),
-        LoadingSubevent::Failed => registry::loading_failed(),
-    });
-    if outcome.is_err() {
-        redis_log("warning", "internal error while following a data load");
-    }
-}
-
-/// Subscribes to the fork of AOF rewrites (see [`on_fork`]).
-pub fn init(ctx: &Context) -> Result<(), String> {
-    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
-        return Err("this server has no server events".into());
-    };
-    let fork = raw::RedisModuleEvent {
-        id: raw::REDISMODULE_EVENT_FORK_CHILD,
-        dataver: 1,
-    };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    if unsafe { subscribe(ctx.ctx, fork, Some(on_fork)) } != raw::REDISMODULE_OK as c_int {
-        return Err("cannot subscribe to fork events".into());
-    }
-    Ok(())
-}
-
-/// Redis forked a child. If it rewrites the AOF without the RDB preamble,
-/// the rewrite will not hold the libraries, so they must go into the AOF
-/// increment that Redis just opened: see [`write_libraries_to_aof`].
-/// Never panics into Redis.
-extern "C" fn on_fork(
-    ctx: *mut raw::RedisModuleCtx,
-    _event: raw::RedisModuleEvent,
-    subevent: u64,
-    _data: *mut std::ffi::c_void,
-) {
-    if subevent != raw::REDISMODULE_SUBEVENT_FORK_CHILD_BORN {
-        return;
-    }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let ctx = Context::new(ctx);
-        if registry::counts().0 > 0 && rewrites_aof_without_preamble(&ctx) {
-            // Not right here: the command that started the rewrite
-            // (`BGREWRITEAOF`, `CONFIG SET appendonly yes`) would then
-            // count as a write and be propagated itself.
-            ctx.create_timer(Duration::ZERO, write_libraries_to_aof, ());
-        }
-    }));
-    if outcome.is_err() {
-        redis_log("warning", "internal error while following a fork");
-    }
-}
-
-/// Writes every library to the AOF (not to replicas, which have them), as
-/// the `TRIGGER LOAD` that loads it. Runs from a timer, between commands,
-/// right after an AOF rewrite without the preamble started; the libraries
-/// of that moment, so commands run since the fork do not matter.
-fn write_libraries_to_aof(ctx: &Context, _: ()) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let libraries = registry::all().unwrap_or_default();
-        let version = registry::version();
-        for library in &libraries {
-            let change = Change::Load {
-                owner: library.owner.clone(),
-                code: library.code.clone(),
-            };
-            commands::propagate(ctx.ctx, &change, version, Propagation::AofOnly);
-        }
-        redis_log(
-            "notice",
-            &format!(
-                "AOF rewrite without the RDB preamble: {} trigger libraries written to the new \
-                 AOF increment",
-                libraries.len()
-            ),
-        );
-    }));
-    if outcome.is_err() {
-        redis_log(
-            "warning",
-            "internal error while writing the trigger libraries for an AOF rewrite",
-        );
-    }
-}
-
-/// Whether the child just forked rewrites the AOF, without the preamble.
-fn rewrites_aof_without_preamble(ctx: &Context) -> bool {
-    let (Some(get_info), Some(get_field), Some(free_info)) = (
-        unsafe { raw::RedisModule_GetServerInfo },
-        unsafe { raw::RedisModule_ServerInfoGetFieldUnsigned },
-        unsafe { raw::RedisModule_FreeServerInfo },
-    ) else {
-        return false;
-    };
-    // SAFETY: `ctx` is the event's context; the info is freed right after.
-    let rewriting = unsafe {
-        let info = get_info(ctx.ctx, c"persistence".as_ptr());
-        if info.is_null() {
-            return false;
-        }
-        let mut error = 0;
-        let value = get_field(info, c"aof_rewrite_in_progress".as_ptr(), &mut error);
-        free_info(ctx.ctx, info);
-        error == 0 && value == 1
-    };
-    if !rewriting {
-        return false;
-    }
-    // `CONFIG GET` replies with the name and the value.
-    match ctx.call("CONFIG", &["GET", "aof-use-rdb-preamble"][..]) {
-        Ok(redis_module::RedisValue::Array(reply)) => !reply.iter().any(|value| {
-            matches!(value, redis_module::RedisValue::SimpleString(s) | redis_module::RedisValue::BulkString(s) if s == "yes")
-        }),
-        // Unknown: write them; at worst the same libraries load twice.
-        _ => true,
-    }
+    library::stage(saved, set_version)
 }

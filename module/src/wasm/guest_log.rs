@@ -1,15 +1,16 @@
 //! What guests write to the Redis log: `host.log`, `report-panic`, stdout
-//! and stderr ([`LogStream`], handed out by `wasi.rs`). A guest must not flood the log nor make the host
-//! keep unbounded text: each line is cut at [`MAX_LINE_BYTES`], and at most
-//! [`LINES_PER_SECOND`] guest lines are written each second. Lines past that
-//! are counted, and the count is logged once lines are allowed again.
+//! and stderr ([`LogStream`], handed out by `wasi.rs`). A guest must not
+//! flood the log nor make the host keep unbounded text: each line is cut at
+//! [`MAX_LINE_BYTES`], and at most [`LINES_PER_SECOND`] guest lines are
+//! written each second. Lines past that are counted, and the count is
+//! logged once lines are allowed again.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::host_api::redis_log;
+use crate::server::redis_log;
 
 /// The longest line a guest can have logged, in bytes.
 pub const MAX_LINE_BYTES: usize = 4096;

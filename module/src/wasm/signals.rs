@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use redis_module::Context;
 use redis_module_macros::config_changed_event_handler;
 
-use crate::host_api::redis_log;
+use crate::server::redis_log;
 
 const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 

@@ -1,8 +1,8 @@
 //! The epoch ticker: the clock behind the guests' time limit.
 //!
 //! wasmtime calls back into the module once the engine's epoch passes the
-//! deadline set for a guest call (`runtime.rs`), which then ends the call at
-//! its time, or lets Redis answer other clients (`busy.rs`). A thread
+//! deadline set for a guest call (`store.rs`), which then ends the call at
+//! its time, or lets Redis answer other clients (`events/busy.rs`). A thread
 //! advances the epoch every [`config::EPOCH_TICK`] of wall time. It counts
 //! ticks by the clock, not by its own wake-ups: on a busy machine the thread
 //! wakes late, and then advances the epoch by every tick that passed, so

@@ -40,8 +40,8 @@ use wasmtime_wasi::WasiView;
 use wasmtime_wasi_io::bindings::wasi::io::{error, poll as async_poll, streams as async_streams};
 use wasmtime_wasi_io::streams::InputStream;
 
-use crate::guest_log::LogStream;
-use crate::runtime::HostState;
+use super::guest_log::LogStream;
+use super::store::HostState;
 
 /// Why a guest's WASI call was refused: it would have waited.
 #[derive(Debug)]

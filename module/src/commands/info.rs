@@ -1,0 +1,39 @@
+//! The `INFO triggers` section: the libraries, the set's version and
+//! digest, the totals of all triggers, and the compiled-code cache.
+
+use redis_module::{InfoContext, RedisError, RedisResult};
+
+use crate::events;
+use crate::library::{self, stats};
+use crate::wasm::code_cache;
+
+/// The `INFO triggers` section. Never panics into Redis.
+#[redis_module_macros::info_command_handler]
+fn info_section(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_info(ctx))).unwrap_or(Err(
+        RedisError::Str("internal error in the triggers INFO section"),
+    ))
+}
+
+fn write_info(ctx: &InfoContext) -> RedisResult<()> {
+    let (libraries, triggers) = library::counts();
+    let totals = stats::totals();
+    let (memory_hits, disk_hits, compiles) = code_cache::counts();
+    ctx.builder()
+        .add_section("")
+        .field("libraries", libraries as i64)?
+        .field("triggers", triggers as i64)?
+        .field("set_version", library::version() as i64)?
+        .field("set_digest", library::set_digest())?
+        .field("num_triggered", totals.triggered as i64)?
+        .field("num_success", totals.success as i64)?
+        .field("num_failed", totals.failed as i64)?
+        .field("num_denied", totals.denied as i64)?
+        .field("num_over_budget", events::over_budget() as i64)?
+        .field("code_cache_memory_hits", memory_hits as i64)?
+        .field("code_cache_disk_hits", disk_hits as i64)?
+        .field("code_cache_compiles", compiles as i64)?
+        .build_section()?
+        .build_info()?;
+    Ok(())
+}

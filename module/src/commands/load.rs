@@ -1,0 +1,83 @@
+//! `TRIGGER LOAD`: a library's bytes, loaded as the ACL user that sent
+//! them.
+
+use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
+
+use super::change::{changed, from_primary_or_aof, internal_option, version_option};
+use super::err;
+use crate::config;
+use crate::library::{self, Change};
+use crate::server::redis_log;
+
+/// The owner of a library loaded by a client without a user, such as a
+/// module's own call.
+const DEFAULT_OWNER: &str = "default";
+
+/// `TRIGGER LOAD [REPLACE] <component>`. The primary and the AOF also
+/// pass `OWNER <user>` and `VERSION <n>` (see `replication.rs`); clients
+/// cannot, or they could run code as another user.
+pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    let Some((code, options)) = args.split_last() else {
+        return Err(RedisError::WrongArity);
+    };
+    let mut replace = false;
+    let mut owner = None;
+    let mut version = None;
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        match option.to_string_lossy().to_ascii_uppercase().as_str() {
+            "REPLACE" => replace = true,
+            "OWNER" => owner = Some(internal_option(ctx, "OWNER", options.next())?),
+            "VERSION" => version = Some(version_option(ctx, options.next())?),
+            other => return Err(err(format!("unknown option '{other}'"))),
+        }
+    }
+    let owner = owner.unwrap_or_else(|| current_user(ctx));
+    // Checked here, not when loading from an RDB file: a library that was
+    // loaded must always come back, even after the limit was lowered.
+    let limit = config::max_library_bytes();
+    if code.len() > limit {
+        return Err(err(format!(
+            "the library is {} bytes, over the limit of {limit} bytes (triggers.max-library-size)",
+            code.len()
+        )));
+    }
+    let name = match library::load(code.as_slice().to_vec(), replace, &owner) {
+        Ok(name) => name,
+        Err(e) => {
+            // Redis drops the error reply of a command from the AOF or the
+            // primary: the log must say that a library is missing.
+            if from_primary_or_aof(ctx) {
+                redis_log(
+                    "warning",
+                    &format!("cannot load a trigger library sent by the primary or the AOF: {e}"),
+                );
+            }
+            return Err(err(e));
+        }
+    };
+    let change = Change::Load {
+        owner,
+        code: code.as_slice().to_vec(),
+    };
+    changed(ctx, change, version, RedisValue::BulkString(name))
+}
+
+/// The ACL user of the client running the command.
+fn current_user(ctx: &Context) -> String {
+    let Some(get) = (unsafe { raw::RedisModule_GetCurrentUserName }) else {
+        return DEFAULT_OWNER.to_owned();
+    };
+    // SAFETY: `ctx` is this command's context; Redis returns a new string,
+    // freed below.
+    let name = unsafe { get(ctx.ctx) };
+    if name.is_null() {
+        return DEFAULT_OWNER.to_owned();
+    }
+    let user = RedisString::string_as_slice(name);
+    let user = String::from_utf8_lossy(user).into_owned();
+    if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+        unsafe { free(ctx.ctx, name) };
+    }
+    user
+}

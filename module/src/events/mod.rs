@@ -1,0 +1,36 @@
+//! Events: from a keyspace notification to the guest and back. The
+//! notification handler and the dispatch to the triggers an event matches
+//! (`dispatch.rs`), the `run` job after the command (`run.rs`), the events
+//! a guest's own calls raise (`guard.rs`), the time and payloads one
+//! command's triggers share (`budget.rs`), `-BUSY` and `TRIGGER KILL` while
+//! guests hold the server (`busy.rs`), and slot migrations, which fire no
+//! triggers (`migration.rs`).
+//!
+//! It reads the registry (`library`) and calls guests through `wasm`; it
+//! never changes the set of libraries, and knows nothing of how changes
+//! travel to disk, replicas and other nodes.
+
+use redis_module::{Context, ContextFlags};
+
+use crate::server;
+
+mod budget;
+pub mod busy;
+mod dispatch;
+mod guard;
+mod migration;
+mod run;
+
+pub use budget::over_budget;
+
+/// At `MODULE LOAD`: keyspace events go to the dispatch (once a library
+/// needs them), Redis tells when it is back in its event loop, and in a
+/// cluster, slot migrations are noted.
+pub fn init(ctx: &Context) -> Result<(), String> {
+    server::set_keyspace_handler(dispatch::on_keyspace_event);
+    busy::init(ctx)?;
+    if ctx.get_flags().contains(ContextFlags::CLUSTER) {
+        migration::init(ctx)?;
+    }
+    Ok(())
+}

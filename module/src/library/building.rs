@@ -1,0 +1,148 @@
+//! Building a library: compiled, instantiated, described and validated,
+//! without any side effect on the registry or Redis (the fuzz targets call
+//! [`check`] without a server, see `fuzzing.rs`).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::event_filter::EventFilter;
+use super::registry::find;
+use super::{Library, Trigger};
+use crate::server::redis_log;
+use crate::wasm::{self, code_cache, CompiledLibrary, LibraryInfo, LibraryInstance};
+
+/// Longest library or trigger name.
+const MAX_NAME_LEN: usize = 128;
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Turns what `describe` returned into triggers, or says what is wrong.
+fn validate(
+    info: LibraryInfo,
+    previous: Option<&Library>,
+) -> Result<(String, Vec<Trigger>), String> {
+    if !valid_name(&info.name) {
+        return Err(format!(
+            "invalid library name {:?}: use 1 to {MAX_NAME_LEN} characters from [A-Za-z0-9_]",
+            info.name
+        ));
+    }
+    if info.triggers.is_empty() {
+        return Err(format!("library '{}' declares no trigger", info.name));
+    }
+    let mut seen = HashSet::new();
+    let mut triggers = Vec::with_capacity(info.triggers.len());
+    for (index, t) in info.triggers.into_iter().enumerate() {
+        if !valid_name(&t.name) {
+            return Err(format!(
+                "invalid trigger name {:?} in library '{}': use 1 to {MAX_NAME_LEN} characters \
+                 from [A-Za-z0-9_]",
+                t.name, info.name
+            ));
+        }
+        if !seen.insert(t.name.clone()) {
+            return Err(format!(
+                "duplicate trigger name '{}' in library '{}'",
+                t.name, info.name
+            ));
+        }
+        let filter = EventFilter::parse(&t.events)
+            .map_err(|e| format!("trigger '{}' of library '{}': {e}", t.name, info.name))?;
+        // A trigger that survives an upgrade keeps its statistics.
+        let stats = previous
+            .and_then(|old| old.triggers.iter().find(|o| o.name == t.name))
+            .map(|old| Rc::clone(&old.stats))
+            .unwrap_or_default();
+        triggers.push(Trigger {
+            name: t.name,
+            index: index as u32,
+            prefix: t.prefix,
+            events: t.events,
+            filter,
+            has_on_fired: t.has_on_fired,
+            stats,
+        });
+    }
+    Ok((info.name, triggers))
+}
+
+/// A library that compiled, instantiated, described itself and passed
+/// validation: everything `TRIGGER LOAD` checks before it involves Redis.
+pub struct Checked {
+    pub name: String,
+    pub triggers: Vec<Trigger>,
+    pub instance: LibraryInstance,
+}
+
+/// Instantiates a compiled library, calls its `describe` and validates what
+/// it declares; neither the registry nor Redis is changed (the fuzz targets
+/// call this without a server, see `fuzzing.rs`). An existing library of the
+/// same name is an error unless `replace` (its triggers' statistics carry
+/// over).
+pub fn check(compiled: CompiledLibrary, replace: bool) -> Result<Checked, String> {
+    let mut instance = LibraryInstance::new(compiled, "(loading)")?;
+    let info = instance.describe()?;
+    let previous = find(&info.name)?;
+    if previous.is_some() && !replace {
+        return Err(format!(
+            "library '{}' already exists: use TRIGGER LOAD REPLACE to upgrade it",
+            info.name
+        ));
+    }
+    let (name, triggers) = validate(info, previous.as_deref())?;
+    Ok(Checked {
+        name,
+        triggers,
+        instance,
+    })
+}
+
+/// Compiles and checks `code` ([`check`]) into a library whose calls will
+/// run as the ACL user `owner`; `digest` is the code's. Neither the
+/// registry nor Redis is changed.
+pub(super) fn build(
+    code: Vec<u8>,
+    digest: String,
+    replace: bool,
+    owner: &str,
+) -> Result<Library, String> {
+    let started = Instant::now();
+    let compiled = wasm::compile(&code)?;
+    let compiled_at = started.elapsed();
+    let Checked {
+        name,
+        triggers,
+        mut instance,
+    } = check(compiled, replace)?;
+    instance.set_identity(&name, owner);
+    redis_log(
+        "verbose",
+        &format!(
+            "built library '{name}' in {:.1} ms (compiled in {:.1} ms, {} code)",
+            started.elapsed().as_secs_f64() * 1e3,
+            compiled_at.as_secs_f64() * 1e3,
+            instance.tier().name()
+        ),
+    );
+    Ok(Library {
+        name,
+        owner: owner.to_owned(),
+        code,
+        digest,
+        triggers,
+        instance: RefCell::new(instance),
+    })
+}
+
+/// The SHA-256 of a library's code, in hex.
+pub(super) fn digest(code: &[u8]) -> String {
+    code_cache::hex(&Sha256::digest(code))
+}

@@ -1,0 +1,83 @@
+//! Libraries: the registry of the loaded libraries and their triggers,
+//! building and validating a library, the changes made to the set (by a
+//! client, another node or a data load), and the triggers' statistics.
+//!
+//! Building a library compiles the component, instantiates it, asks it to
+//! `describe` itself and validates the answer ([`building`]),
+//! all without touching the registry or Redis: a library that fails any
+//! step changes nothing. `REPLACE` swaps the whole library in one step, so
+//! the old one keeps running if the new one fails.
+//!
+//! The registry lives on Redis' main thread (commands, keyspace
+//! notifications and post-notification jobs all run there). It uses
+//! `wasm`, `config` and `server`; it knows nothing of how events reach
+//! triggers, nor of how changes travel to disk, replicas and other nodes.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use redis_module::NotifyEvent;
+
+use crate::wasm::LibraryInstance;
+
+mod building;
+mod changes;
+mod event_filter;
+mod loading;
+mod prepare;
+mod registry;
+pub mod stats;
+
+pub use building::{check, Checked};
+pub use changes::{apply, delete, load, Change};
+pub use event_filter::EventFilter;
+pub use loading::{
+    loading_ended, loading_failed, loading_started, replace_all, stage, SavedLibrary,
+};
+pub use registry::{
+    all, counts, find, next_version, set_digest, set_version, version, with_libraries,
+};
+use stats::TriggerStats;
+
+/// A loaded library: its code, its triggers and its live instance.
+pub struct Library {
+    pub name: String,
+    /// The ACL user that loaded the library: its calls run as this user.
+    pub owner: String,
+    pub code: Vec<u8>,
+    /// SHA-256 of `code`, in hex.
+    pub digest: String,
+    pub triggers: Vec<Trigger>,
+    pub instance: RefCell<LibraryInstance>,
+}
+
+/// One trigger of a library, as it declared itself in `describe`.
+pub struct Trigger {
+    pub name: String,
+    /// Position in the library's `describe` list: what the guest is called with.
+    pub index: u32,
+    pub prefix: Vec<u8>,
+    /// The events as declared, for `TRIGGER LIST`.
+    pub events: Vec<String>,
+    pub filter: EventFilter,
+    pub has_on_fired: bool,
+    pub stats: Rc<TriggerStats>,
+}
+
+impl Trigger {
+    /// Whether this trigger fires for an event: the prefix and event filters,
+    /// checked before any Wasm is entered.
+    #[inline]
+    pub fn matches(&self, kind: NotifyEvent, event: &str, key: &[u8]) -> bool {
+        key.starts_with(&self.prefix) && self.filter.matches(kind, event)
+    }
+}
+
+impl Library {
+    /// The notification classes Redis must deliver for its triggers.
+    pub fn notifications(&self) -> NotifyEvent {
+        self.triggers
+            .iter()
+            .fold(NotifyEvent::empty(), |n, t| n | t.filter.notifications())
+    }
+}

@@ -1,0 +1,61 @@
+//! A built library made ready for the registry, and what follows every
+//! change of the registry: the compiled-code cache, the switch to
+//! optimized code, the memory compiling freed.
+
+use super::building::build;
+use super::registry::{with_libraries, REGISTRY};
+use super::Library;
+use crate::server;
+use crate::wasm::{self, code_cache};
+
+/// Builds a library ([`build`]) and makes it ready to go in the registry:
+/// Redis delivers the keyspace events its triggers need (only the classes
+/// some trigger needs), and Cranelift starts compiling its optimized code.
+/// The registry is not changed.
+pub(super) fn prepare(
+    code: Vec<u8>,
+    digest: String,
+    replace: bool,
+    owner: &str,
+) -> Result<Library, String> {
+    let library = build(code, digest, replace, owner)?;
+    server::deliver_keyspace_events(library.notifications())?;
+    if let Ok(mut instance) = library.instance.try_borrow_mut() {
+        instance.optimize(&library.code, optimized_code_ready);
+    }
+    Ok(library)
+}
+
+/// Called on the compiler thread when a library's optimized code is ready:
+/// asks Redis' main thread to switch the libraries to it between commands,
+/// so that idle libraries do not keep both codes until their next event.
+fn optimized_code_ready() {
+    server::run_on_main_thread(switch_to_optimized_code);
+}
+
+/// On Redis' main thread: every library whose optimized code is ready
+/// switches to it, and that code goes to the on-disk cache.
+pub(super) fn switch_to_optimized_code() {
+    with_libraries(|libraries| {
+        for library in libraries {
+            if let Ok(mut instance) = library.instance.try_borrow_mut() {
+                instance.switch_to_optimized_code();
+            }
+        }
+    });
+    after_change(false);
+}
+
+/// After the libraries or their code changed (`changed` when the change
+/// succeeded): the compiled-code cache keeps what the loaded libraries use
+/// (see [`code_cache::retain`]), and the memory compiling freed goes back
+/// to the system, once per change rather than once per library.
+pub(super) fn after_change(changed: bool) {
+    REGISTRY.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
+            code_cache::retain(&loaded, changed);
+        }
+    });
+    wasm::release_free_memory();
+}

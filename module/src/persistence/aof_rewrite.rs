@@ -1,0 +1,110 @@
+//! AOF rewrites without the RDB preamble: the rewrite writes the keyspace
+//! as commands and has no place for aux data, so as Redis forks it, the
+//! libraries are written at the head of the new AOF increment, as the
+//! `TRIGGER LOAD` commands that load them ([`on_fork`]).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use redis_module::{raw, Context};
+
+use crate::library::{self, Change};
+use crate::replication::{propagate, Propagation};
+use crate::server::{redis_log, subscribe_to_server_event};
+
+/// Subscribes to the fork of AOF rewrites (see [`on_fork`]).
+pub fn init(ctx: &Context) -> Result<(), String> {
+    subscribe_to_server_event(ctx, raw::REDISMODULE_EVENT_FORK_CHILD, on_fork, "fork")
+}
+
+/// Redis forked a child. If it rewrites the AOF without the RDB preamble,
+/// the rewrite will not hold the libraries, so they must go into the AOF
+/// increment that Redis just opened: see [`write_libraries_to_aof`].
+/// Never panics into Redis.
+extern "C" fn on_fork(
+    ctx: *mut raw::RedisModuleCtx,
+    _event: raw::RedisModuleEvent,
+    subevent: u64,
+    _data: *mut std::ffi::c_void,
+) {
+    if subevent != raw::REDISMODULE_SUBEVENT_FORK_CHILD_BORN {
+        return;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let ctx = Context::new(ctx);
+        if library::counts().0 > 0 && rewrites_aof_without_preamble(&ctx) {
+            // Not right here: the command that started the rewrite
+            // (`BGREWRITEAOF`, `CONFIG SET appendonly yes`) would then
+            // count as a write and be propagated itself.
+            ctx.create_timer(Duration::ZERO, write_libraries_to_aof, ());
+        }
+    }));
+    if outcome.is_err() {
+        redis_log("warning", "internal error while following a fork");
+    }
+}
+
+/// Writes every library to the AOF (not to replicas, which have them), as
+/// the `TRIGGER LOAD` that loads it. Runs from a timer, between commands,
+/// right after an AOF rewrite without the preamble started; the libraries
+/// of that moment, so commands run since the fork do not matter.
+fn write_libraries_to_aof(ctx: &Context, _: ()) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let libraries = library::all().unwrap_or_default();
+        let version = library::version();
+        for library in &libraries {
+            let change = Change::Load {
+                owner: library.owner.clone(),
+                code: library.code.clone(),
+            };
+            propagate(ctx.ctx, &change, version, Propagation::AofOnly);
+        }
+        redis_log(
+            "notice",
+            &format!(
+                "AOF rewrite without the RDB preamble: {} trigger libraries written to the new \
+                 AOF increment",
+                libraries.len()
+            ),
+        );
+    }));
+    if outcome.is_err() {
+        redis_log(
+            "warning",
+            "internal error while writing the trigger libraries for an AOF rewrite",
+        );
+    }
+}
+
+/// Whether the child just forked rewrites the AOF, without the preamble.
+fn rewrites_aof_without_preamble(ctx: &Context) -> bool {
+    let (Some(get_info), Some(get_field), Some(free_info)) = (
+        unsafe { raw::RedisModule_GetServerInfo },
+        unsafe { raw::RedisModule_ServerInfoGetFieldUnsigned },
+        unsafe { raw::RedisModule_FreeServerInfo },
+    ) else {
+        return false;
+    };
+    // SAFETY: `ctx` is the event's context; the info is freed right after.
+    let rewriting = unsafe {
+        let info = get_info(ctx.ctx, c"persistence".as_ptr());
+        if info.is_null() {
+            return false;
+        }
+        let mut error = 0;
+        let value = get_field(info, c"aof_rewrite_in_progress".as_ptr(), &mut error);
+        free_info(ctx.ctx, info);
+        error == 0 && value == 1
+    };
+    if !rewriting {
+        return false;
+    }
+    // `CONFIG GET` replies with the name and the value.
+    match ctx.call("CONFIG", &["GET", "aof-use-rdb-preamble"][..]) {
+        Ok(redis_module::RedisValue::Array(reply)) => !reply.iter().any(|value| {
+            matches!(value, redis_module::RedisValue::SimpleString(s) | redis_module::RedisValue::BulkString(s) if s == "yes")
+        }),
+        // Unknown: write them; at worst the same libraries load twice.
+        _ => true,
+    }
+}

@@ -1,0 +1,71 @@
+//! Replication: a change to the set of libraries, propagated to the AOF
+//! and to replicas as the `TRIGGER` command that makes it. Uses only
+//! `library` (the change) and `server`.
+
+use std::os::raw::c_int;
+
+use redis_module::{raw, RedisString};
+
+use crate::library::Change;
+use crate::server::redis_log;
+
+/// Where [`propagate`] sends a change.
+pub enum Propagation {
+    AofAndReplicas,
+    AofOnly,
+}
+
+/// Propagates a change as the command that makes it, whatever the replica
+/// or the AOF held before: `TRIGGER LOAD REPLACE OWNER <owner> VERSION
+/// <version> <code>` (the same library, with the same owner) or `TRIGGER
+/// DELETE VERSION <version> <name>`.
+pub fn propagate(
+    ctx: *mut raw::RedisModuleCtx,
+    change: &Change,
+    version: u64,
+    propagation: Propagation,
+) {
+    let version = version.to_string();
+    let args: Vec<&[u8]> = match change {
+        Change::Load { owner, code } => vec![
+            b"LOAD",
+            b"REPLACE",
+            b"OWNER",
+            owner.as_bytes(),
+            b"VERSION",
+            version.as_bytes(),
+            code,
+        ],
+        Change::Delete { name } => vec![b"DELETE", b"VERSION", version.as_bytes(), name.as_bytes()],
+    };
+    let format = match propagation {
+        Propagation::AofAndReplicas => c"v",
+        // `R`: not to replicas.
+        Propagation::AofOnly => c"Rv",
+    };
+    let Some(replicate) = (unsafe { raw::RedisModule_Replicate }) else {
+        return;
+    };
+    let strings: Vec<RedisString> = args
+        .iter()
+        .map(|a| RedisString::create_from_slice(std::ptr::null_mut(), a))
+        .collect();
+    let mut argv: Vec<*mut raw::RedisModuleString> = strings.iter().map(|s| s.inner).collect();
+    // SAFETY: `v` takes an array of Redis strings and its length; the
+    // strings live until after the call (Redis keeps its own references).
+    let status = unsafe {
+        replicate(
+            ctx,
+            c"TRIGGER".as_ptr(),
+            format.as_ptr(),
+            argv.as_mut_ptr(),
+            argv.len(),
+        )
+    };
+    if status != raw::REDISMODULE_OK as c_int {
+        redis_log(
+            "warning",
+            "cannot propagate TRIGGER to the AOF and replicas",
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Contexts: the module's own, kept from `MODULE LOAD`, and the context of
+//! the Redis callback in progress; work handed to the main thread; server
+//! event subscriptions.
+
+use std::cell::Cell;
+use std::os::raw::c_int;
+use std::ptr;
+
+use redis_module::{raw, Context};
+
+/// The context of a Redis callback in progress, kept while a guest runs.
+///
+/// A raw pointer is only valid during the Redis callback that set it; the
+/// Wasm runtime clears it as soon as the guest call returns.
+#[derive(Clone, Copy)]
+pub struct RedisCtx(*mut raw::RedisModuleCtx);
+
+// The store that holds it lives on Redis' main thread only; wasmtime-wasi
+// requires its state to be `Send`, and this pointer is never used elsewhere.
+unsafe impl Send for RedisCtx {}
+
+impl RedisCtx {
+    pub fn null() -> Self {
+        RedisCtx(ptr::null_mut())
+    }
+
+    pub fn new(ctx: *mut raw::RedisModuleCtx) -> Self {
+        RedisCtx(ctx)
+    }
+
+    pub fn get(self) -> Option<*mut raw::RedisModuleCtx> {
+        (!self.0.is_null()).then_some(self.0)
+    }
+}
+
+thread_local! {
+    /// A context of the module's own, for work outside a callback.
+    static MODULE_CTX: Cell<*mut raw::RedisModuleCtx> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// At `MODULE LOAD`: keeps a context of the module's own (detached from any
+/// client), for work outside a callback's context.
+pub fn init(ctx: &Context) -> Result<(), String> {
+    let detached = match unsafe { raw::RedisModule_GetDetachedThreadSafeContext } {
+        // SAFETY: called during `MODULE LOAD` with its context.
+        Some(detach) => unsafe { detach(ctx.ctx) },
+        None => ptr::null_mut(),
+    };
+    if detached.is_null() {
+        return Err("cannot get a context for keyspace events".into());
+    }
+    MODULE_CTX.set(detached);
+    Ok(())
+}
+
+/// The module's own context; null before `MODULE LOAD` set it.
+pub fn module_ctx() -> *mut raw::RedisModuleCtx {
+    MODULE_CTX.get()
+}
+
+/// Runs `f` on Redis' main thread, between commands. Callable from any
+/// thread (`RM_EventLoopAddOneShot`). Panics in `f` are caught and logged.
+pub fn run_on_main_thread(f: fn()) {
+    extern "C" fn trampoline(data: *mut std::ffi::c_void) {
+        // SAFETY: `data` is the `fn()` passed below, cast to a pointer.
+        let f: fn() = unsafe { std::mem::transmute::<*mut std::ffi::c_void, fn()>(data) };
+        if std::panic::catch_unwind(f).is_err() {
+            super::redis_log("warning", "a task on the main thread panicked");
+        }
+    }
+    let Some(add) = (unsafe { raw::RedisModule_EventLoopAddOneShot }) else {
+        return;
+    };
+    // SAFETY: Redis calls `trampoline` once on its main thread with `data`.
+    unsafe { add(Some(trampoline), f as *mut std::ffi::c_void) };
+}
+
+/// A server event callback.
+pub type ServerEventHandler =
+    extern "C" fn(*mut raw::RedisModuleCtx, raw::RedisModuleEvent, u64, *mut std::ffi::c_void);
+
+/// At `MODULE LOAD`: subscribes `handler` to the server event `id`
+/// (`REDISMODULE_EVENT_*`); `what` names the event in the error.
+pub fn subscribe_to_server_event(
+    ctx: &Context,
+    id: u64,
+    handler: ServerEventHandler,
+    what: &str,
+) -> Result<(), String> {
+    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
+        return Err("this server has no server events".into());
+    };
+    let event = raw::RedisModuleEvent { id, dataver: 1 };
+    // SAFETY: called during `MODULE LOAD` with its context.
+    if unsafe { subscribe(ctx.ctx, event, Some(handler)) } != raw::REDISMODULE_OK as c_int {
+        return Err(format!("cannot subscribe to {what} events"));
+    }
+    Ok(())
+}

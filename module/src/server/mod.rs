@@ -1,0 +1,20 @@
+//! The server: a thin layer of safe wrappers over the Redis module API,
+//! which the rest of the module goes through for what several parts need —
+//! the log, the module's own context and the context of a callback in
+//! progress, tasks for the main thread, Redis strings, replies written
+//! piece by piece, and subscriptions to keyspace and server events.
+//!
+//! It holds no state of the product and knows nothing of Wasm, libraries or
+//! triggers: it may not use any other part of the module.
+
+mod context;
+mod keyspace;
+mod log;
+mod reply;
+mod strings;
+
+pub use context::{init, module_ctx, run_on_main_thread, subscribe_to_server_event, RedisCtx};
+pub use keyspace::{deliver_keyspace_events, set_keyspace_handler};
+pub use log::redis_log;
+pub use reply::{reply_guarded, Reply};
+pub use strings::{bytes_of, create_string, free_string};

@@ -1,0 +1,40 @@
+//! Redis strings the module makes and frees itself, and bytes Redis hands
+//! over as a pointer and a length.
+
+use std::os::raw::c_char;
+use std::ptr;
+
+use redis_module::raw;
+
+/// A new Redis string holding `bytes`, owned by the caller, who frees it
+/// with [`free_string`].
+pub fn create_string(bytes: &[u8]) -> *mut raw::RedisModuleString {
+    // SAFETY: a null context makes a string we own and free ourselves.
+    unsafe {
+        raw::RedisModule_CreateString.expect("Redis provides RM_CreateString")(
+            ptr::null_mut(),
+            bytes.as_ptr() as *const c_char,
+            bytes.len(),
+        )
+    }
+}
+
+/// Frees a string made by [`create_string`].
+pub fn free_string(string: *mut raw::RedisModuleString) {
+    // SAFETY: made by `create_string`, freed once.
+    unsafe {
+        raw::RedisModule_FreeString.expect("Redis provides RM_FreeString")(ptr::null_mut(), string)
+    }
+}
+
+/// The bytes at `ptr`, or none if it is null.
+///
+/// # Safety
+/// `ptr` must be null or point to `len` readable bytes.
+pub unsafe fn bytes_of<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
+    if ptr.is_null() {
+        &[]
+    } else {
+        std::slice::from_raw_parts(ptr as *const u8, len)
+    }
+}

@@ -1,0 +1,38 @@
+//! Wasm: everything wasmtime does for the module. The engines and their
+//! compiler tiers, compiling and the compiled-code cache, a library's store
+//! and live instance, the host API guests import and the WASI they get,
+//! what guests log, the epoch ticker behind the time limit, and the signal
+//! handlers that turn a guest's faults into traps.
+//!
+//! It runs what it is asked to run, under the limits it is given. It knows
+//! nothing of keyspace events, the registry of libraries, persistence or
+//! the cluster: it uses only `config` and `server`.
+//!
+//! Hot-path rules (see the README's design notes):
+//! - a library is compiled and instantiated at `TRIGGER LOAD` (with the
+//!   fast baseline compiler), and once more when Cranelift's optimized code,
+//!   compiled on a background thread, replaces it ([`Tier`]);
+//! - every event reuses the same store and instance, with a fresh epoch
+//!   deadline set before each call;
+//! - after a trap the instance is poisoned, so it is rebuilt from the
+//!   pre-instantiated component before the next call.
+
+mod bindings;
+pub mod code_cache;
+mod compile;
+mod engine;
+mod guest_log;
+mod host;
+mod instance;
+pub mod signals;
+mod store;
+pub mod ticker;
+mod wasi;
+
+pub use bindings::{Event, LibraryInfo};
+pub use compile::{compile, compile_with, release_free_memory, CompiledLibrary};
+pub use engine::{engines, Tier};
+pub use guest_log::truncate;
+pub use host::KeyName;
+pub use instance::LibraryInstance;
+pub use store::{CallLimit, Stopped};
