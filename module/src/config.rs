@@ -36,6 +36,11 @@ pub const DEFAULT_MAX_PAYLOAD_BYTES: i64 = 16 << 20;
 pub static MAX_LIBRARY_BYTES: AtomicI64 = AtomicI64::new(DEFAULT_MAX_LIBRARY_BYTES);
 pub const DEFAULT_MAX_LIBRARY_BYTES: i64 = 32 << 20;
 
+/// `triggers.outbox-max-length`: the most entries one outbox stream holds
+/// (see `outbox/append.rs` for what happens at the cap).
+pub static OUTBOX_MAX_LENGTH: AtomicI64 = AtomicI64::new(DEFAULT_OUTBOX_MAX_LENGTH);
+pub const DEFAULT_OUTBOX_MAX_LENGTH: i64 = 100_000;
+
 /// A limit users can set: its `triggers.<name>`, where it is kept, and its
 /// bounds (also given to Redis when the configuration is registered).
 pub struct Limit {
@@ -49,7 +54,7 @@ pub struct Limit {
     pub size: bool,
 }
 
-pub static LIMITS: [Limit; 4] = [
+pub static LIMITS: [Limit; 5] = [
     Limit {
         name: "max-execution-time",
         value: &MAX_EXECUTION_TIME_MS,
@@ -81,6 +86,14 @@ pub static LIMITS: [Limit; 4] = [
         min: 1,
         max: 1 << 30,
         size: true,
+    },
+    Limit {
+        name: "outbox-max-length",
+        value: &OUTBOX_MAX_LENGTH,
+        default: DEFAULT_OUTBOX_MAX_LENGTH,
+        min: 1,
+        max: 1 << 40,
+        size: false,
     },
 ];
 
@@ -196,6 +209,10 @@ pub fn max_payload_bytes() -> usize {
 
 pub fn max_library_bytes() -> usize {
     get(&MAX_LIBRARY_BYTES) as usize
+}
+
+pub fn outbox_max_length() -> usize {
+    get(&OUTBOX_MAX_LENGTH) as usize
 }
 
 /// How often a long guest call checks its deadline, yields and looks for

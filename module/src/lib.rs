@@ -12,14 +12,18 @@
 //! - `wasm/`: wasmtime — engines and compiler tiers, the compiled-code
 //!   cache, a library's store and instance, the host API and WASI guests
 //!   get, the epoch ticker, signal handlers;
-//! - `library/`: the registry of libraries and their triggers, building and
-//!   validating a library, changes to the set, statistics;
-//! - `events/`: keyspace notifications to guests, the time one command's
-//!   triggers share, `-BUSY` and `TRIGGER KILL`, slot migrations;
+//! - `library/`: the registry of libraries and their triggers, and of
+//!   outbox rules, building and validating a library, changes to the set,
+//!   statistics;
+//! - `outbox/`: the outbox streams, one per hash slot, and appending to
+//!   them;
+//! - `events/`: keyspace notifications to guests and to the outbox, the
+//!   time one command's triggers share, `-BUSY` and `TRIGGER KILL`, slot
+//!   migrations;
 //! - `replication.rs`, `cluster/`, `persistence/`: how a change to the set
 //!   travels to replicas and the AOF, to other cluster nodes, and to disk;
-//! - `commands/`: `TRIGGER` and its subcommands, one file each, and `INFO
-//!   triggers`;
+//! - `commands/`: `TRIGGER` and `OUTBOX` and their subcommands, one file
+//!   each, and `INFO triggers`;
 //! - `fuzzing.rs`: `TRIGGER LOAD`'s checks without a server, for `fuzz/`.
 //!
 //! ## An event's path
@@ -30,7 +34,9 @@
 //! → `on-fired` inside the notification (`wasm/instance.rs`, under the
 //! limits of `wasm/store.rs`) → `events/run.rs`, a post-notification job,
 //! → `run`, whose `call`s (`wasm/host/call.rs`) write as the library's
-//! owner, atomically with the command and replicated with it.
+//! owner, atomically with the command and replicated with it. An event an
+//! outbox rule matches goes, from `events/to_outbox.rs`, to a job that
+//! appends it to its slot's stream (`outbox/append.rs`).
 //!
 //! ## A change's path
 //!
@@ -59,6 +65,7 @@ mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod library;
+mod outbox;
 mod persistence;
 mod replication;
 mod server;
@@ -136,6 +143,7 @@ redis_module! {
             [LIMITS[1].name, LIMITS[1].value, LIMITS[1].default, LIMITS[1].min, LIMITS[1].max, ConfigurationFlags::DEFAULT, None],
             [LIMITS[2].name, LIMITS[2].value, LIMITS[2].default, LIMITS[2].min, LIMITS[2].max, ConfigurationFlags::MEMORY, None],
             [LIMITS[3].name, LIMITS[3].value, LIMITS[3].default, LIMITS[3].min, LIMITS[3].max, ConfigurationFlags::MEMORY, None],
+            [LIMITS[4].name, LIMITS[4].value, LIMITS[4].default, LIMITS[4].min, LIMITS[4].max, ConfigurationFlags::DEFAULT, None],
         ],
         // redis-module's macro wants every kind listed. Its own parsing of
         // module arguments does not take units nor name the bad argument:

@@ -17,8 +17,10 @@ pub enum Propagation {
 
 /// Propagates a change as the command that makes it, whatever the replica
 /// or the AOF held before: `TRIGGER LOAD REPLACE OWNER <owner> VERSION
-/// <version> <code>` (the same library, with the same owner) or `TRIGGER
-/// DELETE VERSION <version> <name>`.
+/// <version> <code>` (the same library, with the same owner), `TRIGGER
+/// DELETE VERSION <version> <name>`, `OUTBOX ADD <name> REPLACE OWNER
+/// <owner> VERSION <version> PREFIX <prefix> [EVENTS <event>...]` or
+/// `OUTBOX DELETE VERSION <version> <name>`.
 pub fn propagate(
     ctx: *mut raw::RedisModuleCtx,
     change: &Change,
@@ -26,6 +28,10 @@ pub fn propagate(
     propagation: Propagation,
 ) {
     let version = version.to_string();
+    let command = match change {
+        Change::Load { .. } | Change::Delete { .. } => c"TRIGGER",
+        Change::AddRule { .. } | Change::DeleteRule { .. } => c"OUTBOX",
+    };
     let args: Vec<&[u8]> = match change {
         Change::Load { owner, code } => vec![
             b"LOAD",
@@ -36,7 +42,27 @@ pub fn propagate(
             version.as_bytes(),
             code,
         ],
-        Change::Delete { name } => vec![b"DELETE", b"VERSION", version.as_bytes(), name.as_bytes()],
+        Change::Delete { name } | Change::DeleteRule { name } => {
+            vec![b"DELETE", b"VERSION", version.as_bytes(), name.as_bytes()]
+        }
+        Change::AddRule { rule } => {
+            let mut args: Vec<&[u8]> = vec![
+                b"ADD",
+                rule.name.as_bytes(),
+                b"REPLACE",
+                b"OWNER",
+                rule.owner.as_bytes(),
+                b"VERSION",
+                version.as_bytes(),
+                b"PREFIX",
+                &rule.prefix,
+            ];
+            if !rule.events.is_empty() {
+                args.push(b"EVENTS");
+                args.extend(rule.events.iter().map(|e| e.as_bytes()));
+            }
+            args
+        }
     };
     let format = match propagation {
         Propagation::AofAndReplicas => c"v",
@@ -56,7 +82,7 @@ pub fn propagate(
     let status = unsafe {
         replicate(
             ctx,
-            c"TRIGGER".as_ptr(),
+            command.as_ptr(),
             format.as_ptr(),
             argv.as_mut_ptr(),
             argv.len(),
@@ -65,7 +91,8 @@ pub fn propagate(
     if status != raw::REDISMODULE_OK as c_int {
         redis_log(
             "warning",
-            "cannot propagate TRIGGER to the AOF and replicas",
+            "cannot propagate a change of the trigger libraries or outbox rules to the AOF and \
+             replicas",
         );
     }
 }

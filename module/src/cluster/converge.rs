@@ -13,7 +13,7 @@ use redis_module::{raw, Context};
 
 use super::bus::{send, Message, NodeId, NODE_ID_LEN};
 use super::spread;
-use crate::library::{self, Change, SavedLibrary};
+use crate::library::{self, Change, RuleSpec, SavedLibrary, SavedSet};
 use crate::replication::{propagate, Propagation};
 use crate::server::redis_log;
 
@@ -45,10 +45,16 @@ pub(super) fn on_pull(ctx: *mut raw::RedisModuleCtx, from: &NodeId) {
         .iter()
         .map(|l| (l.owner.clone(), l.code.clone()))
         .collect();
+    let rules = library::all_rules()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.spec.clone())
+        .collect();
     let set = Message::Set {
         version: library::version(),
         digest: library::set_digest(),
         libraries,
+        rules,
     };
     send(ctx, Some(from), &set);
 }
@@ -59,11 +65,11 @@ pub(super) fn on_set(
     from: &NodeId,
     version: u64,
     digest: String,
-    libraries: Vec<(String, Vec<u8>)>,
+    set: (Vec<(String, Vec<u8>)>, Vec<RuleSpec>),
 ) {
     LAST_PULL.set(None);
     if is_newer(version, &digest) {
-        take_set(ctx, from, version, digest, libraries);
+        take_set(ctx, from, version, digest, set);
     }
 }
 
@@ -94,17 +100,25 @@ fn take_set(
     from: &NodeId,
     version: u64,
     digest: String,
-    libraries: Vec<(String, Vec<u8>)>,
+    (libraries, rules): (Vec<(String, Vec<u8>)>, Vec<RuleSpec>),
 ) {
     let before: Vec<String> = library::all()
         .unwrap_or_default()
         .iter()
         .map(|l| l.name.clone())
         .collect();
-    let saved = libraries
-        .into_iter()
-        .map(|(owner, code)| SavedLibrary { owner, code })
+    let rules_before: Vec<String> = library::all_rules()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.spec.name.clone())
         .collect();
+    let saved = SavedSet {
+        libraries: libraries
+            .into_iter()
+            .map(|(owner, code)| SavedLibrary { owner, code })
+            .collect(),
+        rules,
+    };
     let node = String::from_utf8_lossy(&from[..NODE_ID_LEN]).into_owned();
     if let Err(e) = library::replace_all(saved) {
         redis_log(
@@ -131,6 +145,20 @@ fn take_set(
         .filter(|n| !after.iter().any(|l| &l.name == *n))
     {
         let change = Change::Delete { name: name.clone() };
+        propagate(ctx, &change, version, Propagation::AofOnly);
+    }
+    let rules_after = library::all_rules().unwrap_or_default();
+    for rule in &rules_after {
+        let change = Change::AddRule {
+            rule: rule.spec.clone(),
+        };
+        propagate(ctx, &change, version, Propagation::AofOnly);
+    }
+    for name in rules_before
+        .iter()
+        .filter(|n| !rules_after.iter().any(|r| &r.spec.name == *n))
+    {
+        let change = Change::DeleteRule { name: name.clone() };
         propagate(ctx, &change, version, Propagation::AofOnly);
     }
     redis_log(

@@ -103,6 +103,7 @@ fn receive(ctx: *mut raw::RedisModuleCtx, from: &NodeId, message: Message) {
             version,
             digest,
             libraries,
-        } => converge::on_set(ctx, from, version, digest, libraries),
+            rules,
+        } => converge::on_set(ctx, from, version, digest, (libraries, rules)),
     }
 }

@@ -100,6 +100,8 @@ pub fn spread(ctx: &Context, change: Change, version: u64, reply: RedisValue) ->
             _ => "TRIGGER LOAD".to_string(),
         },
         Change::Delete { name } => format!("TRIGGER DELETE '{name}'"),
+        Change::AddRule { rule } => format!("OUTBOX ADD '{}'", rule.name),
+        Change::DeleteRule { name } => format!("OUTBOX DELETE '{name}'"),
     };
     let success = match reply {
         RedisValue::BulkString(name) => Success::Name(name),

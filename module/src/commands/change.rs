@@ -1,7 +1,8 @@
-//! What `LOAD` and `DELETE` share: the options only the primary and the
-//! AOF may pass, and where a change goes once it is made.
+//! What the commands that change the set share (`TRIGGER LOAD` and
+//! `DELETE`, `OUTBOX ADD` and `DELETE`): the owner, the options only the
+//! primary and the AOF may pass, and where a change goes once it is made.
 
-use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::err;
 use crate::cluster;
@@ -19,8 +20,8 @@ pub(super) fn internal_option(
     };
     if !from_primary_or_aof(ctx) {
         return Err(err(format!(
-            "{option} is only for the primary and the AOF: a library runs as the user that \
-             loads it"
+            "{option} is only for the primary and the AOF: a library or an outbox rule \
+             belongs to the user that sends it"
         )));
     }
     Ok(value.to_string_lossy())
@@ -69,4 +70,27 @@ pub(super) fn changed(
 pub(super) fn from_primary_or_aof(ctx: &Context) -> bool {
     let flags = ctx.get_flags();
     flags.contains(ContextFlags::REPLICATED) || flags.contains(ContextFlags::LOADING)
+}
+
+/// The owner of a library or rule sent by a client without a user, such
+/// as a module's own call.
+const DEFAULT_OWNER: &str = "default";
+
+/// The ACL user of the client running the command.
+pub(super) fn current_user(ctx: &Context) -> String {
+    let Some(get) = (unsafe { raw::RedisModule_GetCurrentUserName }) else {
+        return DEFAULT_OWNER.to_owned();
+    };
+    // SAFETY: `ctx` is this command's context; Redis returns a new string,
+    // freed below.
+    let name = unsafe { get(ctx.ctx) };
+    if name.is_null() {
+        return DEFAULT_OWNER.to_owned();
+    }
+    let user = RedisString::string_as_slice(name);
+    let user = String::from_utf8_lossy(user).into_owned();
+    if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+        unsafe { free(ctx.ctx, name) };
+    }
+    user
 }

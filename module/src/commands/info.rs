@@ -1,11 +1,12 @@
 //! The `INFO triggers` section: the libraries, the set's version and
-//! digest, the totals of all triggers, and the compiled-code cache.
+//! digest, the totals of all triggers, the compiled-code cache, and the
+//! outbox.
 
 use redis_module::{InfoContext, RedisError, RedisResult};
 
-use crate::events;
 use crate::library::{self, stats};
 use crate::wasm::code_cache;
+use crate::{events, outbox};
 
 /// The `INFO triggers` section. Never panics into Redis.
 #[redis_module_macros::info_command_handler]
@@ -19,6 +20,8 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
     let (libraries, triggers) = library::counts();
     let totals = stats::totals();
     let (memory_hits, disk_hits, compiles) = code_cache::counts();
+    let rules = library::all_rules().map_or(0, |r| r.len());
+    let outbox = outbox::counts();
     ctx.builder()
         .add_section("")
         .field("libraries", libraries as i64)?
@@ -33,6 +36,12 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .field("code_cache_memory_hits", memory_hits as i64)?
         .field("code_cache_disk_hits", disk_hits as i64)?
         .field("code_cache_compiles", compiles as i64)?
+        .field("outbox_rules", rules as i64)?
+        .field("outbox_appended", outbox.appended as i64)?
+        .field("outbox_dropped", outbox.dropped as i64)?
+        .field("outbox_trimmed", outbox.trimmed as i64)?
+        .field("outbox_failed", outbox.failed as i64)?
+        .field("outbox_evicted", outbox.evicted as i64)?
         .build_section()?
         .build_info()?;
     Ok(())

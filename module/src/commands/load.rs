@@ -1,17 +1,13 @@
 //! `TRIGGER LOAD`: a library's bytes, loaded as the ACL user that sent
 //! them.
 
-use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::change::{changed, from_primary_or_aof, internal_option, version_option};
+use super::change::{changed, current_user, from_primary_or_aof, internal_option, version_option};
 use super::err;
 use crate::config;
 use crate::library::{self, Change};
 use crate::server::redis_log;
-
-/// The owner of a library loaded by a client without a user, such as a
-/// module's own call.
-const DEFAULT_OWNER: &str = "default";
 
 /// `TRIGGER LOAD [REPLACE] <component>`. The primary and the AOF also
 /// pass `OWNER <user>` and `VERSION <n>` (see `replication.rs`); clients
@@ -61,23 +57,4 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
         code: code.as_slice().to_vec(),
     };
     changed(ctx, change, version, RedisValue::BulkString(name))
-}
-
-/// The ACL user of the client running the command.
-fn current_user(ctx: &Context) -> String {
-    let Some(get) = (unsafe { raw::RedisModule_GetCurrentUserName }) else {
-        return DEFAULT_OWNER.to_owned();
-    };
-    // SAFETY: `ctx` is this command's context; Redis returns a new string,
-    // freed below.
-    let name = unsafe { get(ctx.ctx) };
-    if name.is_null() {
-        return DEFAULT_OWNER.to_owned();
-    }
-    let user = RedisString::string_as_slice(name);
-    let user = String::from_utf8_lossy(user).into_owned();
-    if let Some(free) = unsafe { raw::RedisModule_FreeString } {
-        unsafe { free(ctx.ctx, name) };
-    }
-    user
 }

@@ -1,4 +1,5 @@
-//! The `TRIGGER` command: `LOAD`, `DELETE`, `LIST`, `KILL` and `HELP`.
+//! The `TRIGGER` command: `LOAD`, `DELETE`, `LIST`, `KILL` and `HELP`; and
+//! the `OUTBOX` command (`outbox/`).
 //!
 //! Each is a subcommand of its own, in the `@triggers` ACL category, so
 //! that an admin can grant `TRIGGER|LIST` without `TRIGGER|LOAD`. `LOAD`
@@ -27,7 +28,7 @@ mod kill;
 mod list;
 mod load;
 
-/// The ACL category of every `TRIGGER` subcommand.
+/// The ACL category of every `TRIGGER` and `OUTBOX` subcommand.
 const ACL_CATEGORY: &str = "triggers";
 
 type Handler = fn(&Context, &[RedisString]) -> RedisResult;
@@ -47,17 +48,36 @@ struct Subcommand {
 macro_rules! entry_point {
     ($handler:path) => {{
         extern "C" fn entry(
-            ctx: *mut raw::RedisModuleCtx,
-            argv: *mut *mut raw::RedisModuleString,
-            argc: c_int,
-        ) -> c_int {
-            run(ctx, argv, argc, $handler)
+            ctx: *mut redis_module::raw::RedisModuleCtx,
+            argv: *mut *mut redis_module::raw::RedisModuleString,
+            argc: std::os::raw::c_int,
+        ) -> std::os::raw::c_int {
+            $crate::commands::run(ctx, argv, argc, $handler)
         }
         entry
     }};
 }
 
-const SUBCOMMANDS: [Subcommand; 5] = [
+mod outbox;
+
+/// A command and its subcommands.
+struct Command {
+    name: &'static str,
+    subcommands: &'static [Subcommand],
+}
+
+const COMMANDS: [Command; 2] = [
+    Command {
+        name: "trigger",
+        subcommands: &TRIGGER_SUBCOMMANDS,
+    },
+    Command {
+        name: "outbox",
+        subcommands: &outbox::SUBCOMMANDS,
+    },
+];
+
+const TRIGGER_SUBCOMMANDS: [Subcommand; 5] = [
     Subcommand {
         name: "load",
         flags: "write deny-oom deny-script",
@@ -87,21 +107,14 @@ const SUBCOMMANDS: [Subcommand; 5] = [
     },
 ];
 
-/// Registers `TRIGGER` and its subcommands, and the `@triggers` ACL
-/// category where the server has module ACL categories (Redis 7.4 and
-/// Valkey 8 do). Called from `MODULE LOAD`.
+/// Registers `TRIGGER`, `OUTBOX` and their subcommands, and the
+/// `@triggers` ACL category where the server has module ACL categories
+/// (Redis 7.4 and Valkey 8 do). Called from `MODULE LOAD`.
 pub fn register(ctx: &Context) -> Result<(), String> {
-    // In a cluster, `LOAD` and `DELETE` are taken by any node, replicas
-    // too, and reach every node through the cluster bus (`cluster/`):
-    // not write commands there.
+    // In a cluster, the changes (`LOAD`, `ADD`, `DELETE`) are taken by any
+    // node, replicas too, and reach every node through the cluster bus
+    // (`cluster/`): not write commands there.
     let cluster = ctx.get_flags().contains(ContextFlags::CLUSTER);
-    let (Some(create), Some(get), Some(create_sub)) = (
-        unsafe { raw::RedisModule_CreateCommand },
-        unsafe { raw::RedisModule_GetCommand },
-        unsafe { raw::RedisModule_CreateSubcommand },
-    ) else {
-        return Err("this server has no subcommands for modules (Redis 7 or later needed)".into());
-    };
     let category = CString::new(ACL_CATEGORY).unwrap_or_default();
     let categories = match unsafe { raw::RedisModule_AddACLCategory } {
         Some(add) if unsafe { add(ctx.ctx, category.as_ptr()) } == raw::REDISMODULE_OK as c_int => unsafe {
@@ -110,26 +123,52 @@ pub fn register(ctx: &Context) -> Result<(), String> {
         _ => {
             redis_log(
                 "warning",
-                "this server cannot add the @triggers ACL category; grant the TRIGGER \
-                 subcommands by name instead",
+                "this server cannot add the @triggers ACL category; grant the TRIGGER and \
+                 OUTBOX subcommands by name instead",
             );
             None
         }
     };
+    for command in &COMMANDS {
+        register_command(ctx, command, cluster, categories, &category)?;
+    }
+    Ok(())
+}
+
+type SetCategories =
+    unsafe extern "C" fn(*mut raw::RedisModuleCommand, *const std::os::raw::c_char) -> c_int;
+
+/// Registers one command and its subcommands.
+fn register_command(
+    ctx: &Context,
+    command: &Command,
+    cluster: bool,
+    categories: Option<SetCategories>,
+    category: &CString,
+) -> Result<(), String> {
+    let (Some(create), Some(get), Some(create_sub)) = (
+        unsafe { raw::RedisModule_CreateCommand },
+        unsafe { raw::RedisModule_GetCommand },
+        unsafe { raw::RedisModule_CreateSubcommand },
+    ) else {
+        return Err("this server has no subcommands for modules (Redis 7 or later needed)".into());
+    };
+    let upper = command.name.to_ascii_uppercase();
+    let name = CString::new(command.name).unwrap_or_default();
     // SAFETY: called during `MODULE LOAD` with its context; the names and
     // flags are NUL-terminated strings that outlive the calls.
     unsafe {
-        if create(ctx.ctx, c"trigger".as_ptr(), None, c"".as_ptr(), 0, 0, 0)
+        if create(ctx.ctx, name.as_ptr(), None, c"".as_ptr(), 0, 0, 0)
             != raw::REDISMODULE_OK as c_int
         {
-            return Err("cannot create the TRIGGER command".into());
+            return Err(format!("cannot create the {upper} command"));
         }
-        let parent = get(ctx.ctx, c"trigger".as_ptr());
+        let parent = get(ctx.ctx, name.as_ptr());
         if parent.is_null() {
-            return Err("cannot find the TRIGGER command".into());
+            return Err(format!("cannot find the {upper} command"));
         }
-        for sub in &SUBCOMMANDS {
-            let name = CString::new(sub.name).unwrap_or_default();
+        for sub in command.subcommands {
+            let sub_name = CString::new(sub.name).unwrap_or_default();
             let flags = match sub.flags.strip_prefix("write ") {
                 Some(rest) if cluster => rest,
                 _ => sub.flags,
@@ -137,7 +176,7 @@ pub fn register(ctx: &Context) -> Result<(), String> {
             let flags = CString::new(flags).unwrap_or_default();
             if create_sub(
                 parent,
-                name.as_ptr(),
+                sub_name.as_ptr(),
                 Some(sub.cmdfunc),
                 flags.as_ptr(),
                 0,
@@ -145,13 +184,13 @@ pub fn register(ctx: &Context) -> Result<(), String> {
                 0,
             ) != raw::REDISMODULE_OK as c_int
             {
-                return Err(format!("cannot create TRIGGER {}", sub.name));
+                return Err(format!("cannot create {upper} {}", sub.name));
             }
-            let full = CString::new(format!("trigger|{}", sub.name)).unwrap_or_default();
-            let command = get(ctx.ctx, full.as_ptr());
-            if let (Some(set), false) = (categories, command.is_null()) {
-                if set(command, category.as_ptr()) != raw::REDISMODULE_OK as c_int {
-                    return Err(format!("cannot put TRIGGER {} in @triggers", sub.name));
+            let full = CString::new(format!("{}|{}", command.name, sub.name)).unwrap_or_default();
+            let handle = get(ctx.ctx, full.as_ptr());
+            if let (Some(set), false) = (categories, handle.is_null()) {
+                if set(handle, category.as_ptr()) != raw::REDISMODULE_OK as c_int {
+                    return Err(format!("cannot put {upper} {} in @triggers", sub.name));
                 }
             }
         }

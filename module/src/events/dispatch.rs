@@ -24,15 +24,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString, Status};
+use redis_module::{raw, Context, NotifyEvent, RedisString, Status};
 
 use super::budget::{self, PendingRun};
 use super::guard::{self, DeferredEvent, ExecutionGuard};
+use super::here::Here;
 use super::run::RunJob;
+use super::to_outbox;
 use super::{busy, migration};
 use crate::config;
 use crate::library::{self, Library, Trigger};
-use crate::server::{redis_log, RedisCtx};
+use crate::server::{redis_log, selected_db, RedisCtx};
 use crate::wasm::{CallLimit, Event, KeyName};
 
 /// The keyspace notification handler, called by Redis for every event.
@@ -56,9 +58,21 @@ pub(super) extern "C" fn on_keyspace_event(
         let kind = NotifyEvent::from_bits_truncate(kind);
         let ctx = Context::new(ctx);
         if guard::guest_running() {
-            // Raised by a guest's call: see `guard.rs`.
-            guard::keep_unless_own(kind, event, key, || selected_db(&ctx));
+            // Raised by a guest's call: see `guard.rs`. A guest's own
+            // writes fire no trigger, but go to the outbox like any change.
+            if !guard::keep_unless_own(kind, event, key, || selected_db(ctx.ctx)) {
+                let key_name = KeyName::String(key_string);
+                library::with_set(|_, rules| {
+                    if !rules.is_empty() {
+                        let mut here = Here::new(&ctx, None);
+                        to_outbox::send(&ctx, rules, (kind, event), (key, key_name), &mut here);
+                    }
+                });
+            }
             return;
+        }
+        if event == "evicted" && crate::outbox::is_stream_key(key) {
+            crate::outbox::note_evicted(key);
         }
         // A key moving to another cluster node is not a user's change.
         if migration::moving_keys() && migration::raised_by_moving(event) {
@@ -73,8 +87,9 @@ pub(super) extern "C" fn on_keyspace_event(
     0
 }
 
-/// Fires the triggers an event matches. `db` is the event's database, or
-/// `None` for the context's (looked up only if a trigger matches).
+/// Sends an event to the outbox rules and fires the triggers it matches.
+/// `db` is the event's database, or `None` for the context's (looked up
+/// only if something matches).
 fn dispatch_event(
     ctx: &Context,
     kind: NotifyEvent,
@@ -83,10 +98,18 @@ fn dispatch_event(
     key_name: KeyName,
     db: Option<i32>,
 ) {
-    library::with_libraries(|libraries| {
-        // Without libraries, an event costs this check and nothing more.
+    library::with_set(|libraries, rules| {
+        // Without libraries and rules, an event costs this check and
+        // nothing more.
+        if libraries.is_empty() && rules.is_empty() {
+            return;
+        }
+        let mut here = Here::new(ctx, db);
+        if !rules.is_empty() {
+            to_outbox::send(ctx, rules, (kind, event), (key, key_name), &mut here);
+        }
         if !libraries.is_empty() {
-            dispatch(ctx, libraries, (kind, event), key, key_name, db);
+            dispatch(ctx, libraries, (kind, event), (key, key_name), &mut here);
         }
     });
 }
@@ -109,36 +132,20 @@ fn dispatch(
     ctx: &Context,
     libraries: &[Rc<Library>],
     (kind, event): (NotifyEvent, &str),
-    key: &[u8],
-    key_name: KeyName,
-    db: Option<i32>,
+    (key, key_name): (&[u8], KeyName),
+    here: &mut Here,
 ) {
-    let mut may_fire = None;
     for library in libraries {
         for trigger in &library.triggers {
             if !trigger.matches(kind, event, key) {
                 continue;
             }
-            // Checked once per event, and only when a trigger matched.
-            if !*may_fire.get_or_insert_with(|| may_fire_here(ctx)) {
+            if !here.may_act() {
                 return;
             }
-            let db = db.unwrap_or_else(|| selected_db(ctx));
+            let db = here.db();
             fire(ctx, library, trigger, event, (key, key_name), db);
         }
-    }
-}
-
-/// Triggers fire only on a primary, and never while data is loading.
-fn may_fire_here(ctx: &Context) -> bool {
-    let flags = ctx.get_flags();
-    flags.contains(ContextFlags::MASTER) && !flags.contains(ContextFlags::LOADING)
-}
-
-fn selected_db(ctx: &Context) -> i32 {
-    match unsafe { raw::RedisModule_GetSelectedDb } {
-        Some(get) => unsafe { get(ctx.ctx) },
-        None => 0,
     }
 }
 

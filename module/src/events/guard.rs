@@ -63,14 +63,16 @@ pub(super) fn guest_running() -> bool {
 }
 
 /// An event raised while a guest ran: kept to fire once it returns if it
-/// is not the guest's doing, ignored otherwise. `db` gives its database.
+/// is not the guest's doing (true), ignored otherwise. `db` gives its
+/// database.
 pub(super) fn keep_unless_own(
     kind: NotifyEvent,
     event: &str,
     key: &[u8],
     db: impl FnOnce() -> i32,
-) {
-    if happens_to_key(event) {
+) -> bool {
+    let kept = happens_to_key(event);
+    if kept {
         DEFERRED.with(|d| {
             d.borrow_mut().push_back(DeferredEvent {
                 kind,
@@ -80,6 +82,7 @@ pub(super) fn keep_unless_own(
             })
         });
     }
+    kept
 }
 
 /// The next event kept while guests ran.

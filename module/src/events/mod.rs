@@ -3,8 +3,9 @@
 //! (`dispatch.rs`), the `run` job after the command (`run.rs`), the events
 //! a guest's own calls raise (`guard.rs`), the time and payloads one
 //! command's triggers share (`budget.rs`), `-BUSY` and `TRIGGER KILL` while
-//! guests hold the server (`busy.rs`), and slot migrations, which fire no
-//! triggers (`migration.rs`).
+//! guests hold the server (`busy.rs`), slot migrations, which fire no
+//! triggers (`migration.rs`), and events sent to the outbox by its rules
+//! (`to_outbox.rs`).
 //!
 //! It reads the registry (`library`) and calls guests through `wasm`; it
 //! never changes the set of libraries, and knows nothing of how changes
@@ -18,8 +19,10 @@ mod budget;
 pub mod busy;
 mod dispatch;
 mod guard;
+mod here;
 mod migration;
 mod run;
+mod to_outbox;
 
 pub use budget::over_budget;
 

@@ -16,9 +16,9 @@ use crate::server::redis_log;
 use crate::wasm::{self, code_cache, CompiledLibrary, LibraryInfo, LibraryInstance};
 
 /// Longest library or trigger name.
-const MAX_NAME_LEN: usize = 128;
+pub(super) const MAX_NAME_LEN: usize = 128;
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

@@ -6,7 +6,9 @@ use std::rc::Rc;
 use super::building::digest;
 use super::loading;
 use super::prepare::{after_change, prepare};
-use super::registry::{find, BUSY, REGISTRY};
+use super::registry::{find, find_rule, BUSY, REGISTRY};
+use super::rules::{Rule, RuleSpec};
+use crate::server;
 
 /// `TRIGGER LOAD [REPLACE]` by the ACL user `owner`: returns the
 /// library's name. With `replace`, loading a library that is already loaded
@@ -55,6 +57,8 @@ pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String>
 pub enum Change {
     Load { owner: String, code: Vec<u8> },
     Delete { name: String },
+    AddRule { rule: RuleSpec },
+    DeleteRule { name: String },
 }
 
 /// Applies a change that was made elsewhere (on another cluster node):
@@ -65,6 +69,11 @@ pub fn apply(change: &Change) -> Result<(), String> {
         Change::Load { owner, code } => load(code.clone(), true, owner).map(|_| ()),
         Change::Delete { name } => match find(name)? {
             Some(_) => delete(name),
+            None => Ok(()),
+        },
+        Change::AddRule { rule } => add_rule(rule.clone(), true),
+        Change::DeleteRule { name } => match find_rule(name)? {
+            Some(_) => delete_rule(name),
             None => Ok(()),
         },
     }
@@ -88,4 +97,51 @@ pub fn delete(name: &str) -> Result<(), String> {
     })?;
     after_change(true);
     Ok(())
+}
+
+/// `OUTBOX ADD [REPLACE]`: a rule that sends the events it matches to the
+/// outbox. An existing rule of the same name is an error unless `replace`
+/// (its counters carry over).
+pub fn add_rule(spec: RuleSpec, replace: bool) -> Result<(), String> {
+    loading::commit_staged();
+    let previous = find_rule(&spec.name)?;
+    if previous.is_some() && !replace {
+        return Err(format!(
+            "outbox rule '{}' already exists: use OUTBOX ADD REPLACE to change it",
+            spec.name
+        ));
+    }
+    let rule = Rc::new(Rule::new(spec, previous.as_deref())?);
+    server::deliver_keyspace_events(rule.notifications())?;
+    REGISTRY.with(|r| {
+        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+        let name = rule.spec.name.clone();
+        match r
+            .rules
+            .binary_search_by(|l| l.spec.name.as_str().cmp(&name))
+        {
+            Ok(i) => r.rules[i] = rule,
+            Err(i) => r.rules.insert(i, rule),
+        }
+        r.note_rule_loaded(&name);
+        Ok(())
+    })
+}
+
+/// `OUTBOX DELETE`.
+pub fn delete_rule(name: &str) -> Result<(), String> {
+    loading::commit_staged();
+    REGISTRY.with(|r| {
+        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
+        match r.rules.binary_search_by(|l| l.spec.name.as_str().cmp(name)) {
+            Ok(i) => {
+                r.rules.remove(i);
+                if let Some(loaded) = r.rules_loaded_while_loading.as_mut() {
+                    loaded.remove(name);
+                }
+                Ok(())
+            }
+            Err(_) => Err(format!("no outbox rule named '{name}'")),
+        }
+    })
 }

@@ -21,14 +21,23 @@ use std::rc::Rc;
 
 use super::building::digest;
 use super::prepare::{after_change, prepare, switch_to_optimized_code};
+use super::registry::find_rule;
 use super::registry::{Staged, BUSY, REGISTRY};
+use super::rules::{Rule, RuleSpec};
 use super::Library;
-use crate::server::redis_log;
+use crate::server::{self, redis_log};
 
 /// A library as the RDB file keeps it.
 pub struct SavedLibrary {
     pub owner: String,
     pub code: Vec<u8>,
+}
+
+/// A whole set, as the RDB file keeps it or another node sends it.
+#[derive(Default)]
+pub struct SavedSet {
+    pub libraries: Vec<SavedLibrary>,
+    pub rules: Vec<RuleSpec>,
 }
 
 /// Redis starts loading data. Until it is loaded, the libraries stay, so
@@ -37,6 +46,7 @@ pub fn loading_started() {
     REGISTRY.with(|r| {
         if let Ok(mut r) = r.try_borrow_mut() {
             r.loaded_while_loading = Some(HashSet::new());
+            r.rules_loaded_while_loading = Some(HashSet::new());
             r.staged = None;
         }
     });
@@ -46,20 +56,24 @@ pub fn loading_started() {
 /// libraries load, or nothing changes and the error names the library that
 /// failed. While Redis loads data the set is staged until the load ends;
 /// otherwise it replaces the loaded libraries at once. Returns how many
-/// libraries the set has.
-pub fn stage(saved: Vec<SavedLibrary>, version: u64) -> Result<usize, String> {
-    let libraries = match build_all(saved) {
-        Ok(libraries) => libraries,
+/// libraries and rules the set has.
+pub fn stage(saved: SavedSet, version: u64) -> Result<(usize, usize), String> {
+    let (libraries, rules) = match build_all(saved) {
+        Ok(set) => set,
         Err(e) => {
             after_change(false);
             return Err(e);
         }
     };
-    let count = libraries.len();
+    let count = (libraries.len(), rules.len());
     let loading = REGISTRY.with(|r| {
         let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
         let loading = r.loaded_while_loading.is_some();
-        r.staged = Some(Staged { libraries, version });
+        r.staged = Some(Staged {
+            libraries,
+            rules,
+            version,
+        });
         Ok::<_, String>(loading)
     })?;
     if !loading {
@@ -75,13 +89,22 @@ pub(super) fn commit_staged() {
         let Ok(mut r) = r.try_borrow_mut() else {
             return false;
         };
-        let Some(Staged { libraries, version }) = r.staged.take() else {
+        let Some(Staged {
+            libraries,
+            rules,
+            version,
+        }) = r.staged.take()
+        else {
             return false;
         };
         for library in &libraries {
             r.note_loaded(&library.name);
         }
+        for rule in &rules {
+            r.note_rule_loaded(&rule.spec.name);
+        }
         r.libraries = libraries;
+        r.rules = rules;
         r.version = version;
         true
     });
@@ -93,22 +116,41 @@ pub(super) fn commit_staged() {
 }
 
 /// The data is loaded: the set it held takes the place of the loaded
-/// libraries, and the libraries it did not hold are removed.
+/// libraries and rules, and those it did not hold are removed.
 pub fn loading_ended() {
     commit_staged();
-    let removed = REGISTRY.with(|r| {
+    let (removed, removed_rules) = REGISTRY.with(|r| {
         let Ok(mut r) = r.try_borrow_mut() else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
+        let mut removed_rules = Vec::new();
+        if let Some(loaded) = r.rules_loaded_while_loading.take() {
+            let (kept, removed): (Vec<_>, Vec<_>) = std::mem::take(&mut r.rules)
+                .into_iter()
+                .partition(|l| loaded.contains(&l.spec.name));
+            r.rules = kept;
+            removed_rules = removed;
+        }
         let Some(loaded) = r.loaded_while_loading.take() else {
-            return Vec::new();
+            return (Vec::new(), removed_rules);
         };
         let (kept, removed): (Vec<_>, Vec<_>) = std::mem::take(&mut r.libraries)
             .into_iter()
             .partition(|l| loaded.contains(&l.name));
         r.libraries = kept;
-        removed
+        (removed, removed_rules)
     });
+    if !removed_rules.is_empty() {
+        let names: Vec<&str> = removed_rules.iter().map(|l| l.spec.name.as_str()).collect();
+        redis_log(
+            "notice",
+            &format!(
+                "removed {} outbox rules that the loaded data does not hold: {}",
+                names.len(),
+                names.join(", ")
+            ),
+        );
+    }
     if !removed.is_empty() {
         let names: Vec<&str> = removed.iter().map(|l| l.name.as_str()).collect();
         redis_log(
@@ -131,6 +173,7 @@ pub fn loading_failed() {
             return None;
         };
         r.loaded_while_loading = None;
+        r.rules_loaded_while_loading = None;
         r.staged.take().map(|s| s.libraries.len())
     });
     if let Some(count) = discarded {
@@ -146,19 +189,24 @@ pub fn loading_failed() {
     }
 }
 
-/// Replaces every loaded library with `saved` (another cluster node's
-/// set): all of them load, or nothing changes and the error names the
-/// library that failed. Libraries that keep their name keep their
-/// triggers' statistics.
-pub fn replace_all(saved: Vec<SavedLibrary>) -> Result<(), String> {
+/// Replaces every loaded library and rule with `saved` (another cluster
+/// node's set): all of them load, or nothing changes and the error names
+/// the library that failed. Libraries and rules that keep their name keep
+/// their statistics.
+pub fn replace_all(saved: SavedSet) -> Result<(), String> {
     commit_staged();
-    let result = build_all(saved).and_then(|libraries| {
+    let result = build_all(saved).and_then(|(libraries, rules)| {
         REGISTRY.with(|r| {
             let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
             r.libraries = libraries;
+            r.rules = rules;
             let names: Vec<String> = r.libraries.iter().map(|l| l.name.clone()).collect();
             for name in &names {
                 r.note_loaded(name);
+            }
+            let names: Vec<String> = r.rules.iter().map(|l| l.spec.name.clone()).collect();
+            for name in &names {
+                r.note_rule_loaded(name);
             }
             Ok(())
         })
@@ -167,7 +215,25 @@ pub fn replace_all(saved: Vec<SavedLibrary>) -> Result<(), String> {
     result
 }
 
-fn build_all(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
+type BuiltSet = (Vec<Rc<Library>>, Vec<Rc<Rule>>);
+
+fn build_all(saved: SavedSet) -> Result<BuiltSet, String> {
+    let libraries = build_libraries(saved.libraries)?;
+    let mut rules: Vec<Rc<Rule>> = Vec::with_capacity(saved.rules.len());
+    for spec in saved.rules {
+        if rules.iter().any(|r| r.spec.name == spec.name) {
+            return Err(format!("outbox rule '{}' appears twice", spec.name));
+        }
+        let previous = find_rule(&spec.name)?;
+        let rule = Rule::new(spec, previous.as_deref())?;
+        server::deliver_keyspace_events(rule.notifications())?;
+        rules.push(Rc::new(rule));
+    }
+    rules.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+    Ok((libraries, rules))
+}
+
+fn build_libraries(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
     let count = saved.len();
     let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
     for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {

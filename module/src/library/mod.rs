@@ -26,17 +26,20 @@ mod event_filter;
 mod loading;
 mod prepare;
 mod registry;
+mod rules;
 pub mod stats;
 
 pub use building::{check, Checked};
-pub use changes::{apply, delete, load, Change};
+pub use changes::{add_rule, apply, delete, delete_rule, load, Change};
 pub use event_filter::EventFilter;
 pub use loading::{
-    loading_ended, loading_failed, loading_started, replace_all, stage, SavedLibrary,
+    loading_ended, loading_failed, loading_started, replace_all, stage, SavedLibrary, SavedSet,
 };
 pub use registry::{
-    all, counts, find, next_version, set_digest, set_version, version, with_libraries,
+    all, all_rules, counts, find, find_rule, next_version, set_digest, set_version, version,
+    with_set,
 };
+pub use rules::{Rule, RuleSpec, RuleStats};
 use stats::TriggerStats;
 
 /// A loaded library: its code, its triggers and its live instance.

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
+use super::rules::Rule;
 use super::Library;
 use crate::wasm::code_cache;
 
@@ -15,6 +16,7 @@ use crate::wasm::code_cache;
 /// (`loading.rs`).
 pub(super) struct Staged {
     pub(super) libraries: Vec<Rc<Library>>,
+    pub(super) rules: Vec<Rc<Rule>>,
     pub(super) version: u64,
 }
 
@@ -22,9 +24,13 @@ pub(super) struct Staged {
 pub(super) struct Registry {
     /// Sorted by name.
     pub(super) libraries: Vec<Rc<Library>>,
+    /// The outbox rules, sorted by name.
+    pub(super) rules: Vec<Rc<Rule>>,
     /// While Redis loads data (see `loading.rs`): the names of the
     /// libraries loaded since it began.
     pub(super) loaded_while_loading: Option<HashSet<String>>,
+    /// The same, for rules.
+    pub(super) rules_loaded_while_loading: Option<HashSet<String>>,
     /// While Redis loads an RDB file: the set it holds, waiting for the
     /// load to succeed (see `loading.rs`).
     pub(super) staged: Option<Staged>,
@@ -38,6 +44,12 @@ pub(super) struct Registry {
 impl Registry {
     pub(super) fn note_loaded(&mut self, name: &str) {
         if let Some(loaded) = self.loaded_while_loading.as_mut() {
+            loaded.insert(name.to_owned());
+        }
+    }
+
+    pub(super) fn note_rule_loaded(&mut self, name: &str) {
+        if let Some(loaded) = self.rules_loaded_while_loading.as_mut() {
             loaded.insert(name.to_owned());
         }
     }
@@ -80,9 +92,9 @@ pub fn set_version(version: u64, exact: bool) {
     });
 }
 
-/// The SHA-256, in hex, of the set of libraries: each library's name,
-/// owner and code digest, in name order. Two nodes with the same digest
-/// hold the same libraries.
+/// The SHA-256, in hex, of the set: each library's name, owner and code
+/// digest, in name order, then each rule's name, owner, prefix and events.
+/// Two nodes with the same digest hold the same libraries and rules.
 pub fn set_digest() -> String {
     REGISTRY.with(|r| {
         let mut hasher = Sha256::new();
@@ -90,6 +102,18 @@ pub fn set_digest() -> String {
             for l in &r.libraries {
                 for field in [&l.name, &l.owner, &l.digest] {
                     hasher.update(field.as_bytes());
+                    hasher.update([0]);
+                }
+            }
+            for rule in &r.rules {
+                let spec = &rule.spec;
+                hasher.update(b"rule\0");
+                for field in [spec.name.as_bytes(), spec.owner.as_bytes(), &spec.prefix] {
+                    hasher.update((field.len() as u64).to_le_bytes());
+                    hasher.update(field);
+                }
+                for event in &spec.events {
+                    hasher.update(event.as_bytes());
                     hasher.update([0]);
                 }
             }
@@ -128,9 +152,39 @@ pub fn counts() -> (usize, usize) {
     })
 }
 
-/// Calls `f` with every loaded library, without cloning the list. Used by
-/// the event dispatch on every keyspace event. Does nothing if the registry
-/// is being changed.
+/// The outbox rule named `name`, if any.
+pub fn find_rule(name: &str) -> Result<Option<Rc<Rule>>, String> {
+    REGISTRY.with(|r| {
+        let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
+        Ok(r.rules
+            .binary_search_by(|l| l.spec.name.as_str().cmp(name))
+            .ok()
+            .map(|i| Rc::clone(&r.rules[i])))
+    })
+}
+
+/// Every outbox rule, sorted by name.
+pub fn all_rules() -> Result<Vec<Rc<Rule>>, String> {
+    REGISTRY.with(|r| {
+        let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
+        Ok(r.rules.clone())
+    })
+}
+
+/// Calls `f` with every loaded library and every outbox rule, without
+/// cloning the lists. Used by the event dispatch on every keyspace event.
+/// Does nothing if the registry is being changed.
+#[inline]
+pub fn with_set(f: impl FnOnce(&[Rc<Library>], &[Rc<Rule>])) {
+    REGISTRY.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            f(&r.libraries, &r.rules)
+        }
+    })
+}
+
+/// Calls `f` with every loaded library, without cloning the list. Does
+/// nothing if the registry is being changed.
 #[inline]
 pub fn with_libraries(f: impl FnOnce(&[Rc<Library>])) {
     REGISTRY.with(|r| {

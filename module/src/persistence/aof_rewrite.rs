@@ -32,7 +32,8 @@ extern "C" fn on_fork(
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let ctx = Context::new(ctx);
-        if library::counts().0 > 0 && rewrites_aof_without_preamble(&ctx) {
+        let has_rules = library::all_rules().is_ok_and(|r| !r.is_empty());
+        if (library::counts().0 > 0 || has_rules) && rewrites_aof_without_preamble(&ctx) {
             // Not right here: the command that started the rewrite
             // (`BGREWRITEAOF`, `CONFIG SET appendonly yes`) would then
             // count as a write and be propagated itself.
@@ -44,8 +45,8 @@ extern "C" fn on_fork(
     }
 }
 
-/// Writes every library to the AOF (not to replicas, which have them), as
-/// the `TRIGGER LOAD` that loads it. Runs from a timer, between commands,
+/// Writes every library and outbox rule to the AOF (not to replicas, which
+/// have them), as the `TRIGGER LOAD` or `OUTBOX ADD` that makes it. Runs from a timer, between commands,
 /// right after an AOF rewrite without the preamble started; the libraries
 /// of that moment, so commands run since the fork do not matter.
 fn write_libraries_to_aof(ctx: &Context, _: ()) {
@@ -59,12 +60,20 @@ fn write_libraries_to_aof(ctx: &Context, _: ()) {
             };
             propagate(ctx.ctx, &change, version, Propagation::AofOnly);
         }
+        let rules = library::all_rules().unwrap_or_default();
+        for rule in &rules {
+            let change = Change::AddRule {
+                rule: rule.spec.clone(),
+            };
+            propagate(ctx.ctx, &change, version, Propagation::AofOnly);
+        }
         redis_log(
             "notice",
             &format!(
-                "AOF rewrite without the RDB preamble: {} trigger libraries written to the new \
-                 AOF increment",
-                libraries.len()
+                "AOF rewrite without the RDB preamble: {} trigger libraries and {} outbox rules \
+                 written to the new AOF increment",
+                libraries.len(),
+                rules.len()
             ),
         );
     }));

@@ -10,7 +10,16 @@
 //! then for each library:
 //! string    its owner: the ACL user that loaded it (from version 2)
 //! string    its component bytes, as TRIGGER LOAD got them
+//! unsigned  number of outbox rules (from version 4)
+//! then for each rule:
+//! string    its name
+//! string    its owner
+//! string    its key prefix
+//! unsigned  number of events, then each event name or class, a string
 //! ```
+//!
+//! Version 4 is written only when there are outbox rules, so that a file
+//! without them still loads in a module that predates them.
 //!
 //! A library's name is not stored: `describe` says it again when the library
 //! is loaded. Version 1 files have no owner: their libraries run as the
@@ -48,14 +57,14 @@ use redis_module::native_types::RedisType;
 use redis_module::raw;
 
 use crate::cluster;
-use crate::library::{self, SavedLibrary};
+use crate::library::{self, RuleSpec, SavedLibrary, SavedSet};
 use crate::server::redis_log;
 
 /// The type's encoding version, which Redis stores with the aux data.
 const ENCODING_VERSION: i32 = 1;
 
 /// The version of the payload's layout, its first field.
-const FORMAT_VERSION: u64 = 3;
+const FORMAT_VERSION: u64 = 4;
 
 /// The owner of the libraries of a version 1 payload, which has none.
 const OWNER_OF_VERSION_1: &str = "default";
@@ -116,16 +125,31 @@ fn save(rdb: *mut raw::RedisModuleIO) {
             return;
         }
     };
+    let rules = library::all_rules().unwrap_or_default();
     let version = library::version();
-    if libraries.is_empty() && !(cluster::enabled() && version > 0) {
+    if libraries.is_empty() && rules.is_empty() && !(cluster::enabled() && version > 0) {
         return;
     }
-    raw::save_unsigned(rdb, FORMAT_VERSION);
+    raw::save_unsigned(rdb, if rules.is_empty() { 3 } else { FORMAT_VERSION });
     raw::save_unsigned(rdb, version);
     raw::save_unsigned(rdb, libraries.len() as u64);
     for library in &libraries {
         raw::save_slice(rdb, library.owner.as_bytes());
         raw::save_slice(rdb, &library.code);
+    }
+    if rules.is_empty() {
+        return;
+    }
+    raw::save_unsigned(rdb, rules.len() as u64);
+    for rule in &rules {
+        let spec = &rule.spec;
+        raw::save_slice(rdb, spec.name.as_bytes());
+        raw::save_slice(rdb, spec.owner.as_bytes());
+        raw::save_slice(rdb, &spec.prefix);
+        raw::save_unsigned(rdb, spec.events.len() as u64);
+        for event in &spec.events {
+            raw::save_slice(rdb, event.as_bytes());
+        }
     }
 }
 
@@ -135,10 +159,19 @@ fn save(rdb: *mut raw::RedisModuleIO) {
 extern "C" fn aux_load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> c_int {
     let outcome = catch_unwind(AssertUnwindSafe(|| load(rdb, encver, when)));
     let error = match outcome {
-        Ok(Ok(count)) => {
+        Ok(Ok((count, 0))) => {
             redis_log(
                 "notice",
                 &format!("loaded {count} trigger libraries from the RDB file"),
+            );
+            return raw::REDISMODULE_OK as c_int;
+        }
+        Ok(Ok((count, rules))) => {
+            redis_log(
+                "notice",
+                &format!(
+                    "loaded {count} trigger libraries and {rules} outbox rules from the RDB file"
+                ),
             );
             return raw::REDISMODULE_OK as c_int;
         }
@@ -155,7 +188,11 @@ extern "C" fn aux_load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int)
     raw::REDISMODULE_ERR as c_int
 }
 
-fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usize, String> {
+fn load(
+    rdb: *mut raw::RedisModuleIO,
+    encver: c_int,
+    when: c_int,
+) -> Result<(usize, usize), String> {
     if when != raw::Aux::Before as c_int {
         return Err(format!(
             "unexpected aux data position {when} (expected before the keyspace)"
@@ -199,5 +236,45 @@ fn load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> Result<usiz
             code: code.as_ref().to_vec(),
         });
     }
-    library::stage(saved, set_version)
+    let rules = if version >= 4 {
+        load_rules(rdb)?
+    } else {
+        Vec::new()
+    };
+    let set = SavedSet {
+        libraries: saved,
+        rules,
+    };
+    library::stage(set, set_version)
+}
+
+fn load_rules(rdb: *mut raw::RedisModuleIO) -> Result<Vec<RuleSpec>, String> {
+    let short = |what: &str| format!("the payload is truncated or damaged (reading {what})");
+    let text = |what: &str| -> Result<String, String> {
+        let bytes = raw::load_string_buffer(rdb).map_err(|_| short(what))?;
+        String::from_utf8(bytes.as_ref().to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
+    };
+    let count = raw::load_unsigned(rdb).map_err(|_| short("the number of outbox rules"))?;
+    let mut rules = Vec::with_capacity(count.min(1024) as usize);
+    for i in 0..count {
+        let rule = format!("outbox rule {} of {count}", i + 1);
+        let name = text(&format!("the name of {rule}"))?;
+        let owner = text(&format!("the owner of {rule}"))?;
+        let prefix = raw::load_string_buffer(rdb)
+            .map_err(|_| short(&format!("the prefix of {rule}")))?
+            .as_ref()
+            .to_vec();
+        let events =
+            raw::load_unsigned(rdb).map_err(|_| short(&format!("the events of {rule}")))?;
+        let events = (0..events)
+            .map(|_| text(&format!("an event of {rule}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.push(RuleSpec {
+            name,
+            owner,
+            prefix,
+            events,
+        });
+    }
+    Ok(rules)
 }

@@ -33,6 +33,6 @@ pub use bindings::{Event, LibraryInfo};
 pub use compile::{compile, compile_with, release_free_memory, CompiledLibrary};
 pub use engine::{engines, Tier};
 pub use guest_log::truncate;
-pub use host::KeyName;
+pub use host::{CallUser, KeyName};
 pub use instance::LibraryInstance;
 pub use store::{CallLimit, Stopped};

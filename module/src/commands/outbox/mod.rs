@@ -1,0 +1,64 @@
+//! `OUTBOX`: the rules that send keyspace events to the outbox (`ADD`,
+//! `DELETE`, `LIST`), and the streams a consumer reads (`STREAMS`). See
+//! `outbox/` for the streams and their entries.
+
+use redis_module::{Context, RedisResult, RedisString, RedisValue};
+
+use super::Subcommand;
+
+mod add;
+mod delete;
+mod list;
+mod streams;
+
+pub(super) const SUBCOMMANDS: [Subcommand; 5] = [
+    Subcommand {
+        name: "add",
+        flags: "write deny-oom deny-script",
+        cmdfunc: entry_point!(add::add),
+    },
+    Subcommand {
+        name: "delete",
+        flags: "write deny-script",
+        cmdfunc: entry_point!(delete::delete),
+    },
+    Subcommand {
+        name: "list",
+        flags: "deny-script",
+        cmdfunc: entry_point!(list::list),
+    },
+    Subcommand {
+        name: "streams",
+        flags: "deny-script",
+        cmdfunc: entry_point!(streams::streams),
+    },
+    Subcommand {
+        name: "help",
+        flags: "deny-script allow-loading allow-stale",
+        cmdfunc: entry_point!(help),
+    },
+];
+
+const HELP: &[&str] = &[
+    "OUTBOX <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ADD <rule> [REPLACE] [PREFIX <prefix>] [EVENTS <event> ...]",
+    "    Send the keyspace events of keys starting with <prefix> (all keys by default)",
+    "    and named or of a class listed (@all by default) to the outbox: one stream per",
+    "    hash slot, appended atomically with the command. REPLACE changes a rule.",
+    "DELETE <rule>",
+    "    Remove a rule. Its entries stay in the outbox.",
+    "LIST",
+    "    List the rules with their counters.",
+    "STREAMS",
+    "    List this node's outbox streams that hold entries.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn help(_ctx: &Context, _args: &[RedisString]) -> RedisResult {
+    Ok(RedisValue::Array(
+        HELP.iter()
+            .map(|l| RedisValue::SimpleStringStatic(l))
+            .collect(),
+    ))
+}

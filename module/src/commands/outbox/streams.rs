@@ -1,0 +1,39 @@
+//! `OUTBOX STREAMS`: the outbox streams this node holds, with entries.
+
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
+
+use crate::outbox;
+use crate::server::Reply;
+
+pub(super) fn streams(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    if !args.is_empty() {
+        return Err(RedisError::WrongArity);
+    }
+    let streams = outbox::non_empty(ctx.ctx, databases(ctx));
+    let reply = Reply(ctx.ctx);
+    reply.array(streams.len());
+    for stream in &streams {
+        reply.map(4);
+        reply.field("db");
+        reply.int(stream.db as i64);
+        reply.field("slot");
+        reply.int(stream.slot as i64);
+        reply.field("stream");
+        reply.bulk(&stream.key);
+        reply.field("length");
+        reply.int(stream.length as i64);
+    }
+    Ok(RedisValue::NoReply)
+}
+
+/// The server's number of databases (`databases`).
+fn databases(ctx: &Context) -> i32 {
+    match ctx.call("CONFIG", &["GET", "databases"][..]) {
+        Ok(RedisValue::Array(pair)) => pair.get(1).and_then(|v| match v {
+            RedisValue::SimpleString(s) | RedisValue::BulkString(s) => s.parse().ok(),
+            _ => None,
+        }),
+        _ => None,
+    }
+    .unwrap_or(1)
+}

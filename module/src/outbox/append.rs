@@ -1,0 +1,299 @@
+//! Appending an entry to the outbox stream of its key's slot, from a
+//! post-notification job: atomically with the command that raised the
+//! event, and replicated with it (the `XADD` is propagated together with
+//! the command, in one `MULTI`/`EXEC`).
+//!
+//! An entry's fields: `db`, `event`, `key` (binary-safe), `time` (the
+//! server's time, in milliseconds since the Unix epoch) and `source` (what
+//! sent it: `rule:<name>`, or several rules, comma-separated), then the
+//! fields of its own that a trigger added.
+//!
+//! **The cap.** A stream holds at most `triggers.outbox-max-length`
+//! entries. When an append finds it full:
+//! - with no consumer group on the stream, nobody acknowledges anything:
+//!   the oldest entries are trimmed, as from a capped log (counted as
+//!   `outbox_trimmed`);
+//! - with consumer groups, the entries every group has acknowledged are
+//!   trimmed first (an entry a group has not acknowledged is never
+//!   trimmed); if the stream is still full, the new entry is not written,
+//!   and it is counted (`outbox_dropped` in `INFO`, `num_dropped` of the
+//!   rule). The entries waiting for consumers stay as they were.
+
+use std::cmp::Ordering as Order;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
+
+use super::slots::{key_slot, stream_key};
+use crate::config;
+use crate::server::{redis_log, stream_length, KeyLength};
+
+/// An event, as its outbox entry holds it.
+pub struct Entry<'a> {
+    pub db: i32,
+    pub event: &'a str,
+    pub key: &'a [u8],
+    pub source: &'a str,
+}
+
+/// What became of an entry.
+pub enum Appended {
+    Written,
+    /// Not written: its stream was full of entries not yet acknowledged.
+    Dropped,
+}
+
+static APPENDED: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+static TRIMMED: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
+static EVICTED: AtomicU64 = AtomicU64::new(0);
+
+/// The outbox's counters, for `INFO triggers`.
+pub struct Counts {
+    pub appended: u64,
+    pub dropped: u64,
+    pub trimmed: u64,
+    pub failed: u64,
+    pub evicted: u64,
+}
+
+pub fn counts() -> Counts {
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    Counts {
+        appended: load(&APPENDED),
+        dropped: load(&DROPPED),
+        trimmed: load(&TRIMMED),
+        failed: load(&FAILED),
+        evicted: load(&EVICTED),
+    }
+}
+
+/// An outbox stream was evicted (`maxmemory-policy allkeys-*`): its
+/// entries are lost. Counted (`outbox_evicted`) and logged.
+pub fn note_evicted(key: &[u8]) {
+    add(&EVICTED, 1);
+    redis_log(
+        "warning",
+        &format!(
+            "the outbox stream {} was evicted with its entries (maxmemory-policy allkeys-*): \
+             use a volatile-* policy or noeviction with outbox rules",
+            String::from_utf8_lossy(key)
+        ),
+    );
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Appends `entry` to its stream, in the database selected in `ctx` (the
+/// entry's). Runs in a post-notification job.
+pub fn append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
+    let result = try_append(ctx, entry);
+    match &result {
+        Ok(Appended::Written) => add(&APPENDED, 1),
+        Ok(Appended::Dropped) => add(&DROPPED, 1),
+        Err(_) => add(&FAILED, 1),
+    }
+    result
+}
+
+fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
+    let stream = stream_key(key_slot(entry.key));
+    let length = match stream_length(ctx.ctx, &stream) {
+        KeyLength::Missing => 0,
+        KeyLength::Stream(length) => length,
+        KeyLength::Other => {
+            return Err(format!(
+                "the key {} is not a stream: the outbox cannot use it",
+                String::from_utf8_lossy(&stream)
+            ))
+        }
+    };
+    let cap = config::outbox_max_length();
+    if length >= cap && !make_room(ctx, &stream, length, cap)? {
+        return Ok(Appended::Dropped);
+    }
+    let db = entry.db.to_string();
+    let time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.as_millis())
+        .to_string();
+    let args: [&[u8]; 12] = [
+        &stream,
+        b"*",
+        b"db",
+        db.as_bytes(),
+        b"event",
+        entry.event.as_bytes(),
+        b"key",
+        entry.key,
+        b"time",
+        time.as_bytes(),
+        b"source",
+        entry.source.as_bytes(),
+    ];
+    write(ctx, "XADD", &args)?;
+    Ok(Appended::Written)
+}
+
+/// Runs a write command, replicated with the command in progress.
+fn write(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, String> {
+    let options = CallOptionsBuilder::new()
+        .errors_as_replies()
+        .replicate()
+        .build();
+    let reply: CallResult = ctx.call_ext(command, &options, args);
+    match reply {
+        Ok(reply) => Ok((&reply).into()),
+        Err(error) => Err(format!(
+            "{command} on the outbox failed: {}",
+            error.to_utf8_string().unwrap_or_default()
+        )),
+    }
+}
+
+/// Reads with a command (no replication).
+fn read(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, String> {
+    let options = CallOptionsBuilder::new().errors_as_replies().build();
+    let reply: CallResult = ctx.call_ext(command, &options, args);
+    match reply {
+        Ok(reply) => Ok((&reply).into()),
+        Err(error) => Err(format!(
+            "{command} on the outbox failed: {}",
+            error.to_utf8_string().unwrap_or_default()
+        )),
+    }
+}
+
+/// Makes room in a full stream, as the module's opening comment says;
+/// false if it stays full.
+fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<bool, String> {
+    let groups = read(ctx, "XINFO", &[b"GROUPS", stream])?;
+    let RedisValue::Array(groups) = groups else {
+        return Err("XINFO GROUPS replied with something other than an array".into());
+    };
+    if groups.is_empty() {
+        let keep = (cap - 1).to_string();
+        let trimmed = write(ctx, "XTRIM", &[stream, b"MAXLEN", b"=", keep.as_bytes()])?;
+        add(&TRIMMED, integer(&trimmed));
+        return Ok(true);
+    }
+    // The first entry some group still needs: its oldest pending entry, or
+    // the one after the last it was delivered.
+    let mut keep_from: Option<StreamId> = None;
+    for group in &groups {
+        let fields = pairs(group);
+        let name = field(&fields, "name").ok_or("a consumer group without a name")?;
+        let pending = field(&fields, "pending").map_or(0, |v| text(v).parse().unwrap_or(0));
+        let needed = if pending > 0 {
+            let summary = read(ctx, "XPENDING", &[stream, text(name).as_bytes()])?;
+            match summary {
+                RedisValue::Array(items) => items.get(1).and_then(|v| StreamId::parse(&text(v))),
+                _ => None,
+            }
+        } else {
+            field(&fields, "last-delivered-id")
+                .and_then(|v| StreamId::parse(&text(v)))
+                .map(StreamId::next)
+        };
+        let Some(needed) = needed else {
+            return Err("cannot tell which entries a consumer group still needs".into());
+        };
+        keep_from = Some(keep_from.map_or(needed, |k| k.min(needed)));
+    }
+    let Some(keep_from) = keep_from else {
+        return Ok(false);
+    };
+    let minid = keep_from.to_string();
+    let trimmed = integer(&write(
+        ctx,
+        "XTRIM",
+        &[stream, b"MINID", b"=", minid.as_bytes()],
+    )?);
+    Ok(length.saturating_sub(trimmed as usize) < cap)
+}
+
+/// A stream entry id, `<ms>-<seq>`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct StreamId(u64, u64);
+
+impl StreamId {
+    fn parse(text: &str) -> Option<StreamId> {
+        let (ms, seq) = text.split_once('-')?;
+        Some(StreamId(ms.parse().ok()?, seq.parse().ok()?))
+    }
+
+    /// The smallest id after this one.
+    fn next(self) -> StreamId {
+        match self.1.checked_add(1) {
+            Some(seq) => StreamId(self.0, seq),
+            None => StreamId(self.0.saturating_add(1), 0),
+        }
+    }
+
+    fn min(self, other: StreamId) -> StreamId {
+        match (self.0, self.1).cmp(&(other.0, other.1)) {
+            Order::Greater => other,
+            _ => self,
+        }
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// A flat array of names and values (a RESP2 map), as pairs.
+fn pairs(value: &RedisValue) -> Vec<(String, &RedisValue)> {
+    match value {
+        RedisValue::Array(items) => items
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [name, value] => Some((text(name), value)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn field<'a>(fields: &[(String, &'a RedisValue)], name: &str) -> Option<&'a RedisValue> {
+    fields.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
+fn text(value: &RedisValue) -> String {
+    match value {
+        RedisValue::SimpleString(s) | RedisValue::BulkString(s) => s.clone(),
+        RedisValue::SimpleStringStatic(s) => (*s).to_owned(),
+        RedisValue::BulkRedisString(s) => s.to_string_lossy(),
+        RedisValue::StringBuffer(b) => String::from_utf8_lossy(b).into_owned(),
+        RedisValue::Integer(i) => i.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn integer(value: &RedisValue) -> u64 {
+    match value {
+        RedisValue::Integer(i) => (*i).max(0) as u64,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids() {
+        let id = StreamId::parse("1700000000000-5").expect("an id");
+        assert_eq!(id.next().to_string(), "1700000000000-6");
+        assert_eq!(StreamId(1, u64::MAX).next(), StreamId(2, 0));
+        assert_eq!(StreamId(2, 0).min(StreamId(1, 9)), StreamId(1, 9));
+        assert_eq!(StreamId::parse("nope"), None);
+    }
+}

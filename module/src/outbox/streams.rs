@@ -1,0 +1,44 @@
+//! The outbox streams this node holds: what `OUTBOX STREAMS` lists, so that
+//! a consumer never scans the keyspace. The streams' names are known in
+//! advance (one per slot), so this looks each of them up in every database
+//! that has keys: a fixed cost, whatever the size of the keyspace.
+
+use redis_module::raw;
+
+use super::slots::{stream_key, SLOTS};
+use crate::server::{db_size, select_db, selected_db, stream_length, KeyLength};
+
+/// An outbox stream with entries.
+pub struct Stream {
+    pub db: i32,
+    pub slot: u16,
+    pub key: Vec<u8>,
+    pub length: usize,
+}
+
+/// The outbox streams with entries in databases `0..databases`, looked up
+/// with `ctx`, whose selected database is restored afterwards.
+pub fn non_empty(ctx: *mut raw::RedisModuleCtx, databases: i32) -> Vec<Stream> {
+    let selected = selected_db(ctx);
+    let mut streams = Vec::new();
+    for db in 0..databases {
+        if !select_db(ctx, db) || db_size(ctx) == 0 {
+            continue;
+        }
+        for slot in 0..SLOTS as u16 {
+            let key = stream_key(slot);
+            if let KeyLength::Stream(length) = stream_length(ctx, &key) {
+                if length > 0 {
+                    streams.push(Stream {
+                        db,
+                        slot,
+                        key,
+                        length,
+                    });
+                }
+            }
+        }
+    }
+    select_db(ctx, selected);
+    streams
+}

@@ -1,0 +1,76 @@
+//! Keys read in place, without running a command.
+
+use std::os::raw::c_int;
+
+use redis_module::raw;
+
+use super::{create_string, free_string};
+
+/// What a key holds, as far as the outbox needs to know.
+pub enum KeyLength {
+    Missing,
+    /// A stream, with its number of entries.
+    Stream(usize),
+    /// Another type.
+    Other,
+}
+
+/// What `key` holds in the database selected in `ctx`.
+pub fn stream_length(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> KeyLength {
+    let (Some(open), Some(key_type), Some(length), Some(close)) = (
+        unsafe { raw::RedisModule_OpenKey },
+        unsafe { raw::RedisModule_KeyType },
+        unsafe { raw::RedisModule_ValueLength },
+        unsafe { raw::RedisModule_CloseKey },
+    ) else {
+        return KeyLength::Missing;
+    };
+    let name = create_string(key);
+    // SAFETY: `ctx` is the context of the callback in progress; the key is
+    // opened for reading and closed before `name` is freed.
+    let found = unsafe {
+        let handle = open(ctx, name, raw::REDISMODULE_READ as c_int);
+        let found = if handle.is_null() {
+            KeyLength::Missing
+        } else {
+            match key_type(handle) as isize {
+                raw::REDISMODULE_KEYTYPE_EMPTY => KeyLength::Missing,
+                raw::REDISMODULE_KEYTYPE_STREAM => KeyLength::Stream(length(handle)),
+                _ => KeyLength::Other,
+            }
+        };
+        if !handle.is_null() {
+            close(handle);
+        }
+        found
+    };
+    free_string(name);
+    found
+}
+
+/// Selects database `db` in `ctx`; false if there is no such database.
+pub fn select_db(ctx: *mut raw::RedisModuleCtx, db: i32) -> bool {
+    match unsafe { raw::RedisModule_SelectDb } {
+        // SAFETY: `ctx` is the context of the callback in progress.
+        Some(select) => (unsafe { select(ctx, db as c_int) }) == raw::REDISMODULE_OK as c_int,
+        None => false,
+    }
+}
+
+/// The database selected in `ctx`.
+pub fn selected_db(ctx: *mut raw::RedisModuleCtx) -> i32 {
+    match unsafe { raw::RedisModule_GetSelectedDb } {
+        // SAFETY: as above.
+        Some(get) => unsafe { get(ctx) },
+        None => 0,
+    }
+}
+
+/// The number of keys in the database selected in `ctx`.
+pub fn db_size(ctx: *mut raw::RedisModuleCtx) -> u64 {
+    match unsafe { raw::RedisModule_DbSize } {
+        // SAFETY: as above.
+        Some(size) => unsafe { size(ctx) },
+        None => 0,
+    }
+}
