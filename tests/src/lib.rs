@@ -14,6 +14,7 @@
 //!   [`eventually`], replication, `INFO` and `SAVE`.
 //! - `aof.rs`: [`aof_commands`], a server's AOF increments as commands.
 //! - `cluster.rs`: [`Cluster`], a Redis Cluster of servers.
+//! - `outbox.rs`: [`outbox_entries`], the outbox streams read back.
 //! - `pings.rs`: [`with_pings`], a second client PINGing during an action.
 //! - this file: the test macros, [`on_each_flavor!`] and [`on_all_servers!`].
 
@@ -22,6 +23,7 @@ pub use redis::{Connection, Value};
 mod aof;
 mod cluster;
 mod commands;
+mod outbox;
 mod pings;
 mod replies;
 mod server;
@@ -31,6 +33,7 @@ pub use commands::{
     eventually, info_number, list, load, load_error, load_replace, query, replicaof, save,
     wait_for_optimized_code, wait_for_replicas,
 };
+pub use outbox::{key_slot, outbox_entries, outbox_events_of, outbox_streams, OutboxEntry};
 pub use pings::{with_pings, Pings};
 pub use replies::{array, as_map, int, libraries, library_names, stat, text, trigger_stats};
 pub(crate) use server::free_port;
