@@ -1,0 +1,83 @@
+//! `outbox-tail`: prints the outbox of a cluster or server as JSON lines,
+//! one per entry, and acknowledges each once printed.
+//!
+//! ```text
+//! outbox-tail --node 127.0.0.1:7000 [--node …] [--group outbox-tail]
+//!             [--consumer <name>] [--count 500] [--lag-every <seconds>]
+//! ```
+//!
+//! Errors and, with `--lag-every`, the lag (`{"lag": N}`) go to stderr.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use wasm_triggers_outbox::{Consumer, Options};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("outbox-tail: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut nodes = Vec::new();
+    let mut group = "outbox-tail".to_string();
+    let mut consumer = format!("outbox-tail-{}", std::process::id());
+    let mut count = None;
+    let mut lag_every = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--node" => nodes.push(value()?),
+            "--group" => group = value()?,
+            "--consumer" => consumer = value()?,
+            "--count" => count = Some(value()?.parse().context("--count needs a number")?),
+            "--lag-every" => {
+                let seconds: f64 = value()?.parse().context("--lag-every needs seconds")?;
+                lag_every = Some(Duration::from_secs_f64(seconds));
+            }
+            "--help" | "-h" => {
+                println!(
+                    "outbox-tail --node HOST:PORT [--node …] [--group NAME] [--consumer NAME] \
+                     [--count N] [--lag-every SECONDS]"
+                );
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?} (see --help)"),
+        }
+    }
+    if nodes.is_empty() {
+        bail!("give at least one --node HOST:PORT");
+    }
+    let mut options = Options::new(&group, &consumer);
+    if let Some(count) = count {
+        options.count = count;
+    }
+    let mut reader = Consumer::new(&nodes, options)?;
+    let mut stdout = std::io::stdout().lock();
+    let mut reported = Instant::now();
+    let mut last_error = None;
+    loop {
+        let entries = reader.poll();
+        for entry in &entries {
+            writeln!(stdout, "{}", entry.to_json())?;
+        }
+        stdout.flush()?;
+        reader.ack(&entries);
+        let error = reader.last_error().map(str::to_owned);
+        if error.is_some() && error != last_error {
+            eprintln!("outbox-tail: {}", error.as_deref().unwrap_or_default());
+        }
+        last_error = error;
+        if lag_every.is_some_and(|every| reported.elapsed() >= every) {
+            match reader.lag() {
+                Ok(lag) => eprintln!("{}", serde_json::json!({ "lag": lag })),
+                Err(e) => eprintln!("outbox-tail: lag: {e:#}"),
+            }
+            reported = Instant::now();
+        }
+    }
+}

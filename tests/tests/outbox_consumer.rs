@@ -1,0 +1,301 @@
+//! The outbox read through the shipped consumer (`consumer/`): the seed's
+//! cluster cases, a slot move and a node added while it runs, a failover
+//! (`kill -9` of a primary), a consumer restart, and the same workload
+//! read by a `PSUBSCRIBE` listener, side by side.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasm_triggers_outbox::{Consumer, Entry, Options};
+use wasm_triggers_tests::*;
+
+/// A consumer reading in a thread, keeping every entry it got.
+struct Collector {
+    entries: Arc<Mutex<Vec<Entry>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Collector {
+    fn start(seeds: Vec<String>, consumer: &str) -> Collector {
+        Self::start_into(seeds, consumer, Arc::new(Mutex::new(Vec::new())))
+    }
+
+    /// Starts a consumer that keeps its entries with `entries` (those of a
+    /// consumer before it).
+    fn start_into(
+        seeds: Vec<String>,
+        consumer: &str,
+        entries: Arc<Mutex<Vec<Entry>>>,
+    ) -> Collector {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut options = Options::new("tests", consumer);
+        options.claim_idle = Duration::from_secs(2);
+        options.rediscover_every = Duration::from_secs(1);
+        let mut reader = Consumer::new(&seeds, options).expect("a consumer");
+        let (kept, stopping) = (Arc::clone(&entries), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                let got = reader.poll();
+                kept.lock().expect("entries").extend(got.iter().cloned());
+                reader.ack(&got);
+            }
+        });
+        Collector {
+            entries,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Each entry once (deduplicated on its unique id), as `(key, event)`.
+    fn events(&self) -> Vec<(String, String)> {
+        let mut seen = HashSet::new();
+        self.entries
+            .lock()
+            .expect("entries")
+            .iter()
+            .filter(|e| seen.insert(e.unique_id()))
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(&e.key).into_owned(),
+                    e.event.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The events of each key, in order.
+    fn by_key(&self) -> BTreeMap<String, Vec<String>> {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, event) in self.events() {
+            by_key.entry(key).or_default().push(event);
+        }
+        by_key
+    }
+
+    fn wait_for(&self, key: &str, events: &[&str]) {
+        eventually(&format!("the events of {key}"), || {
+            self.by_key().get(key).map(Vec::len).unwrap_or(0) >= events.len()
+        });
+        assert_eq!(self.by_key()[key], events, "{key}");
+    }
+
+    /// How many entries were delivered more than once.
+    fn repeats(&self) -> usize {
+        let entries = self.entries.lock().expect("entries");
+        let unique: HashSet<String> = entries.iter().map(Entry::unique_id).collect();
+        entries.len() - unique.len()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn address(server: &Server) -> String {
+    format!("127.0.0.1:{}", server.port)
+}
+
+fn add_rule_everywhere(cluster: &Cluster, args: &[&str]) {
+    let mut command = vec!["OUTBOX", "ADD"];
+    command.extend_from_slice(args);
+    let _: String = query(&mut cluster.nodes[0].connect(), &command);
+    eventually("the rule on every node", || {
+        cluster.nodes.iter().all(|n| {
+            let rules: Vec<Value> = query(&mut n.connect(), &["OUTBOX", "LIST"]);
+            rules.len() == 1
+        })
+    });
+}
+
+fn run_on(cluster: &Cluster, key: &str, args: &[&str]) {
+    let _: Value = query(&mut cluster.connect_for(key), args);
+}
+
+// The cases of the cluster seed, read by one consumer connected to one
+// node: a key created and updated on node 1, updated on node 2, deleted on
+// node 3, keys of one pattern on every node, a slot moved from node 1 to
+// node 2 with writes before, during and after, and a node added.
+on_each_flavor!(fn the_seed_cases_through_the_consumer(flavor) {
+    let mut cluster = Cluster::start(flavor, 3, 1);
+    let p = cluster.primaries();
+    add_rule_everywhere(&cluster, &["users", "PREFIX", "user:", "EVENTS", "@all", "new"]);
+    let collector = Collector::start(vec![address(&cluster.nodes[p[0]])], "c1");
+
+    let k1 = format!("user:{}1", cluster.tag_on(p[0], &[]));
+    run_on(&cluster, &k1, &["SET", &k1, "created"]);
+    run_on(&cluster, &k1, &["SET", &k1, "updated"]);
+    collector.wait_for(&k1, &["new", "set", "set"]);
+
+    let k2 = format!("user:{}2", cluster.tag_on(p[1], &[]));
+    run_on(&cluster, &k2, &["SET", &k2, "x"]);
+    run_on(&cluster, &k2, &["APPEND", &k2, "y"]);
+    collector.wait_for(&k2, &["new", "set", "append"]);
+
+    let k3 = format!("user:{}3", cluster.tag_on(p[2], &[]));
+    run_on(&cluster, &k3, &["SET", &k3, "x"]);
+    run_on(&cluster, &k3, &["DEL", &k3]);
+    collector.wait_for(&k3, &["new", "set", "del"]);
+
+    let bulk: Vec<String> = (0..60).map(|i| format!("user:bulk:{i}")).collect();
+    for key in &bulk {
+        run_on(&cluster, key, &["SET", key, "v"]);
+    }
+    for key in &bulk {
+        collector.wait_for(key, &["new", "set"]);
+    }
+
+    // The slot of k1 moves to node 2: before, during and after.
+    let slot = cluster.slot(&k1);
+    let moved = format!("user:{}m", cluster.tag_on(p[0], &[]));
+    let moved = if cluster.slot(&moved) == slot { moved } else { k1.replace("1", "m") };
+    run_on(&cluster, &moved, &["SET", &moved, "before"]);
+    cluster.start_slot_move(slot, p[0], p[1]);
+    let _: String = query(&mut cluster.nodes[p[0]].connect(), &["SET", &moved, "during"]);
+    cluster.migrate_keys(slot, p[0], p[1]);
+    cluster.finish_slot_move(slot, p[1]);
+    run_on(&cluster, &moved, &["SET", &moved, "after"]);
+    collector.wait_for(&moved, &["new", "set", "set", "set"]);
+    run_on(&cluster, &k1, &["SET", &k1, "after the move"]);
+    collector.wait_for(&k1, &["new", "set", "set", "set"]);
+
+    // A node added, and k2's slot moved to it.
+    let added = cluster.add_primary();
+    cluster.move_slot(cluster.slot(&k2), p[1], added);
+    run_on(&cluster, &k2, &["SET", &k2, "on the new node"]);
+    collector.wait_for(&k2, &["new", "set", "append", "set"]);
+});
+
+// A primary killed (`kill -9`) while writes go on: its replica takes over,
+// and every write the client saw acknowledged by a replica (`WAIT`) has its
+// event delivered.
+on_each_flavor!(fn a_failover_loses_no_acknowledged_event(flavor) {
+    let cluster = Cluster::start(flavor, 3, 1);
+    add_rule_everywhere(&cluster, &["users", "PREFIX", "user:", "EVENTS", "set"]);
+    let collector = Collector::start(vec![address(&cluster.nodes[0])], "c1");
+    let victim = cluster.primaries().into_iter().find(|&n| n != 0).expect("a primary");
+    let mut cluster = cluster;
+    let mut acknowledged = Vec::new();
+    for i in 0..300 {
+        if i == 100 {
+            cluster.nodes[victim].kill();
+        }
+        let key = format!("user:{i}");
+        let written = (|| -> Result<bool, String> {
+            let mut con = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cluster.connect_for(&key)
+            }))
+            .map_err(|_| "no node".to_string())?;
+            let _: () = redis::cmd("SET").arg(&key).arg(i).query(&mut con).map_err(|e| e.to_string())?;
+            let replicas: i64 = redis::cmd("WAIT").arg(1).arg(1000).query(&mut con).map_err(|e| e.to_string())?;
+            Ok(replicas >= 1)
+        })();
+        if written == Ok(true) {
+            acknowledged.push(key);
+        }
+    }
+    assert!(acknowledged.len() > 150, "{} writes acknowledged", acknowledged.len());
+    eventually("the event of every acknowledged write", || {
+        let got: HashSet<String> = collector.events().into_iter().map(|(k, _)| k).collect();
+        acknowledged.iter().all(|k| got.contains(k))
+    });
+});
+
+// A consumer that dies with entries delivered and not acknowledged: its
+// successor, of the same name, gets them again, and nothing is lost.
+on_each_flavor!(fn a_restarted_consumer_loses_nothing(flavor) {
+    let server = Server::start(flavor);
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "all", "EVENTS", "set"]);
+    for i in 0..200 {
+        let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+    }
+    // The first consumer reads a batch and dies before acknowledging it.
+    let mut options = Options::new("tests", "worker");
+    options.count = 10;
+    let mut first = Consumer::new(&[address(&server)], options.clone()).expect("a consumer");
+    let unacknowledged = first.poll();
+    assert!(!unacknowledged.is_empty());
+    drop(first);
+    for i in 200..300 {
+        let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+    }
+    let collector = Collector::start(vec![address(&server)], "worker");
+    eventually("all 300 events", || collector.events().len() == 300);
+    let keys: HashSet<String> = collector.events().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), 300);
+    for entry in &unacknowledged {
+        assert!(keys.contains(&String::from_utf8_lossy(&entry.key).into_owned()));
+    }
+    assert_eq!(collector.repeats(), 0, "only the dead consumer saw the first batch");
+});
+
+// The same writes read by a PSUBSCRIBE listener that disconnects for 2 s,
+// and by the consumer, stopped for the same 2 s: the listener loses the
+// events of that time, the outbox none.
+on_each_flavor!(fn the_outbox_loses_what_psubscribe_loses(flavor) {
+    let server = Server::start(flavor);
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "E$"]);
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "all", "EVENTS", "set"]);
+    let heard = Arc::new(Mutex::new(HashSet::new()));
+    let listen = |heard: Arc<Mutex<HashSet<String>>>, stop: Arc<AtomicBool>| {
+        let mut sub = server.connect();
+        let _ = sub.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut pubsub = sub.as_pubsub();
+        pubsub.psubscribe("__keyevent@0__:set").expect("psubscribe");
+        while !stop.load(Ordering::SeqCst) {
+            if let Ok(message) = pubsub.get_message() {
+                if let Ok(key) = message.get_payload::<String>() {
+                    heard.lock().expect("heard").insert(key);
+                }
+            }
+        }
+    };
+    let write = |con: &mut Connection, range: std::ops::Range<usize>| {
+        for i in range {
+            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = std::thread::scope(|scope| {
+        let (h, s) = (Arc::clone(&heard), Arc::clone(&stop));
+        let listener = scope.spawn(move || listen(h, s));
+        let collector = Collector::start(vec![address(&server)], "reader");
+        std::thread::sleep(Duration::from_millis(300));
+        write(&mut con, 0..100);
+        // Both readers away for 2 s while writes go on.
+        stop.store(true, Ordering::SeqCst);
+        listener.join().expect("listener");
+        let entries = Arc::clone(&collector.entries);
+        drop(collector);
+        write(&mut con, 100..300);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (h, s) = (Arc::clone(&heard), Arc::clone(&stop));
+        let listener = scope.spawn(move || listen(h, s));
+        let collector = Collector::start_into(vec![address(&server)], "reader", entries);
+        std::thread::sleep(Duration::from_millis(300));
+        write(&mut con, 300..400);
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::SeqCst);
+        listener.join().expect("listener");
+        collector
+    });
+    eventually("the outbox's 400 events", || collector.events().len() >= 400);
+    let psubscribe_lost = 400 - heard.lock().expect("heard").len();
+    let outbox_lost = 400 - collector.events().len();
+    println!("{flavor:?}: PSUBSCRIBE lost {psubscribe_lost} of 400 events, the outbox {outbox_lost}");
+    assert_eq!(outbox_lost, 0);
+    assert!(psubscribe_lost >= 150, "the listener was away for 200 writes: {psubscribe_lost}");
+});
