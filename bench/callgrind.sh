@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Instructions per request of the benchmark's HSET pipeline-16 workload, counted by callgrind
+# over the whole redis-server process: a figure that repeats on a noisy machine, unlike a rate.
+#
+#   bench/callgrind.sh [--module PATH.so] [--library NAME] [--requests N]
+#
+# Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
+# (default target/release/libwasm_triggers.so), loads target/wasm/<NAME>.wasm (default
+# last_updated; "none" for no library), warms up with N requests (default 20000) and waits for
+# the optimized code, then counts N more `HSET h:__rand_int__ f v` at pipeline 16 and prints the
+# instructions per request. Give two --module builds in two runs to compare them.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODULE="$ROOT/target/release/libwasm_triggers.so"
+LIBRARY=last_updated
+REQUESTS=20000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --module) MODULE="$2"; shift 2 ;;
+        --library) LIBRARY="$2"; shift 2 ;;
+        --requests) REQUESTS="$2"; shift 2 ;;
+        *) echo "usage: $0 [--module PATH.so] [--library NAME|none] [--requests N]" >&2; exit 2 ;;
+    esac
+done
+BIN="$ROOT/.cache/redis-8/bin"
+for tool in valgrind callgrind_control; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install valgrind)" >&2; exit 1; }
+done
+[ -x "$BIN/redis-server" ] || { echo "run scripts/setup.sh first" >&2; exit 1; }
+
+DIR="$(mktemp -d)"
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cleanup() {
+    "$BIN/redis-cli" -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$DIR/cg.out.%p" \
+    "$BIN/redis-server" --port "$PORT" --dir "$DIR" --save '' --appendonly no \
+    --loadmodule "$MODULE" >"$DIR/valgrind.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 300); do
+    "$BIN/redis-cli" -p "$PORT" PING >/dev/null 2>&1 && break
+    sleep 0.2
+done
+if [ "$LIBRARY" != none ]; then
+    "$BIN/redis-cli" -p "$PORT" -x TRIGGER LOAD <"$ROOT/target/wasm/$LIBRARY.wasm" >/dev/null
+fi
+workload() {
+    "$BIN/redis-benchmark" -p "$PORT" -c 32 -P 16 -r 1000000 -n "$REQUESTS" -q \
+        HSET 'h:__rand_int__' f v >/dev/null
+}
+workload
+# Cranelift's code replaces the baseline code in the background.
+sleep 15
+callgrind_control -i on "$PID" >/dev/null
+workload
+callgrind_control -i off "$PID" >/dev/null
+"$BIN/redis-cli" -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+wait "$PID" 2>/dev/null || true
+TOTAL=$(grep -h "^summary:\|^totals:" "$DIR"/cg.out.* | awk '{ s += $2 } END { print s }')
+echo "$(basename "$MODULE") ($LIBRARY): $((TOTAL / REQUESTS)) instructions per HSET ($TOTAL over $REQUESTS)"
