@@ -37,11 +37,13 @@ printf 'MULTI\nHSET x name tom\nHSET x name jerry\nEXEC\n' | cli >/dev/null
 echo "(MULTI; HSET x name tom; HSET x name jerry; EXEC)"
 show MGET name_tom name_jerry
 
-echo; echo "# expired_orders: an expiring checkout is recorded in a stream, with no client listening"
+echo; echo "# expired_orders: an expiring checkout goes to the outbox, with no client listening"
 show SET checkout:order-42 cart PX 100
 sleep 0.5
-show XRANGE checkout:expired - +
-show GET checkout:expired:count
+show OUTBOX STREAMS
+STREAM="$(cli --raw OUTBOX STREAMS | sed -n 6p)"
+show XRANGE "$STREAM" - +
+echo "(read every slot's outbox stream on every node: target/release/outbox-tail --node 127.0.0.1:$PORT)"
 
 echo; echo "# statistics"
 show TRIGGER LIST LIBRARY expired_orders

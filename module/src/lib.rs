@@ -9,14 +9,14 @@
 //! - `server/`: thin safe wrappers over the Redis module API (the log,
 //!   contexts, main-thread tasks, strings, replies, event subscriptions);
 //! - `config.rs`: the limits on guests and other settings;
+//! - `outbox/`: the outbox streams, one per hash slot, and appending to
+//!   them;
 //! - `wasm/`: wasmtime — engines and compiler tiers, the compiled-code
 //!   cache, a library's store and instance, the host API and WASI guests
 //!   get, the epoch ticker, signal handlers;
 //! - `library/`: the registry of libraries and their triggers, and of
 //!   outbox rules, building and validating a library, changes to the set,
 //!   statistics;
-//! - `outbox/`: the outbox streams, one per hash slot, and appending to
-//!   them;
 //! - `events/`: keyspace notifications to guests and to the outbox, the
 //!   time one command's triggers share, `-BUSY` and `TRIGGER KILL`, slot
 //!   migrations;

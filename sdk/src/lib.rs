@@ -67,6 +67,7 @@ extern crate self as wasm_triggers_sdk;
 mod call;
 mod error;
 pub mod log;
+pub mod outbox;
 mod resp3;
 mod trigger;
 mod value;

@@ -299,3 +299,46 @@ on_each_flavor!(fn the_outbox_loses_what_psubscribe_loses(flavor) {
     assert_eq!(outbox_lost, 0);
     assert!(psubscribe_lost >= 150, "the listener was away for 200 writes: {psubscribe_lost}");
 });
+
+// The Go seed's checkout flow on a cluster: orders expiring on all three
+// primaries, each received once by one consumer, with the order id the
+// `expired_orders` trigger added.
+on_each_flavor!(fn expired_orders_on_a_cluster(flavor) {
+    let cluster = Cluster::start(flavor, 3, 1);
+    let name: String = redis::cmd("TRIGGER")
+        .arg("LOAD")
+        .arg(wasm("expired_orders"))
+        .query(&mut cluster.nodes[0].connect())
+        .expect("TRIGGER LOAD");
+    assert_eq!(name, "expired_orders");
+    let collector = Collector::start(vec![address(&cluster.nodes[0])], "c1");
+    let mut orders = Vec::new();
+    for (n, primary) in cluster.primaries().into_iter().enumerate() {
+        let mut tags = Vec::new();
+        for i in 0..5 {
+            let tag = cluster.tag_on(primary, &tags);
+            tags.push(tag.clone());
+            let order = format!("{tag}order-{n}-{i}");
+            let key = format!("checkout:{order}");
+            run_on(&cluster, &key, &["SET", &key, "cart", "PX", "100"]);
+            orders.push(order);
+        }
+    }
+    orders.sort();
+    eventually("every order", || collector.entries.lock().expect("entries").len() >= orders.len());
+    std::thread::sleep(Duration::from_millis(300));
+    let entries = collector.entries.lock().expect("entries").clone();
+    let mut received: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event, "expired");
+            assert_eq!(e.source, "trigger:expired_orders.order_expired");
+            let order = e.fields.iter().find(|(n, _)| n == "order").expect("order");
+            String::from_utf8_lossy(&order.1).into_owned()
+        })
+        .collect();
+    received.sort();
+    assert_eq!(received, orders, "each order once");
+    let nodes: HashSet<String> = entries.iter().map(|e| e.node.clone()).collect();
+    assert_eq!(nodes.len(), 3, "read from the three primaries");
+});

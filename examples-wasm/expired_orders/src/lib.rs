@@ -1,17 +1,19 @@
 //! `expired_orders`: the checkout flow of the Go expiry-notification
-//! service, done inside Redis.
+//! service, done inside Redis, on a standalone server or a cluster.
 //!
-//! An order is a key `checkout:<id>` with a TTL. When it expires, the order
-//! id is appended to the stream `checkout:expired` (field `id`) and
-//! `checkout:expired:count` is incremented, atomically with the expiry.
-//! Unlike a `PSUBSCRIBE __keyevent@0__:expired` listener, nothing is lost
-//! when no client is connected: consumers read the stream whenever they
-//! like (`XREAD`, or `XREADGROUP` for a group of workers).
+//! An order is a key `checkout:<id>` with a TTL. When it expires, an entry
+//! with the order id (field `order`) goes to the outbox, atomically with
+//! the expiry: to the stream of the key's hash slot, on the node that held
+//! the key. Unlike a `PSUBSCRIBE __keyevent@0__:expired` listener, nothing
+//! is lost when no client is connected, and nothing is missed on the other
+//! primaries of a cluster: a consumer (`outbox-tail`, or the
+//! `wasm-triggers-outbox` crate) reads every slot's stream on every node,
+//! with a consumer group, and gets each order once it handles it.
 //!
 //! Only expiries fire it: a `DEL` of an order is a cancellation, not an
 //! expiry.
 
-use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+use wasm_triggers_sdk::{library, outbox, Event, Result, Trigger};
 
 const PREFIX: &str = "checkout:";
 
@@ -27,7 +29,5 @@ library! {
 
 fn record_expiry(event: &Event) -> Result<()> {
     let id = &event.key()[PREFIX.len()..];
-    call("XADD", ("checkout:expired", "*", "id", id))?;
-    call("INCR", ["checkout:expired:count"])?;
-    Ok(())
+    outbox::append(event, &[("order", id)])
 }

@@ -99,6 +99,7 @@ impl AppendJob {
             event: &self.event,
             key: &self.key,
             source: &self.source,
+            fields: &[],
         };
         match outbox::append(ctx, &entry) {
             Ok(Appended::Written) => self.count(|s| &s.num_appended),

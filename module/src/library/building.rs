@@ -122,7 +122,8 @@ pub(super) fn build(
         triggers,
         mut instance,
     } = check(compiled, replace)?;
-    instance.set_identity(&name, owner);
+    let names = triggers.iter().map(|t| t.name.clone()).collect();
+    instance.set_identity(&name, owner, names);
     redis_log(
         "verbose",
         &format!(

@@ -35,6 +35,8 @@ pub struct Entry<'a> {
     pub event: &'a str,
     pub key: &'a [u8],
     pub source: &'a str,
+    /// Fields of its own, after the outbox's.
+    pub fields: &'a [(&'a [u8], &'a [u8])],
 }
 
 /// What became of an entry.
@@ -121,7 +123,8 @@ fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |t| t.as_millis())
         .to_string();
-    let args: [&[u8]; 12] = [
+    let mut args: Vec<&[u8]> = Vec::with_capacity(12 + 2 * entry.fields.len());
+    args.extend_from_slice(&[
         &stream,
         b"*",
         b"db",
@@ -134,7 +137,10 @@ fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
         time.as_bytes(),
         b"source",
         entry.source.as_bytes(),
-    ];
+    ]);
+    for (name, value) in entry.fields {
+        args.extend_from_slice(&[name, value]);
+    }
     write(ctx, "XADD", &args)?;
     Ok(Appended::Written)
 }

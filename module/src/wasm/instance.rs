@@ -10,7 +10,7 @@ use super::bindings::{Event, LibraryInfo, TriggerLibrary};
 use super::compile::{optimize_in_background, CompiledLibrary, PendingOptimization};
 use super::engine::Tier;
 use super::host::{CallMode, CallUser, KeyName};
-use super::store::{new_store, set_deadline, CallLimit, HostState, Stopped};
+use super::store::{new_store, set_deadline, CallLimit, HostState, Identity, Stopped};
 use super::ticker::GuestCall;
 use super::wasi;
 use crate::config;
@@ -48,10 +48,9 @@ pub struct LibraryInstance {
 /// code (constructors), so it is timed like any other guest call.
 fn instantiate(
     compiled: &CompiledLibrary,
-    library: &str,
-    owner: Option<&str>,
+    identity: Identity,
 ) -> Result<(Store<HostState>, TriggerLibrary), String> {
-    let mut store = new_store(compiled.engine, library, owner);
+    let mut store = new_store(compiled.engine, identity);
     set_deadline(&mut store, CallLimit::full());
     let _running = GuestCall::start();
     let bindings = compiled
@@ -64,7 +63,11 @@ fn instantiate(
 impl LibraryInstance {
     /// Instantiates a compiled library in a new store.
     pub fn new(compiled: CompiledLibrary, library: &str) -> Result<Self, String> {
-        let (store, bindings) = instantiate(&compiled, library, None)?;
+        let identity = Identity {
+            library: library.to_owned(),
+            ..Identity::default()
+        };
+        let (store, bindings) = instantiate(&compiled, identity)?;
         Ok(LibraryInstance {
             compiled,
             store,
@@ -103,9 +106,10 @@ impl LibraryInstance {
             Ok(result) => result,
         };
         self.optimization = None;
-        let (library, owner) = self.identity();
+        let identity = self.identity();
+        let library = identity.library.clone();
         let switched = compiled.and_then(|compiled| {
-            let (store, bindings) = instantiate(&compiled, &library, owner.as_deref())?;
+            let (store, bindings) = instantiate(&compiled, identity)?;
             self.compiled = compiled;
             self.store = store;
             self.bindings = bindings;
@@ -119,19 +123,24 @@ impl LibraryInstance {
         }
     }
 
-    /// Once `describe` said the library's name: names it in log lines, and
-    /// makes its calls run as `owner`, the ACL user that loaded it.
-    pub fn set_identity(&mut self, name: &str, owner: &str) {
+    /// Once `describe` said the library's name and its triggers' names:
+    /// names it in log lines and outbox entries, and makes its calls run as
+    /// `owner`, the ACL user that loaded it.
+    pub fn set_identity(&mut self, name: &str, owner: &str, triggers: Vec<String>) {
         let data = self.store.data_mut();
         data.library = name.to_owned();
         data.user = Some(CallUser::new(owner));
+        data.triggers = triggers;
     }
 
-    /// The library's name and owner, for a new store.
-    fn identity(&self) -> (String, Option<String>) {
+    /// The library's name, owner and triggers, for a new store.
+    fn identity(&self) -> Identity {
         let data = self.store.data();
-        let owner = data.user.as_ref().map(|u| u.owner().to_owned());
-        (data.library.clone(), owner)
+        Identity {
+            library: data.library.clone(),
+            owner: data.user.as_ref().map(|u| u.owner().to_owned()),
+            triggers: data.triggers.clone(),
+        }
     }
 
     /// Calls `describe`. Runs with no Redis context: `call` is refused.
@@ -159,6 +168,7 @@ impl LibraryInstance {
         event: &Event,
         limit: CallLimit,
     ) -> Result<Option<Vec<u8>>, CallError> {
+        self.store.data_mut().trigger = trigger;
         let running = self.enter(ctx, CallMode::ReadOnly, limit);
         let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
         self.leave(running);
@@ -178,6 +188,7 @@ impl LibraryInstance {
         payload: Option<&[u8]>,
         limit: CallLimit,
     ) -> Result<(), CallError> {
+        self.store.data_mut().trigger = trigger;
         let running = self.enter(ctx, CallMode::Write, limit);
         let result = self
             .bindings
@@ -260,8 +271,7 @@ impl LibraryInstance {
     /// Records why the call trapped, then replaces the poisoned instance.
     fn trapped(&mut self, export: &str, trap: wasmtime::Error) -> CallError {
         let mut message = self.explain_trap(export, trap);
-        let (library, owner) = self.identity();
-        match instantiate(&self.compiled, &library, owner.as_deref()) {
+        match instantiate(&self.compiled, self.identity()) {
             Ok((store, bindings)) => {
                 self.store = store;
                 self.bindings = bindings;

@@ -6,7 +6,8 @@
 //!
 //! It runs what it is asked to run, under the limits it is given. It knows
 //! nothing of keyspace events, the registry of libraries, persistence or
-//! the cluster: it uses only `config` and `server`.
+//! the cluster: it uses only `config`, `server` and `outbox` (for the host
+//! API's `outbox-append`).
 //!
 //! Hot-path rules (see the README's design notes):
 //! - a library is compiled and instantiated at `TRIGGER LOAD` (with the

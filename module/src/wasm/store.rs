@@ -22,6 +22,10 @@ pub struct HostState {
     pub mode: CallMode,
     /// The library's name, for log lines.
     pub library: String,
+    /// Its triggers' names, in `describe`'s order, and the index of the one
+    /// called, for outbox entries' `source`.
+    pub triggers: Vec<String>,
+    pub trigger: u32,
     /// The ACL user its calls run as; none while it loads.
     pub user: Option<CallUser>,
     /// The last panic message a guest reported through the SDK, used to
@@ -65,7 +69,16 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
-pub(super) fn new_store(engine: &Engine, library: &str, owner: Option<&str>) -> Store<HostState> {
+/// Who a store's calls are for: the library, its owner (none while it
+/// loads) and its triggers' names.
+#[derive(Clone, Default)]
+pub(super) struct Identity {
+    pub library: String,
+    pub owner: Option<String>,
+    pub triggers: Vec<String>,
+}
+
+pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState> {
     let wasi = WasiCtxBuilder::new()
         .allow_tcp(false)
         .allow_udp(false)
@@ -84,8 +97,10 @@ pub(super) fn new_store(engine: &Engine, library: &str, owner: Option<&str>) -> 
         HostState {
             ctx: RedisCtx::null(),
             mode: CallMode::ReadOnly,
-            library: library.to_owned(),
-            user: owner.map(CallUser::new),
+            library: identity.library,
+            triggers: identity.triggers,
+            trigger: 0,
+            user: identity.owner.as_deref().map(CallUser::new),
             panic_message: None,
             limited_by_budget: false,
             call_deadline: Instant::now(),

@@ -1,7 +1,7 @@
 //! The host API that guests import (`redis:triggers/host` in `wit/`):
-//! `call`, `log` and `report-panic`.
+//! `call`, `log`, `report-panic` and `outbox-append`.
 //!
-//! These three functions are linked by hand with `func_wrap` rather than
+//! These functions are linked by hand with `func_wrap` rather than
 //! through the bindings `bindgen!` generates: `call` runs on every event, and
 //! the generated code would copy the command and every argument into host
 //! `String`s and `Vec`s before Redis copies them again. Here the arguments
@@ -18,6 +18,7 @@ use super::guest_log;
 use super::store::HostState;
 
 mod call;
+mod outbox;
 mod owner;
 
 pub use call::CallMode;
@@ -39,6 +40,9 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     host.func_wrap("report-panic", |store, (message,)| {
         report_panic(store, message);
         Ok(())
+    })?;
+    host.func_wrap("outbox-append", |store, (event, fields)| {
+        Ok((outbox::append(store, event, fields),))
     })?;
     Ok(())
 }

@@ -1,0 +1,30 @@
+//! Appending to the outbox from a trigger: an event with fields of the
+//! trigger's own, for consumers to read (see the README's outbox section).
+//!
+//! ```no_run
+//! use wasm_triggers_sdk::{call, outbox, Event, Result};
+//!
+//! /// In `run`: the expired order, with the cart `on_fired` read.
+//! fn record(event: &Event, cart: &[u8]) -> Result<()> {
+//!     outbox::append(event, &[("cart", cart)])
+//! }
+//! ```
+
+use crate::__bindings::redis::triggers::{host, types};
+use crate::{Error, Event, Result};
+
+/// Appends an entry for `event` to the outbox, with `fields`: to the
+/// stream of the event key's hash slot, atomically with the command that
+/// fired the trigger. Only in [`Trigger::run`](crate::Trigger::run).
+///
+/// Field names may not be `db`, `event`, `key`, `time` or `source`, the
+/// entry's own. It fails, writing nothing, when the stream is full of
+/// entries consumers have not acknowledged.
+pub fn append(event: &Event, fields: &[(&str, &[u8])]) -> Result<()> {
+    let event = types::Event {
+        name: event.name().to_owned(),
+        key: event.key().to_vec(),
+        db: event.db(),
+    };
+    host::outbox_append(&event, fields).map_err(Error::new)
+}
