@@ -15,6 +15,9 @@ redis-stack wheel, see bench/setup.sh), each on its own server:
     (f) the native baseline module (last_updated in plain Rust, no Wasm)
     (g) RedisGears 2 with the empty JS trigger
     (h) RedisGears 2 with the JS last_updated trigger
+    (i) our module, an outbox rule on every hash event (no Wasm)
+    (j) our module, a trigger on every hash event that appends it to the outbox
+    (k) our module, a trigger on every hash event that does its own XADD
 
 The workloads are `SET key:__rand_int__ v` and `HSET h:__rand_int__ f v`
 through redis-benchmark (-c 32 -r 1000000) at pipeline 1 and 16. One server
@@ -353,7 +356,7 @@ def load_binaries(snapshot_dir):
     """Reads the guests and, if snapshot_dir is given, copies the module
     files there. Fails clearly if something was not built."""
     required = [REDIS_SERVER, REDIS_BENCHMARK, GEARS, GEARS_V8_PLUGIN, MODULE, NATIVE]
-    wasm_names = ["empty", "never_matches"] + EXAMPLES
+    wasm_names = ["empty", "never_matches", "outbox_append", "xadd_itself"] + EXAMPLES
     required += [os.path.join(WASM_DIR, f"{name}.wasm") for name in wasm_names]
     required += [os.path.join(JS_DIR, f"{name}.js") for name in ("empty", "last_updated")]
     missing = [path for path in required if not os.path.exists(path)]
@@ -388,6 +391,7 @@ class Variant:
     kind: str
     library: str = None
     stamps: bool = False
+    rule: tuple = None
 
 
 VARIANTS = [
@@ -399,6 +403,10 @@ VARIANTS = [
     Variant("f", "native last_updated module", "native", stamps=True),
     Variant("g", "RedisGears, empty JS trigger", "gears", "empty"),
     Variant("h", "RedisGears, JS last_updated", "gears", "last_updated", stamps=True),
+    Variant("i", "module, outbox rule on hash events", "wasm",
+            rule=("all_hashes", "EVENTS", "@hash")),
+    Variant("j", "module, trigger appending to the outbox", "wasm", "outbox_append"),
+    Variant("k", "module, trigger doing its own XADD", "wasm", "xadd_itself"),
 ]
 VARIANT_BY_LETTER = {v.letter: v for v in VARIANTS}
 
@@ -428,6 +436,8 @@ def start_variant(variant, binaries, servers, base_dir, env_extra=None):
                 raise BenchError(f"({variant.letter}): TRIGGER LOAD replied {name!r}")
         elif variant.kind == "gears":
             server.client.command("TFUNCTION", "LOAD", binaries.js[variant.library])
+        if variant.rule:
+            server.client.command("OUTBOX", "ADD", *variant.rule)
     except RedisError as error:
         raise BenchError(f"({variant.letter}) {variant.description}: loading "
                          f"{variant.library} failed: {error}") from error
@@ -446,7 +456,9 @@ def trigger_counters(variant, client):
         info = client.info("triggers")
         return {"triggered": int(info["triggers_num_triggered"]),
                 "failed": int(info["triggers_num_failed"]),
-                "libraries": int(info["triggers_libraries"])}
+                "libraries": int(info["triggers_libraries"]),
+                "outbox": int(info.get("triggers_outbox_appended", 0)),
+                "outbox_failed": int(info.get("triggers_outbox_failed", 0))}
     if variant.kind == "gears":
         triggered = failed = 0
         for library in client.command("TFUNCTION", "LIST", "vvv"):
@@ -481,6 +493,17 @@ def check_after_measurement(variant, client, before, requests):
                              f"{after['triggered']} times")
         if client.command("EXISTS", "never:matches:count") != 0:
             raise BenchError(f"{name}: never:matches:count exists: the trigger ran")
+    # (i), (j) and (k) write an entry for each hash event: only the HSET
+    # workloads have them.
+    hashes = client.command("EXISTS", "h:000000000001") or client.command("SCAN", 0, "MATCH",
+                                                                          "h:*", "COUNT", 1000)[1]
+    if variant.rule or variant.library == "outbox_append":
+        appended = after["outbox"] - before["outbox"]
+        failed = after["outbox_failed"] - before["outbox_failed"]
+        if failed or (hashes and appended <= 0):
+            raise BenchError(f"{name}: the outbox got {appended} entries, {failed} failed")
+    if variant.library == "xadd_itself" and hashes and client.command("XLEN", "bench:events") == 0:
+        raise BenchError(f"{name}: the trigger wrote nothing to bench:events")
     if variant.stamps:
         client.command("DEL", CHECK_KEY)
         client.command("HSET", CHECK_KEY, "f", "v")

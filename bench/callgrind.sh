@@ -2,24 +2,29 @@
 # Instructions per request of the benchmark's HSET pipeline-16 workload, counted by callgrind
 # over the whole redis-server process: a figure that repeats on a noisy machine, unlike a rate.
 #
-#   bench/callgrind.sh [--module PATH.so] [--library NAME] [--requests N]
+#   bench/callgrind.sh [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…']
+#                      [--requests N]
 #
 # Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
-# (default target/release/libwasm_triggers.so), loads target/wasm/<NAME>.wasm (default
-# last_updated; "none" for no library), warms up with N requests (default 20000) and waits for
-# the optimized code, then counts N more `HSET h:__rand_int__ f v` at pipeline 16 and prints the
-# instructions per request. Give two --module builds in two runs to compare them.
+# (default target/release/libwasm_triggers.so; "none" for no module), loads
+# target/wasm/<NAME>.wasm (default last_updated; "none" for no library) and the outbox rule given
+# (`OUTBOX ADD NAME ARGS…`, e.g. --rule 'all EVENTS @hash'), warms up with N requests (default
+# 20000) and waits for the optimized code, then counts N more `HSET h:__rand_int__ f v` at
+# pipeline 16 and prints the instructions per request. Give two --module builds in two runs to
+# compare them.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULE="$ROOT/target/release/libwasm_triggers.so"
 LIBRARY=last_updated
+RULE=""
 REQUESTS=20000
 while [ $# -gt 0 ]; do
     case "$1" in
         --module) MODULE="$2"; shift 2 ;;
         --library) LIBRARY="$2"; shift 2 ;;
+        --rule) RULE="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
-        *) echo "usage: $0 [--module PATH.so] [--library NAME|none] [--requests N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N]" >&2; exit 2 ;;
     esac
 done
 BIN="$ROOT/.cache/redis-8/bin"
@@ -36,9 +41,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+LOAD=()
+if [ "$MODULE" = none ]; then LIBRARY=none; RULE=""; else LOAD=(--loadmodule "$MODULE"); fi
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$DIR/cg.out.%p" \
     "$BIN/redis-server" --port "$PORT" --dir "$DIR" --save '' --appendonly no \
-    --loadmodule "$MODULE" >"$DIR/valgrind.log" 2>&1 &
+    "${LOAD[@]}" >"$DIR/valgrind.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do
     "$BIN/redis-cli" -p "$PORT" PING >/dev/null 2>&1 && break
@@ -46,6 +53,10 @@ for _ in $(seq 1 300); do
 done
 if [ "$LIBRARY" != none ]; then
     "$BIN/redis-cli" -p "$PORT" -x TRIGGER LOAD <"$ROOT/target/wasm/$LIBRARY.wasm" >/dev/null
+fi
+if [ -n "$RULE" ]; then
+    # shellcheck disable=SC2086  # the rule's words are separate arguments
+    "$BIN/redis-cli" -p "$PORT" OUTBOX ADD $RULE >/dev/null
 fi
 workload() {
     "$BIN/redis-benchmark" -p "$PORT" -c 32 -P 16 -r 1000000 -n "$REQUESTS" -q \
@@ -60,4 +71,4 @@ callgrind_control -i off "$PID" >/dev/null
 "$BIN/redis-cli" -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 wait "$PID" 2>/dev/null || true
 TOTAL=$(grep -h "^summary:\|^totals:" "$DIR"/cg.out.* | awk '{ s += $2 } END { print s }')
-echo "$(basename "$MODULE") ($LIBRARY): $((TOTAL / REQUESTS)) instructions per HSET ($TOTAL over $REQUESTS)"
+echo "$(basename "$MODULE") (library $LIBRARY${RULE:+, rule $RULE}): $((TOTAL / REQUESTS)) instructions per HSET ($TOTAL over $REQUESTS)"
