@@ -8,11 +8,13 @@
 //! 1. it finds the nodes to read from any node it is given: every primary
 //!    (`CLUSTER SLOTS`), or the server itself when it is not in a cluster;
 //! 2. on each node, `OUTBOX STREAMS` lists the outbox streams with entries
-//!    (no keyspace scan), and the group is created on each (`XGROUP CREATE
-//!    <stream> <group> 0`);
-//! 3. each stream is read with `XREADGROUP` (this consumer's own pending
-//!    entries first, after a restart or a slot move, then new ones), and
-//!    an entry is acknowledged (`XACK`) only once the caller handled it;
+//!    and the id of their last entry (no keyspace scan), and the group is
+//!    created on each (`XGROUP CREATE <stream> <group> 0`); between two
+//!    such lists, `OUTBOX CHANGED` says which streams the node appended to;
+//! 3. a stream is read with `XREADGROUP` when it may hold entries the
+//!    consumer has not read (this consumer's own pending entries first,
+//!    after a restart or a slot move, then new ones), and an entry is
+//!    acknowledged (`XACK`) only once the caller handled it;
 //! 4. entries another consumer left pending for `claim_idle` are taken over
 //!    (`XAUTOCLAIM`);
 //! 5. any error (a node down, `MOVED` after a slot moved or a failover)
@@ -44,7 +46,10 @@ pub struct Options {
     pub consumer: String,
     /// The most entries read from one stream at a time.
     pub count: usize,
-    /// How often each node's streams are listed again.
+    /// How often every stream of each node is listed again. In between,
+    /// only the streams a node says it appended to are read; the full list
+    /// finds the entries it did not append itself (a stream loaded, moved
+    /// here with its slot, or replicated before a failover).
     pub list_every: Duration,
     /// How long another consumer's entry stays pending before it is taken
     /// over, and how often that is checked.
@@ -61,7 +66,7 @@ impl Options {
             group: group.to_owned(),
             consumer: consumer.to_owned(),
             count: 500,
-            list_every: Duration::from_millis(500),
+            list_every: Duration::from_secs(2),
             claim_idle: Duration::from_secs(30),
             idle_wait: Duration::from_millis(50),
             rediscover_every: Duration::from_secs(5),
@@ -136,7 +141,7 @@ impl Consumer {
         let mut entries = Vec::new();
         for node in &mut self.nodes {
             let read = node
-                .list_streams(&self.options, failed)
+                .refresh(&self.options, failed)
                 .and_then(|()| node.read(&self.options))
                 .and_then(|mut read| {
                     read.extend(node.claim(&self.options)?);

@@ -1,5 +1,9 @@
-//! Reading one node: its outbox streams (`OUTBOX STREAMS`), each read with
-//! the consumer group, this consumer's own pending entries first.
+//! Reading one node: its outbox streams, each read with the consumer group,
+//! this consumer's own pending entries first. The node says which streams
+//! it appended to since the last round (`OUTBOX CHANGED`), so that only
+//! those are read; every `list_every` all its streams are listed (`OUTBOX
+//! STREAMS`), for entries it did not append itself (loaded, replicated
+//! before a failover, moved here with their slot).
 
 use std::time::Instant;
 
@@ -17,6 +21,14 @@ struct Stream {
     /// Whether this consumer's pending entries (delivered before, not
     /// acknowledged: a restart, a slot that moved here) are still to read.
     own_pending: bool,
+    /// The id of the stream's last entry when it was last listed.
+    last_id: String,
+    /// The last id the stream had when this consumer last read all that
+    /// was new in it: while it stays the stream's last id, there is
+    /// nothing to read there.
+    drained_to: Option<String>,
+    /// Whether it may have entries this consumer has not read.
+    dirty: bool,
 }
 
 pub(crate) struct Node {
@@ -26,6 +38,8 @@ pub(crate) struct Node {
     streams: Vec<Stream>,
     listed: Option<Instant>,
     claimed: Option<Instant>,
+    /// Where `OUTBOX CHANGED` left off: the node's epoch and append number.
+    changes: (String, String),
 }
 
 impl Node {
@@ -36,7 +50,10 @@ impl Node {
             selected_db: 0,
             streams: Vec::new(),
             listed: None,
-            claimed: None,
+            // Entries left by other consumers can be taken over once they
+            // have waited `claim_idle`: not before.
+            claimed: Some(Instant::now()),
+            changes: ("0".into(), "0".into()),
         })
     }
 
@@ -48,18 +65,89 @@ impl Node {
         Ok(())
     }
 
-    /// Lists the node's streams again if `every` has passed (or `force`),
-    /// and creates the group on the new ones.
-    pub fn list_streams(&mut self, options: &Options, force: bool) -> Result<()> {
-        if !force
-            && self
-                .listed
-                .is_some_and(|at| at.elapsed() < options.list_every)
-        {
-            return Ok(());
+    /// Finds the streams to read: those the node appended to since the last
+    /// round, or every stream it holds when `list_every` has passed, the
+    /// node restarted, or `force`.
+    pub fn refresh(&mut self, options: &Options, force: bool) -> Result<()> {
+        let due = self
+            .listed
+            .is_none_or(|at| at.elapsed() >= options.list_every);
+        let changed = self.changed()?;
+        match changed {
+            Some(changed) if !force && !due => self.mark_changed(changed, &options.group),
+            _ => self.list_streams(&options.group),
         }
+    }
+
+    /// `OUTBOX CHANGED`: the streams appended to since the last call, as
+    /// (db, name); `None` when the node's epoch changed.
+    fn changed(&mut self) -> Result<Option<Vec<(i64, String)>>> {
+        let reply: Value = redis::cmd("OUTBOX")
+            .arg("CHANGED")
+            .arg(&self.changes.0)
+            .arg(&self.changes.1)
+            .query(&mut self.con)?;
+        let fields = pairs(&reply);
+        let text = |name: &[u8]| {
+            field(&fields, name)
+                .and_then(bytes)
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
+        let (Some(epoch), Some(last)) = (text(b"epoch"), text(b"last")) else {
+            bail!("OUTBOX CHANGED replied {reply:?}");
+        };
+        self.changes = (epoch, last);
+        let Some(Value::Array(streams)) = field(&fields, b"streams") else {
+            return Ok(None);
+        };
+        Ok(Some(
+            streams
+                .iter()
+                .filter_map(|s| {
+                    let fields = pairs(s);
+                    let Some(Value::Int(db)) = field(&fields, b"db") else {
+                        return None;
+                    };
+                    let name = field(&fields, b"stream").and_then(bytes)?;
+                    Some((*db, String::from_utf8_lossy(&name).into_owned()))
+                })
+                .collect(),
+        ))
+    }
+
+    /// Marks the streams that changed to be read; new ones join the list.
+    fn mark_changed(&mut self, changed: Vec<(i64, String)>, group: &str) -> Result<()> {
+        let mut new = Vec::new();
+        for (db, name) in changed {
+            match self
+                .streams
+                .iter_mut()
+                .find(|s| s.db == db && s.name == name)
+            {
+                Some(stream) => stream.dirty = true,
+                None => {
+                    new.push(self.streams.len());
+                    self.streams.push(Stream {
+                        db,
+                        name,
+                        own_pending: true,
+                        last_id: String::new(),
+                        drained_to: None,
+                        dirty: true,
+                    });
+                }
+            }
+        }
+        self.create_groups(&new, group)
+    }
+
+    /// Lists every stream of the node, and creates the group on new ones.
+    fn list_streams(&mut self, group: &str) -> Result<()> {
         let listed: Vec<Value> = redis::cmd("OUTBOX").arg("STREAMS").query(&mut self.con)?;
         let mut streams = Vec::with_capacity(listed.len());
+        // The streams this node did not list before: the group is created
+        // on them.
+        let mut new = Vec::new();
         for item in &listed {
             let Value::Array(flat) = item else { continue };
             let field = |name: &[u8]| {
@@ -73,41 +161,79 @@ impl Node {
                 bail!("OUTBOX STREAMS replied {item:?}");
             };
             let name = String::from_utf8_lossy(&name).into_owned();
+            let last_id = field(b"last_id")
+                .and_then(bytes)
+                .map(|id| String::from_utf8_lossy(&id).into_owned())
+                .unwrap_or_default();
             let known = self
                 .streams
                 .iter()
                 .find(|s| s.db == *db && s.name == name)
-                .map(|s| s.own_pending);
-            let own_pending = match known {
-                Some(own_pending) => own_pending,
-                None => {
-                    self.create_group(*db, &name, &options.group)?;
-                    true
-                }
-            };
+                .map(|s| (s.own_pending, s.drained_to.clone()));
+            if known.is_none() {
+                new.push(streams.len());
+            }
+            let (own_pending, drained_to) = known.unwrap_or((true, None));
             streams.push(Stream {
                 db: *db,
                 name,
                 own_pending,
+                dirty: drained_to.as_ref() != Some(&last_id),
+                last_id,
+                drained_to,
             });
         }
         self.streams = streams;
+        self.create_groups(&new, group)?;
         self.listed = Some(Instant::now());
         Ok(())
     }
 
-    fn create_group(&mut self, db: i64, stream: &str, group: &str) -> Result<()> {
-        self.select(db)?;
-        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(stream)
-            .arg(group)
-            .arg("0")
-            .query(&mut self.con);
-        match created {
-            Err(e) if e.code() != Some("BUSYGROUP") => Err(e.into()),
-            _ => Ok(()),
+    /// Creates the group on the streams of `indexes` that lack it: which do
+    /// is asked first, so that the creations meet no `BUSYGROUP`.
+    fn create_groups(&mut self, indexes: &[usize], group: &str) -> Result<()> {
+        let groups = self.per_db(indexes, |pipe, stream| {
+            pipe.cmd("XINFO").arg("GROUPS").arg(&stream.name);
+        })?;
+        let missing: Vec<usize> = indexes
+            .iter()
+            .zip(&groups)
+            .filter(|(_, groups)| !has_group(groups, group))
+            .map(|(&i, _)| i)
+            .collect();
+        self.per_db(&missing, |pipe, stream| {
+            pipe.cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&stream.name)
+                .arg(group)
+                .arg("0");
+        })?;
+        Ok(())
+    }
+
+    /// Runs one command per stream of `indexes`, as `build` writes it, in
+    /// one pipeline per database; the replies in the order of `indexes`.
+    fn per_db(
+        &mut self,
+        indexes: &[usize],
+        build: impl Fn(&mut redis::Pipeline, &Stream),
+    ) -> Result<Vec<Value>> {
+        let mut replies = vec![Value::Nil; indexes.len()];
+        for db in dedup(indexes.iter().map(|&i| self.streams[i].db)) {
+            self.select(db)?;
+            let positions: Vec<usize> = (0..indexes.len())
+                .filter(|&p| self.streams[indexes[p]].db == db)
+                .collect();
+            let mut pipe = redis::pipe();
+            for &p in &positions {
+                build(&mut pipe, &self.streams[indexes[p]]);
+            }
+            let got: Vec<Value> = pipe.query(&mut self.con)?;
+            for (&p, reply) in positions.iter().zip(got) {
+                replies[p] = reply;
+            }
         }
+        Ok(replies)
     }
 
     /// Entries for this consumer: its own pending ones first, then new ones.
@@ -127,10 +253,17 @@ impl Node {
             }
             entries.extend(read);
         }
+        // Streams with entries added since this consumer last read them all
+        // (an id that did not change means nothing new).
         let fresh: Vec<usize> = (0..self.streams.len())
-            .filter(|&i| !self.streams[i].own_pending)
+            .filter(|&i| !self.streams[i].own_pending && self.streams[i].dirty)
             .collect();
-        for read in self.read_streams(&fresh, ">", options)? {
+        for (i, read) in fresh.iter().zip(self.read_streams(&fresh, ">", options)?) {
+            if read.len() < options.count {
+                let stream = &mut self.streams[*i];
+                stream.dirty = false;
+                stream.drained_to = Some(stream.last_id.clone());
+            }
             entries.extend(read);
         }
         Ok(entries)
@@ -144,37 +277,32 @@ impl Node {
         id: &str,
         options: &Options,
     ) -> Result<Vec<Vec<Entry>>> {
-        let mut results: Vec<Vec<Entry>> = vec![Vec::new(); indexes.len()];
-        for db in dedup(indexes.iter().map(|&i| self.streams[i].db)) {
-            self.select(db)?;
-            let positions: Vec<usize> = (0..indexes.len())
-                .filter(|&p| self.streams[indexes[p]].db == db)
-                .collect();
-            let mut pipe = redis::pipe();
-            for &p in &positions {
-                pipe.cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(&options.group)
-                    .arg(&options.consumer)
-                    .arg("COUNT")
-                    .arg(options.count)
-                    .arg("STREAMS")
-                    .arg(&self.streams[indexes[p]].name)
-                    .arg(id);
-            }
-            let replies: Vec<Value> = pipe.query(&mut self.con)?;
-            for (&p, reply) in positions.iter().zip(&replies) {
-                let name = &self.streams[indexes[p]].name;
-                for (_, items) in stream_replies(reply) {
-                    results[p].extend(
+        let replies = self.per_db(indexes, |pipe, stream| {
+            pipe.cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&options.group)
+                .arg(&options.consumer)
+                .arg("COUNT")
+                .arg(options.count)
+                .arg("STREAMS")
+                .arg(&stream.name)
+                .arg(id);
+        })?;
+        Ok(indexes
+            .iter()
+            .zip(&replies)
+            .map(|(&i, reply)| {
+                let stream = &self.streams[i];
+                stream_replies(reply)
+                    .into_iter()
+                    .flat_map(|(_, items)| {
                         items
                             .iter()
-                            .filter_map(|e| Entry::parse(&self.address, db, name, e)),
-                    );
-                }
-            }
-        }
-        Ok(results)
+                            .filter_map(|e| Entry::parse(&self.address, stream.db, &stream.name, e))
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     /// Every `claim_idle`: entries pending for longer than that with other
@@ -188,25 +316,25 @@ impl Node {
         }
         self.claimed = Some(Instant::now());
         let idle = options.claim_idle.as_millis().to_string();
-        let mut entries = Vec::new();
-        for i in 0..self.streams.len() {
-            let (db, name) = (self.streams[i].db, self.streams[i].name.clone());
-            self.select(db)?;
-            let reply: Value = redis::cmd("XAUTOCLAIM")
-                .arg(&name)
+        let all: Vec<usize> = (0..self.streams.len()).collect();
+        let replies = self.per_db(&all, |pipe, stream| {
+            pipe.cmd("XAUTOCLAIM")
+                .arg(&stream.name)
                 .arg(&options.group)
                 .arg(&options.consumer)
                 .arg(&idle)
                 .arg("0-0")
                 .arg("COUNT")
-                .arg(options.count)
-                .query(&mut self.con)?;
+                .arg(options.count);
+        })?;
+        let mut entries = Vec::new();
+        for (stream, reply) in self.streams.iter().zip(&replies) {
             if let Value::Array(parts) = reply {
                 if let Some(Value::Array(items)) = parts.get(1) {
                     entries.extend(
-                        items
-                            .iter()
-                            .filter_map(|e| Entry::parse(&self.address, db, &name, e)),
+                        items.iter().filter_map(|e| {
+                            Entry::parse(&self.address, stream.db, &stream.name, e)
+                        }),
                     );
                 }
             }
@@ -256,6 +384,39 @@ impl Node {
         }
         Ok(lag)
     }
+}
+
+/// A map reply, RESP2 (a flat array) or RESP3, as name and value pairs.
+fn pairs(value: &Value) -> Vec<(Vec<u8>, &Value)> {
+    match value {
+        Value::Array(flat) => flat
+            .chunks(2)
+            .filter_map(|pair| Some((bytes(&pair[0])?, pair.get(1)?)))
+            .collect(),
+        Value::Map(map) => map
+            .iter()
+            .filter_map(|(k, v)| Some((bytes(k)?, v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn field<'a>(fields: &[(Vec<u8>, &'a Value)], name: &[u8]) -> Option<&'a Value> {
+    fields.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
+/// Whether an `XINFO GROUPS` reply lists `group`.
+fn has_group(groups: &Value, group: &str) -> bool {
+    let Value::Array(groups) = groups else {
+        return false;
+    };
+    groups.iter().any(|g| match g {
+        Value::Array(flat) => flat.chunks(2).any(|pair| {
+            bytes(&pair[0]).as_deref() == Some(b"name")
+                && pair.get(1).and_then(bytes).as_deref() == Some(group.as_bytes())
+        }),
+        _ => false,
+    })
 }
 
 /// The `[stream, entries]` pairs of an `XREADGROUP` reply (none for nil).

@@ -243,3 +243,35 @@ on_all_servers!(fn bad_rules_are_refused(server) {
     let rules: Vec<Value> = query(&mut con, &["OUTBOX", "LIST"]);
     assert!(rules.is_empty());
 });
+
+// `OUTBOX CHANGED` names the streams appended to since a consumer last
+// asked; another epoch (a restart) means: list them all again.
+on_all_servers!(fn changed_names_the_streams_appended_to(server) {
+    let mut con = server.connect();
+    add_rule(&mut con, &["all", "EVENTS", "set"]);
+    let changed = |con: &mut Connection, epoch: &str, last: &str| {
+        let reply: Value = query(con, &["OUTBOX", "CHANGED", epoch, last]);
+        let reply = as_map(&reply);
+        let streams = match &reply["streams"] {
+            Value::Nil => None,
+            streams => Some(array(streams).iter().map(|s| text(&as_map(s)["stream"])).collect::<Vec<_>>()),
+        };
+        (text(&reply["epoch"]), text(&reply["last"]), streams)
+    };
+    let (epoch, last, streams) = changed(&mut con, "0", "0");
+    assert_eq!(streams, None, "another epoch");
+    let _: String = query(&mut con, &["SET", "{a}1", "x"]);
+    let _: String = query(&mut con, &["SET", "{a}2", "x"]);
+    let _: String = query(&mut con, &["SET", "{b}1", "x"]);
+    let (_, after, streams) = changed(&mut con, &epoch, &last);
+    let entries = outbox_entries(&mut con);
+    let mut expected: Vec<String> = entries.iter().map(|e| e.stream.clone()).collect();
+    expected.dedup();
+    let mut streams = streams.expect("the same epoch");
+    streams.sort();
+    expected.sort();
+    assert_eq!(streams, expected);
+    assert_eq!(after.parse::<u64>().unwrap() - last.parse::<u64>().unwrap(), 3);
+    let (_, _, streams) = changed(&mut con, &epoch, &after);
+    assert_eq!(streams, Some(Vec::new()));
+});

@@ -25,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
 
+use super::changes;
 use super::slots::{key_slot, stream_key};
 use crate::config;
 use crate::server::{redis_log, stream_length, KeyLength};
@@ -103,7 +104,8 @@ pub fn append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
 }
 
 fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
-    let stream = stream_key(key_slot(entry.key));
+    let slot = key_slot(entry.key);
+    let stream = stream_key(slot);
     let length = match stream_length(ctx.ctx, &stream) {
         KeyLength::Missing => 0,
         KeyLength::Stream(length) => length,
@@ -142,6 +144,7 @@ fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
         args.extend_from_slice(&[name, value]);
     }
     write(ctx, "XADD", &args)?;
+    changes::note_append(entry.db, slot);
     Ok(Appended::Written)
 }
 

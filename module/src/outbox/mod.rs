@@ -5,15 +5,17 @@
 //! (`append.rs`): the entry is in the outbox exactly when the command's
 //! effect is in the data, in the AOF and on the replicas. Consumers read
 //! the streams with consumer groups; `streams.rs` tells them which streams
-//! this node holds.
+//! this node holds, and `changes.rs` which it appended to lately.
 //!
 //! It uses `config` and `server`; it knows nothing of rules or triggers
 //! (the entries it is given say what sent them), nor of Wasm.
 
 mod append;
+mod changes;
 mod slots;
 mod streams;
 
 pub use append::{append, counts, note_evicted, Appended, Entry};
-pub use slots::is_stream_key;
+pub use changes::since;
+pub use slots::{is_stream_key, stream_key};
 pub use streams::non_empty;

@@ -6,7 +6,7 @@
 use redis_module::raw;
 
 use super::slots::{stream_key, SLOTS};
-use crate::server::{db_size, select_db, selected_db, stream_length, KeyLength};
+use crate::server::{db_size, select_db, selected_db, stream_last_id, stream_length, KeyLength};
 
 /// An outbox stream with entries.
 pub struct Stream {
@@ -14,6 +14,9 @@ pub struct Stream {
     pub slot: u16,
     pub key: Vec<u8>,
     pub length: usize,
+    /// The id of its last entry, `<ms>-<seq>`: a consumer that read up to
+    /// it has nothing new to read there.
+    pub last_id: String,
 }
 
 /// The outbox streams with entries in databases `0..databases`, looked up
@@ -28,12 +31,14 @@ pub fn non_empty(ctx: *mut raw::RedisModuleCtx, databases: i32) -> Vec<Stream> {
         for slot in 0..SLOTS as u16 {
             let key = stream_key(slot);
             if let KeyLength::Stream(length) = stream_length(ctx, &key) {
-                if length > 0 {
+                let last_id = stream_last_id(ctx, &key).map(|(ms, seq)| format!("{ms}-{seq}"));
+                if let (true, Some(last_id)) = (length > 0, last_id) {
                     streams.push(Stream {
                         db,
                         slot,
                         key,
                         length,
+                        last_id,
                     });
                 }
             }

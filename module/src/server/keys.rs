@@ -48,6 +48,43 @@ pub fn stream_length(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> KeyLength {
     found
 }
 
+/// The id (`ms`, `seq`) of the last entry of the stream `key`, in the
+/// database selected in `ctx`; `None` if it is not a stream with entries.
+pub fn stream_last_id(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> Option<(u64, u64)> {
+    let (Some(open), Some(close), Some(start), Some(next), Some(stop)) = (
+        unsafe { raw::RedisModule_OpenKey },
+        unsafe { raw::RedisModule_CloseKey },
+        unsafe { raw::RedisModule_StreamIteratorStart },
+        unsafe { raw::RedisModule_StreamIteratorNextID },
+        unsafe { raw::RedisModule_StreamIteratorStop },
+    ) else {
+        return None;
+    };
+    let name = create_string(key);
+    // SAFETY: as in `stream_length`; the iterator is stopped before the
+    // key is closed.
+    let last = unsafe {
+        let handle = open(ctx, name, raw::REDISMODULE_READ as c_int);
+        let mut last = None;
+        if !handle.is_null() {
+            let reverse = raw::REDISMODULE_STREAM_ITERATOR_REVERSE as c_int;
+            let ok = raw::REDISMODULE_OK as c_int;
+            if start(handle, reverse, std::ptr::null_mut(), std::ptr::null_mut()) == ok {
+                let mut id = raw::RedisModuleStreamID { ms: 0, seq: 0 };
+                let mut fields = 0;
+                if next(handle, &mut id, &mut fields) == ok {
+                    last = Some((id.ms, id.seq));
+                }
+                stop(handle);
+            }
+            close(handle);
+        }
+        last
+    };
+    free_string(name);
+    last
+}
+
 /// Selects database `db` in `ctx`; false if there is no such database.
 pub fn select_db(ctx: *mut raw::RedisModuleCtx, db: i32) -> bool {
     match unsafe { raw::RedisModule_SelectDb } {

@@ -15,7 +15,7 @@ mod reply;
 mod strings;
 
 pub use context::{init, module_ctx, run_on_main_thread, subscribe_to_server_event, RedisCtx};
-pub use keys::{db_size, select_db, selected_db, stream_length, KeyLength};
+pub use keys::{db_size, select_db, selected_db, stream_last_id, stream_length, KeyLength};
 pub use keyspace::{deliver_keyspace_events, set_keyspace_handler};
 pub use log::redis_log;
 pub use reply::{reply_guarded, Reply};

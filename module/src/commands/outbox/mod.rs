@@ -1,5 +1,6 @@
 //! `OUTBOX`: the rules that send keyspace events to the outbox (`ADD`,
-//! `DELETE`, `LIST`), and the streams a consumer reads (`STREAMS`). See
+//! `DELETE`, `LIST`), and the streams a consumer reads (`STREAMS`,
+//! `CHANGED`). See
 //! `outbox/` for the streams and their entries.
 
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
@@ -7,11 +8,12 @@ use redis_module::{Context, RedisResult, RedisString, RedisValue};
 use super::Subcommand;
 
 mod add;
+mod changed;
 mod delete;
 mod list;
 mod streams;
 
-pub(super) const SUBCOMMANDS: [Subcommand; 5] = [
+pub(super) const SUBCOMMANDS: [Subcommand; 6] = [
     Subcommand {
         name: "add",
         flags: "write deny-oom deny-script",
@@ -33,6 +35,11 @@ pub(super) const SUBCOMMANDS: [Subcommand; 5] = [
         cmdfunc: entry_point!(streams::streams),
     },
     Subcommand {
+        name: "changed",
+        flags: "deny-script",
+        cmdfunc: entry_point!(changed::changed),
+    },
+    Subcommand {
         name: "help",
         flags: "deny-script allow-loading allow-stale",
         cmdfunc: entry_point!(help),
@@ -50,7 +57,10 @@ const HELP: &[&str] = &[
     "LIST",
     "    List the rules with their counters.",
     "STREAMS",
-    "    List this node's outbox streams that hold entries.",
+    "    List this node's outbox streams that hold entries, with the id of their last entry.",
+    "CHANGED <epoch> <after>",
+    "    The outbox streams this node appended to since append number <after> of <epoch>",
+    "    (start with 0 0; nil streams: list them all again with STREAMS).",
     "HELP",
     "    Print this help.",
 ];

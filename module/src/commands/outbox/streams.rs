@@ -1,4 +1,5 @@
-//! `OUTBOX STREAMS`: the outbox streams this node holds, with entries.
+//! `OUTBOX STREAMS`: the outbox streams this node holds, with entries: for
+//! each, its database, slot, name, length and the id of its last entry.
 
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
@@ -13,7 +14,7 @@ pub(super) fn streams(ctx: &Context, args: &[RedisString]) -> RedisResult {
     let reply = Reply(ctx.ctx);
     reply.array(streams.len());
     for stream in &streams {
-        reply.map(4);
+        reply.map(5);
         reply.field("db");
         reply.int(stream.db as i64);
         reply.field("slot");
@@ -22,6 +23,8 @@ pub(super) fn streams(ctx: &Context, args: &[RedisString]) -> RedisResult {
         reply.bulk(&stream.key);
         reply.field("length");
         reply.int(stream.length as i64);
+        reply.field("last_id");
+        reply.bulk(stream.last_id.as_bytes());
     }
     Ok(RedisValue::NoReply)
 }
