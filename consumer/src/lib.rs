@@ -139,7 +139,8 @@ impl Consumer {
     pub fn poll(&mut self) -> Vec<Entry> {
         let mut failed = self.discovered.elapsed() >= self.options.rediscover_every;
         let mut entries = Vec::new();
-        for node in &mut self.nodes {
+        let mut broken = Vec::new();
+        for (i, node) in self.nodes.iter_mut().enumerate() {
             let read = node
                 .refresh(&self.options, failed)
                 .and_then(|()| node.read(&self.options))
@@ -151,9 +152,16 @@ impl Consumer {
                 Ok(read) => entries.extend(read),
                 Err(e) => {
                     self.last_error = Some(format!("{}: {e:#}", node.address));
+                    broken.push(i);
                     failed = true;
                 }
             }
+        }
+        // A node that failed is connected to afresh, and everything known
+        // of its streams is read again (a stream deleted and made again
+        // has lost its group).
+        for i in broken.into_iter().rev() {
+            self.nodes.remove(i);
         }
         if failed {
             if let Err(e) = self.rediscover() {

@@ -1,7 +1,8 @@
 //! Writing to the Redis log.
 //!
 //! Messages appear in the server's log prefixed with the library's name.
-//! Printing to stdout or stderr goes nowhere: use these instead.
+//! What a library prints to stdout or stderr goes to the log too, at
+//! `debug` level, a line at a time.
 //!
 //! ```no_run
 //! wasm_triggers_sdk::log::notice("order expired");

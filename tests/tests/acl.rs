@@ -122,14 +122,27 @@ on_all_servers!(fn the_owner_survives_a_restart_and_reaches_replicas(server) {
     assert!(stamped.is_some(), "the default user's library runs");
 });
 
-// `@triggers` holds every subcommand; LIST can be granted without LOAD.
+// `@triggers` holds every subcommand of TRIGGER and OUTBOX; LIST can be
+// granted without LOAD.
 on_all_servers!(fn trigger_subcommands_are_granted_separately(server) {
     let mut admin = server.connect();
     let mut category: Vec<String> = query(&mut admin, &["ACL", "CAT", "triggers"]);
     category.sort();
     assert_eq!(
         category,
-        ["trigger|delete", "trigger|help", "trigger|kill", "trigger|list", "trigger|load"]
+        [
+            "outbox|add",
+            "outbox|changed",
+            "outbox|delete",
+            "outbox|help",
+            "outbox|list",
+            "outbox|streams",
+            "trigger|delete",
+            "trigger|help",
+            "trigger|kill",
+            "trigger|list",
+            "trigger|load"
+        ]
     );
 
     acl(&mut admin, &["viewer", "on", ">viewer-pw", "~*", "+@read", "+trigger|list"]);

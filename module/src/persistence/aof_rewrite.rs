@@ -67,13 +67,16 @@ fn write_libraries_to_aof(ctx: &Context, _: ()) {
             };
             propagate(ctx.ctx, &change, version, Propagation::AofOnly);
         }
+        let rules = match rules.len() {
+            0 => String::new(),
+            n => format!(" and {n} outbox rules"),
+        };
         redis_log(
             "notice",
             &format!(
-                "AOF rewrite without the RDB preamble: {} trigger libraries and {} outbox rules \
-                 written to the new AOF increment",
-                libraries.len(),
-                rules.len()
+                "AOF rewrite without the RDB preamble: {} trigger libraries{rules} written to the \
+                 new AOF increment",
+                libraries.len()
             ),
         );
     }));
