@@ -149,12 +149,8 @@ impl Node {
         // on them.
         let mut new = Vec::new();
         for item in &listed {
-            let Value::Array(flat) = item else { continue };
-            let field = |name: &[u8]| {
-                flat.chunks(2)
-                    .find(|pair| bytes(&pair[0]).as_deref() == Some(name))
-                    .and_then(|pair| pair.get(1))
-            };
+            let fields = pairs(item);
+            let field = |name: &[u8]| field(&fields, name);
             let (Some(Value::Int(db)), Some(name)) =
                 (field(b"db"), field(b"stream").and_then(bytes))
             else {
@@ -368,15 +364,9 @@ impl Node {
                 .arg("GROUPS")
                 .arg(&name)
                 .query(&mut self.con)?;
-            for g in &groups {
-                let Value::Array(flat) = g else { continue };
-                let field = |n: &[u8]| {
-                    flat.chunks(2)
-                        .find(|pair| bytes(&pair[0]).as_deref() == Some(n))
-                        .and_then(|pair| pair.get(1))
-                };
-                if field(b"name").and_then(bytes).as_deref() == Some(group.as_bytes()) {
-                    if let Some(Value::Int(n)) = field(b"lag") {
+            for fields in groups.iter().map(pairs) {
+                if is_named(&fields, group) {
+                    if let Some(Value::Int(n)) = field(&fields, b"lag") {
                         lag += (*n).max(0) as u64;
                     }
                 }
@@ -407,16 +397,15 @@ fn field<'a>(fields: &[(Vec<u8>, &'a Value)], name: &[u8]) -> Option<&'a Value> 
 
 /// Whether an `XINFO GROUPS` reply lists `group`.
 fn has_group(groups: &Value, group: &str) -> bool {
-    let Value::Array(groups) = groups else {
-        return false;
-    };
-    groups.iter().any(|g| match g {
-        Value::Array(flat) => flat.chunks(2).any(|pair| {
-            bytes(&pair[0]).as_deref() == Some(b"name")
-                && pair.get(1).and_then(bytes).as_deref() == Some(group.as_bytes())
-        }),
+    match groups {
+        Value::Array(groups) => groups.iter().any(|g| is_named(&pairs(g), group)),
         _ => false,
-    })
+    }
+}
+
+/// Whether an `XINFO GROUPS` entry is `group`'s.
+fn is_named(fields: &[(Vec<u8>, &Value)], group: &str) -> bool {
+    field(fields, b"name").and_then(bytes).as_deref() == Some(group.as_bytes())
 }
 
 /// The `[stream, entries]` pairs of an `XREADGROUP` reply (none for nil).

@@ -27,6 +27,24 @@ pub(super) fn internal_option(
     Ok(value.to_string_lossy())
 }
 
+/// The arguments of a `DELETE`: `<name>`, or `VERSION <n> <name>` from
+/// the primary or the AOF.
+pub(super) fn delete_args(
+    ctx: &Context,
+    args: &[RedisString],
+) -> Result<(Option<u64>, String), RedisError> {
+    match args {
+        [name] => Ok((None, name.to_string_lossy())),
+        [option, version, name] if option.to_string_lossy().eq_ignore_ascii_case("VERSION") => {
+            Ok((
+                Some(version_option(ctx, Some(version))?),
+                name.to_string_lossy(),
+            ))
+        }
+        _ => Err(RedisError::WrongArity),
+    }
+}
+
 pub(super) fn version_option(
     ctx: &Context,
     value: Option<&RedisString>,

@@ -143,31 +143,31 @@ fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
     for (name, value) in entry.fields {
         args.extend_from_slice(&[name, value]);
     }
-    write(ctx, "XADD", &args)?;
+    run(ctx, Replicate::Yes, "XADD", &args)?;
     changes::note_append(entry.db, slot);
     Ok(Appended::Written)
 }
 
-/// Runs a write command, replicated with the command in progress.
-fn write(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, String> {
-    let options = CallOptionsBuilder::new()
-        .errors_as_replies()
-        .replicate()
-        .build();
-    let reply: CallResult = ctx.call_ext(command, &options, args);
-    match reply {
-        Ok(reply) => Ok((&reply).into()),
-        Err(error) => Err(format!(
-            "{command} on the outbox failed: {}",
-            error.to_utf8_string().unwrap_or_default()
-        )),
-    }
+/// Whether a command's writes are replicated with the command in progress.
+#[derive(Clone, Copy, PartialEq)]
+enum Replicate {
+    Yes,
+    No,
 }
 
-/// Reads with a command (no replication).
-fn read(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, String> {
-    let options = CallOptionsBuilder::new().errors_as_replies().build();
-    let reply: CallResult = ctx.call_ext(command, &options, args);
+/// Runs a command on the outbox; with [`Replicate::Yes`], its writes go to
+/// the AOF and replicas with the command in progress.
+fn run(
+    ctx: &Context,
+    replicate: Replicate,
+    command: &str,
+    args: &[&[u8]],
+) -> Result<RedisValue, String> {
+    let mut options = CallOptionsBuilder::new().errors_as_replies();
+    if replicate == Replicate::Yes {
+        options = options.replicate();
+    }
+    let reply: CallResult = ctx.call_ext(command, &options.build(), args);
     match reply {
         Ok(reply) => Ok((&reply).into()),
         Err(error) => Err(format!(
@@ -180,13 +180,18 @@ fn read(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, Stri
 /// Makes room in a full stream, as the module's opening comment says;
 /// false if it stays full.
 fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<bool, String> {
-    let groups = read(ctx, "XINFO", &[b"GROUPS", stream])?;
+    let groups = run(ctx, Replicate::No, "XINFO", &[b"GROUPS", stream])?;
     let RedisValue::Array(groups) = groups else {
         return Err("XINFO GROUPS replied with something other than an array".into());
     };
     if groups.is_empty() {
         let keep = (cap - 1).to_string();
-        let trimmed = write(ctx, "XTRIM", &[stream, b"MAXLEN", b"=", keep.as_bytes()])?;
+        let trimmed = run(
+            ctx,
+            Replicate::Yes,
+            "XTRIM",
+            &[stream, b"MAXLEN", b"=", keep.as_bytes()],
+        )?;
         add(&TRIMMED, integer(&trimmed));
         return Ok(true);
     }
@@ -198,7 +203,12 @@ fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<
         let name = field(&fields, "name").ok_or("a consumer group without a name")?;
         let pending = field(&fields, "pending").map_or(0, |v| text(v).parse().unwrap_or(0));
         let needed = if pending > 0 {
-            let summary = read(ctx, "XPENDING", &[stream, text(name).as_bytes()])?;
+            let summary = run(
+                ctx,
+                Replicate::No,
+                "XPENDING",
+                &[stream, text(name).as_bytes()],
+            )?;
             match summary {
                 RedisValue::Array(items) => items.get(1).and_then(|v| StreamId::parse(&text(v))),
                 _ => None,
@@ -217,8 +227,9 @@ fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<
         return Ok(false);
     };
     let minid = keep_from.to_string();
-    let trimmed = integer(&write(
+    let trimmed = integer(&run(
         ctx,
+        Replicate::Yes,
         "XTRIM",
         &[stream, b"MINID", b"=", minid.as_bytes()],
     )?);

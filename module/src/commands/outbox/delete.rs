@@ -1,8 +1,8 @@
 //! `OUTBOX DELETE <rule>`.
 
-use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
-use crate::commands::change::{changed, from_primary_or_aof, version_option};
+use crate::commands::change::{changed, delete_args, from_primary_or_aof};
 use crate::commands::err;
 use crate::library::{self, Change};
 
@@ -10,14 +10,7 @@ use crate::library::{self, Change};
 /// pass `VERSION <n>`, and deleting a rule that is not there is then done
 /// already.
 pub(super) fn delete(ctx: &Context, args: &[RedisString]) -> RedisResult {
-    let (version, name) = match args {
-        [name] => (None, name),
-        [option, version, name] if option.to_string_lossy().eq_ignore_ascii_case("VERSION") => {
-            (Some(version_option(ctx, Some(version))?), name)
-        }
-        _ => return Err(RedisError::WrongArity),
-    };
-    let name = name.to_string_lossy();
+    let (version, name) = delete_args(ctx, args)?;
     let missing = library::find_rule(&name).map_err(err)?.is_none();
     if !(missing && from_primary_or_aof(ctx)) {
         library::delete_rule(&name).map_err(err)?;
