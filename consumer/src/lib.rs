@@ -58,6 +58,23 @@ pub struct Options {
     pub idle_wait: Duration,
     /// How often the nodes are found again, besides after an error.
     pub rediscover_every: Duration,
+    /// The ACL user and password to `AUTH` with on every node; none for
+    /// the `default` user without a password.
+    pub auth: Option<Auth>,
+}
+
+/// An ACL user and its password (`AUTH <user> <password>`).
+#[derive(Clone)]
+pub struct Auth {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Auth {
+    /// The password is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Auth {{ user: {:?}, password: \"…\" }}", self.user)
+    }
 }
 
 impl Options {
@@ -70,6 +87,7 @@ impl Options {
             claim_idle: Duration::from_secs(30),
             idle_wait: Duration::from_millis(50),
             rediscover_every: Duration::from_secs(5),
+            auth: None,
         }
     }
 }
@@ -113,12 +131,12 @@ impl Consumer {
     fn rediscover(&mut self) -> Result<()> {
         let mut known = self.seeds.clone();
         known.extend(self.nodes.iter().map(|n| n.address.clone()));
-        let primaries = topology::discover(&known)?;
+        let primaries = topology::discover(&known, self.options.auth.as_ref())?;
         let mut nodes = Vec::with_capacity(primaries.len());
         for address in primaries {
             match self.nodes.iter().position(|n| n.address == address) {
                 Some(i) => nodes.push(self.nodes.swap_remove(i)),
-                None => match Node::open(&address) {
+                None => match Node::open(&address, self.options.auth.as_ref()) {
                     Ok(node) => nodes.push(node),
                     Err(e) => self.last_error = Some(format!("{e:#}")),
                 },

@@ -12,7 +12,7 @@ use redis::{Connection, Value};
 
 use crate::entry::{bytes, Entry};
 use crate::topology::connect;
-use crate::Options;
+use crate::{Auth, Options};
 
 /// An outbox stream of the node.
 struct Stream {
@@ -43,10 +43,10 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub fn open(address: &str) -> Result<Node> {
+    pub fn open(address: &str, auth: Option<&Auth>) -> Result<Node> {
         Ok(Node {
             address: address.to_owned(),
-            con: connect(address)?,
+            con: connect(address, auth)?,
             selected_db: 0,
             streams: Vec::new(),
             listed: None,

@@ -342,3 +342,44 @@ on_each_flavor!(fn expired_orders_on_a_cluster(flavor) {
     let nodes: HashSet<String> = entries.iter().map(|e| e.node.clone()).collect();
     assert_eq!(nodes.len(), 3, "read from the three primaries");
 });
+
+// A consumer that authenticates as an ACL user with only what reading the
+// outbox needs (the set the README gives); a wrong password is a clear
+// error.
+on_each_flavor!(fn a_consumer_reads_as_a_least_privileged_acl_user(flavor) {
+    let server = Server::start(flavor);
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "all", "EVENTS", "set"]);
+    let _: String = query(
+        &mut con,
+        &[
+            "ACL", "SETUSER", "reader", "on", ">reader-pw", "~triggers:outbox:*",
+            "+cluster|slots", "+outbox|streams", "+outbox|changed", "+xreadgroup", "+xack",
+            "+xgroup|create", "+xinfo|groups", "+xautoclaim", "+select",
+        ],
+    );
+    for i in 0..10 {
+        let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+    }
+    let auth = |password: &str| wasm_triggers_outbox::Auth {
+        user: "reader".into(),
+        password: password.into(),
+    };
+    let mut options = Options::new("tests", "c1");
+    options.auth = Some(auth("wrong"));
+    let refused = Consumer::new(&[address(&server)], options.clone());
+    let error = format!("{:#}", refused.err().expect("a wrong password is refused"));
+    assert!(error.contains("AUTH as reader"), "{error}");
+
+    options.auth = Some(auth("reader-pw"));
+    let mut consumer = Consumer::new(&[address(&server)], options).expect("a consumer");
+    let mut got = Vec::new();
+    eventually("the 10 events", || {
+        let entries = consumer.poll();
+        consumer.ack(&entries);
+        got.extend(entries);
+        got.len() >= 10
+    });
+    assert_eq!(consumer.last_error(), None);
+    assert_eq!(got.len(), 10);
+});

@@ -4,15 +4,19 @@
 //! ```text
 //! outbox-tail --node 127.0.0.1:7000 [--node …] [--group outbox-tail]
 //!             [--consumer <name>] [--count 500] [--lag-every <seconds>]
+//!             [--user <name>]
 //! ```
 //!
-//! Errors and, with `--lag-every`, the lag (`{"lag": N}`) go to stderr.
+//! With `--user`, it authenticates as that ACL user on every node, with the
+//! password in the environment variable `OUTBOX_PASSWORD` (not on the
+//! command line, where other users of the machine could read it). Errors
+//! and, with `--lag-every`, the lag (`{"lag": N}`) go to stderr.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use wasm_triggers_outbox::{Consumer, Options};
+use wasm_triggers_outbox::{Auth, Consumer, Options};
 
 fn main() {
     if let Err(e) = run() {
@@ -27,6 +31,7 @@ fn run() -> Result<()> {
     let mut consumer = format!("outbox-tail-{}", std::process::id());
     let mut count = None;
     let mut lag_every = None;
+    let mut user = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -35,6 +40,7 @@ fn run() -> Result<()> {
             "--group" => group = value()?,
             "--consumer" => consumer = value()?,
             "--count" => count = Some(value()?.parse().context("--count needs a number")?),
+            "--user" => user = Some(value()?),
             "--lag-every" => {
                 let seconds: f64 = value()?.parse().context("--lag-every needs seconds")?;
                 lag_every = Some(Duration::from_secs_f64(seconds));
@@ -42,7 +48,7 @@ fn run() -> Result<()> {
             "--help" | "-h" => {
                 println!(
                     "outbox-tail --node HOST:PORT [--node …] [--group NAME] [--consumer NAME] \
-                     [--count N] [--lag-every SECONDS]"
+                     [--count N] [--lag-every SECONDS] [--user NAME, password in OUTBOX_PASSWORD]"
                 );
                 return Ok(());
             }
@@ -55,6 +61,11 @@ fn run() -> Result<()> {
     let mut options = Options::new(&group, &consumer);
     if let Some(count) = count {
         options.count = count;
+    }
+    if let Some(user) = user {
+        let password = std::env::var("OUTBOX_PASSWORD")
+            .context("--user needs the password in the environment variable OUTBOX_PASSWORD")?;
+        options.auth = Some(Auth { user, password });
     }
     let mut reader = Consumer::new(&nodes, options)?;
     let mut stdout = std::io::stdout().lock();
