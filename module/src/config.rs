@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use redis_module::configuration::ConfigurationContext;
-use redis_module::{Context, ContextFlags, RedisValue};
+use redis_module::{Context, ContextFlags};
 
-use crate::server::{self, redis_log};
+use crate::server::{self, config_get, redis_log};
 
 /// `triggers.max-execution-time`: the time limit of one `describe`,
 /// `on_fired` or `run` call, in milliseconds.
@@ -161,15 +161,7 @@ pub fn check_node_timeout(ctx: &Context) {
     if !ctx.get_flags().contains(ContextFlags::CLUSTER) {
         return;
     }
-    let timeout = match ctx.call("CONFIG", &["GET", "cluster-node-timeout"]) {
-        Ok(RedisValue::Array(pair)) => pair.get(1).and_then(|v| match v {
-            RedisValue::SimpleString(s) => s.parse::<u64>().ok(),
-            RedisValue::BulkString(s) => s.parse::<u64>().ok(),
-            RedisValue::BulkRedisString(s) => s.to_string_lossy().parse::<u64>().ok(),
-            _ => None,
-        }),
-        _ => None,
-    };
+    let timeout = config_get(ctx, "cluster-node-timeout").and_then(|t| t.parse::<u64>().ok());
     let limit = max_execution_time_ms();
     if let Some(timeout) = timeout.filter(|t| limit.saturating_mul(2) >= *t) {
         redis_log(

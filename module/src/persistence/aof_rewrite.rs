@@ -10,7 +10,7 @@ use redis_module::{raw, Context};
 
 use crate::library::{self, Change};
 use crate::replication::{propagate, Propagation};
-use crate::server::{redis_log, subscribe_to_server_event};
+use crate::server::{config_get, redis_log, subscribe_to_server_event};
 
 /// Subscribes to the fork of AOF rewrites (see [`on_fork`]).
 pub fn init(ctx: &Context) -> Result<(), String> {
@@ -111,12 +111,6 @@ fn rewrites_aof_without_preamble(ctx: &Context) -> bool {
     if !rewriting {
         return false;
     }
-    // `CONFIG GET` replies with the name and the value.
-    match ctx.call("CONFIG", &["GET", "aof-use-rdb-preamble"][..]) {
-        Ok(redis_module::RedisValue::Array(reply)) => !reply.iter().any(|value| {
-            matches!(value, redis_module::RedisValue::SimpleString(s) | redis_module::RedisValue::BulkString(s) if s == "yes")
-        }),
-        // Unknown: write them; at worst the same libraries load twice.
-        _ => true,
-    }
+    // Unknown: write them; at worst the same libraries load twice.
+    config_get(ctx, "aof-use-rdb-preamble").is_none_or(|preamble| preamble != "yes")
 }

@@ -5,7 +5,7 @@ use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 use crate::commands::change::{changed, current_user, internal_option, version_option};
 use crate::commands::err;
 use crate::library::{self, Change, RuleSpec};
-use crate::server::redis_log;
+use crate::server::{config_get, redis_log};
 
 /// Adds (or with `REPLACE` changes) a rule. The primary and the AOF also
 /// pass `OWNER <user>` and `VERSION <n>`, as for `TRIGGER LOAD`.
@@ -58,14 +58,8 @@ pub(super) fn add(ctx: &Context, args: &[RedisString]) -> RedisResult {
 /// An `allkeys-*` eviction policy can evict outbox streams: said in the
 /// log when a rule is added (and counted when it happens, see `outbox/`).
 fn warn_if_evictable(ctx: &Context) {
-    let policy = match ctx.call("CONFIG", &["GET", "maxmemory-policy"][..]) {
-        Ok(RedisValue::Array(pair)) => pair.get(1).map(|v| match v {
-            RedisValue::SimpleString(s) | RedisValue::BulkString(s) => s.clone(),
-            _ => String::new(),
-        }),
-        _ => None,
-    };
-    if let Some(policy) = policy.filter(|p| p.starts_with("allkeys-")) {
+    if let Some(policy) = config_get(ctx, "maxmemory-policy").filter(|p| p.starts_with("allkeys-"))
+    {
         redis_log(
             "warning",
             &format!(

@@ -4,7 +4,7 @@
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 use crate::outbox;
-use crate::server::Reply;
+use crate::server::{config_get, Reply};
 
 pub(super) fn streams(ctx: &Context, args: &[RedisString]) -> RedisResult {
     if !args.is_empty() {
@@ -31,12 +31,7 @@ pub(super) fn streams(ctx: &Context, args: &[RedisString]) -> RedisResult {
 
 /// The server's number of databases (`databases`).
 fn databases(ctx: &Context) -> i32 {
-    match ctx.call("CONFIG", &["GET", "databases"][..]) {
-        Ok(RedisValue::Array(pair)) => pair.get(1).and_then(|v| match v {
-            RedisValue::SimpleString(s) | RedisValue::BulkString(s) => s.parse().ok(),
-            _ => None,
-        }),
-        _ => None,
-    }
-    .unwrap_or(1)
+    config_get(ctx, "databases")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
 }
