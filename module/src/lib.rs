@@ -108,13 +108,16 @@ fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
         redis_log("warning", &e);
         return Status::Err;
     }
+    let needed = match server::init(ctx).and_then(|()| events::init(ctx)) {
+        Ok(needed) => ModuleOptions::from_bits_retain(needed),
+        Err(e) => {
+            redis_log("warning", &e);
+            return Status::Err;
+        }
+    };
     // The aux data loader checks every read (`persistence/rdb.rs`): without
     // this, a module type would also turn off diskless replica loading.
-    ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS);
-    if let Err(e) = server::init(ctx).and_then(|()| events::init(ctx)) {
-        redis_log("warning", &e);
-        return Status::Err;
-    }
+    ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS | needed);
     config::check_node_timeout(ctx);
     Status::Ok
 }

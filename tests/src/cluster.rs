@@ -251,6 +251,44 @@ impl Cluster {
         let _: String = query(&mut source, &args);
     }
 
+    /// Starts moving `slot` from `from` to `to` at once with Valkey 9's
+    /// atomic slot migration (`CLUSTER MIGRATESLOTS`); see
+    /// [`Cluster::wait_for_atomic_move`].
+    pub fn start_atomic_slot_move(&self, slot: u16, from: usize, to: usize) {
+        let (slot, to_id) = (slot.to_string(), self.id(to));
+        let _: String = query(
+            &mut self.nodes[from].connect(),
+            &[
+                "CLUSTER",
+                "MIGRATESLOTS",
+                "SLOTSRANGE",
+                &slot,
+                &slot,
+                "NODE",
+                &to_id,
+            ],
+        );
+    }
+
+    /// Waits until the atomic moves `from` started have succeeded and
+    /// every node sees `to` serve `slot`.
+    pub fn wait_for_atomic_move(&self, slot: u16, from: usize, to: usize) {
+        eventually("the atomic slot migration to succeed", || {
+            let jobs: Vec<redis::Value> = query(
+                &mut self.nodes[from].connect(),
+                &["CLUSTER", "GETSLOTMIGRATIONS"],
+            );
+            jobs.iter().all(|job| {
+                let state = crate::as_map(job).get("state").map(crate::text);
+                assert_ne!(state.as_deref(), Some("failed"), "{job:?}");
+                state.as_deref() == Some("success")
+            })
+        });
+        eventually("every node to see the slot's new owner", || {
+            self.slot_owners().get(&slot) == Some(&to)
+        });
+    }
+
     /// Ends a slot move: every primary learns that `to` serves `slot`.
     pub fn finish_slot_move(&self, slot: u16, to: usize) {
         let to_id = self.id(to);

@@ -31,7 +31,7 @@ use super::guard::{self, DeferredEvent, ExecutionGuard};
 use super::here::Here;
 use super::run::RunJob;
 use super::to_outbox;
-use super::{busy, migration};
+use super::{atomic_migration, busy, migration};
 use crate::config;
 use crate::library::{self, Library, Trigger};
 use crate::server::{redis_log, selected_db, RedisCtx};
@@ -76,6 +76,9 @@ pub(super) extern "C" fn on_keyspace_event(
         }
         // A key moving to another cluster node is not a user's change.
         if migration::moving_keys() && migration::raised_by_moving(event) {
+            return;
+        }
+        if atomic_migration::raised_by_moving(&ctx, key) {
             return;
         }
         dispatch_event(&ctx, kind, event, key, KeyName::String(key_string), None);

@@ -13,18 +13,33 @@
 //! (expiry, eviction) are never of those three kinds. A `MIGRATE` queued in
 //! `MULTI` runs at `EXEC`, which the filter sees instead, so its events do
 //! fire triggers.
+//!
+//! Valkey 9's atomic slot migration is followed in `atomic_migration.rs`.
 
 use std::cell::Cell;
 use std::os::raw::c_int;
 
 use redis_module::{raw, Context, RedisString};
 
+use super::atomic_migration;
+use crate::server::valkey_major_version;
+
 thread_local! {
     static MOVING_KEYS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Registers the command filter; only in a cluster.
-pub fn init(ctx: &Context) -> Result<(), String> {
+/// Registers the command filter, and on Valkey 9 or later follows atomic
+/// slot migrations; only in a cluster. Returns the module options this
+/// needs.
+pub fn init(ctx: &Context) -> Result<c_int, String> {
+    register_filter(ctx)?;
+    if valkey_major_version(ctx).is_some_and(|major| major >= 9) {
+        return atomic_migration::init(ctx);
+    }
+    Ok(0)
+}
+
+fn register_filter(ctx: &Context) -> Result<(), String> {
     let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
         return Err("this server has no command filters".into());
     };

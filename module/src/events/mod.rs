@@ -4,17 +4,20 @@
 //! a guest's own calls raise (`guard.rs`), the time and payloads one
 //! command's triggers share (`budget.rs`), `-BUSY` and `TRIGGER KILL` while
 //! guests hold the server (`busy.rs`), slot migrations, which fire no
-//! triggers (`migration.rs`), and events sent to the outbox by its rules
-//! (`to_outbox.rs`).
+//! triggers (`migration.rs`; `atomic_migration.rs` for Valkey 9's), and
+//! events sent to the outbox by its rules (`to_outbox.rs`).
 //!
 //! It reads the registry (`library`) and calls guests through `wasm`; it
 //! never changes the set of libraries, and knows nothing of how changes
 //! travel to disk, replicas and other nodes.
 
+use std::os::raw::c_int;
+
 use redis_module::{Context, ContextFlags};
 
 use crate::server;
 
+mod atomic_migration;
 mod budget;
 pub mod busy;
 mod dispatch;
@@ -28,12 +31,13 @@ pub use budget::over_budget;
 
 /// At `MODULE LOAD`: keyspace events go to the dispatch (once a library
 /// needs them), Redis tells when it is back in its event loop, and in a
-/// cluster, slot migrations are noted.
-pub fn init(ctx: &Context) -> Result<(), String> {
+/// cluster, slot migrations are noted. Returns the module options (a
+/// `ModuleOptions` bit set) this needs.
+pub fn init(ctx: &Context) -> Result<c_int, String> {
     server::set_keyspace_handler(dispatch::on_keyspace_event);
     busy::init(ctx)?;
     if ctx.get_flags().contains(ContextFlags::CLUSTER) {
-        migration::init(ctx)?;
+        return migration::init(ctx);
     }
-    Ok(())
+    Ok(0)
 }

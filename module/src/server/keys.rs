@@ -2,7 +2,7 @@
 
 use std::os::raw::c_int;
 
-use redis_module::raw;
+use redis_module::{raw, Context, RedisValue};
 
 use super::{create_string, free_string};
 
@@ -110,4 +110,12 @@ pub fn db_size(ctx: *mut raw::RedisModuleCtx) -> u64 {
         Some(size) => unsafe { size(ctx) },
         None => 0,
     }
+}
+
+/// Whether this cluster node serves `key` now: a module's command on a key
+/// of a slot another node serves is refused, as a client's would be
+/// redirected. One `EXISTS`; for rare checks only.
+pub fn is_served_here(ctx: &Context, key: &[u8]) -> bool {
+    // An error reply comes back as a value.
+    matches!(ctx.call("EXISTS", &[key][..]), Ok(RedisValue::Integer(_)))
 }

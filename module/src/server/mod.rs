@@ -16,9 +16,11 @@ mod settings;
 mod strings;
 
 pub use context::{init, module_ctx, run_on_main_thread, subscribe_to_server_event, RedisCtx};
-pub use keys::{db_size, select_db, selected_db, stream_last_id, stream_length, KeyLength};
+pub use keys::{
+    db_size, is_served_here, select_db, selected_db, stream_last_id, stream_length, KeyLength,
+};
 pub use keyspace::{deliver_keyspace_events, set_keyspace_handler};
 pub use log::redis_log;
 pub use reply::{reply_guarded, Reply};
-pub use settings::config_get;
+pub use settings::{config_get, valkey_major_version};
 pub use strings::{bytes_of, create_string, free_string};

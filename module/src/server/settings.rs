@@ -14,3 +14,18 @@ pub fn config_get(ctx: &Context, name: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// The major version of Valkey, or `None` on Redis (`INFO server` has a
+/// `valkey_version` line on Valkey only).
+pub fn valkey_major_version(ctx: &Context) -> Option<u32> {
+    let info = match ctx.call("INFO", &["server"][..]) {
+        Ok(RedisValue::SimpleString(info) | RedisValue::BulkString(info)) => info,
+        Ok(RedisValue::VerbatimString((_, info))) => String::from_utf8_lossy(&info).into_owned(),
+        Ok(RedisValue::BulkRedisString(info)) => info.to_string_lossy(),
+        _ => return None,
+    };
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("valkey_version:"))?;
+    version.split('.').next()?.trim().parse().ok()
+}
