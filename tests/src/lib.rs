@@ -16,11 +16,13 @@
 //! - `cluster.rs`: [`Cluster`], a Redis Cluster of servers.
 //! - `outbox.rs`: [`outbox_entries`], the outbox streams read back.
 //! - `pings.rs`: [`with_pings`], a second client PINGing during an action.
+//! - `broker.rs`: [`Broker`], a real RabbitMQ, and [`Client`], its client.
 //! - this file: the test macros, [`on_each_flavor!`] and [`on_all_servers!`].
 
 pub use redis::{Connection, Value};
 
 mod aof;
+mod broker;
 mod cluster;
 mod commands;
 mod outbox;
@@ -28,6 +30,7 @@ mod pings;
 mod replies;
 mod server;
 pub use aof::aof_commands;
+pub use broker::{block_on, Broker, Client, Got};
 pub use cluster::Cluster;
 pub use commands::{
     eventually, info_number, list, load, load_error, load_replace, query, replicaof, save,

@@ -18,6 +18,8 @@ pub struct Pings {
     pub during: usize,
     /// How many were answered `-BUSY`.
     pub busy: usize,
+    /// The 99th percentile of the waits.
+    pub p99: Duration,
 }
 
 /// Runs `action` while a second client PINGs `server` every few
@@ -34,7 +36,9 @@ pub fn with_pings<T>(server: &Server, action: impl FnOnce() -> T) -> (T, Pings) 
                 answered: 0,
                 during: 0,
                 busy: 0,
+                p99: Duration::ZERO,
             };
+            let mut waits = Vec::new();
             loop {
                 let running = !done.load(Ordering::SeqCst);
                 let sent = Instant::now();
@@ -44,10 +48,13 @@ pub fn with_pings<T>(server: &Server, action: impl FnOnce() -> T) -> (T, Pings) 
                     pings.busy += 1;
                 }
                 pings.worst = pings.worst.max(sent.elapsed());
+                waits.push(sent.elapsed());
                 pings.answered += 1;
                 if running {
                     pings.during += 1;
                 } else {
+                    waits.sort();
+                    pings.p99 = waits[(waits.len() * 99 / 100).min(waits.len() - 1)];
                     return pings;
                 }
                 std::thread::sleep(Duration::from_millis(5));
