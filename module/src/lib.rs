@@ -62,6 +62,7 @@ mod cluster;
 mod commands;
 mod config;
 mod events;
+mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 mod library;
@@ -85,7 +86,18 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 
 fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
-    if let Err(e) = config::apply_module_args(&args) {
+    // The forwarder's settings (`amqp-…`) are its own; the rest are limits.
+    let (amqp, limits): (Vec<&[String]>, Vec<&[String]>) = args
+        .chunks(2)
+        .partition(|pair| pair[0].to_ascii_lowercase().starts_with("amqp-"));
+    let amqp: Vec<(String, String)> = amqp
+        .iter()
+        .filter_map(|pair| Some((pair[0].to_ascii_lowercase(), pair.get(1)?.clone())))
+        .collect();
+    let limits: Vec<String> = limits.concat();
+    if let Err(e) = config::apply_module_args(&limits)
+        .and_then(|()| forward::settings::apply_module_args(&amqp))
+    {
         redis_log("warning", &e);
         return Status::Err;
     }
@@ -118,6 +130,10 @@ fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
     // The aux data loader checks every read (`persistence/rdb.rs`): without
     // this, a module type would also turn off diskless replica loading.
     ctx.set_module_options(ModuleOptions::HANDLE_IO_ERRORS | needed);
+    if let Err(e) = forward::init(ctx) {
+        redis_log("warning", &e);
+        return Status::Err;
+    }
     config::check_node_timeout(ctx);
     Status::Ok
 }
@@ -147,13 +163,23 @@ redis_module! {
             [LIMITS[2].name, LIMITS[2].value, LIMITS[2].default, LIMITS[2].min, LIMITS[2].max, ConfigurationFlags::MEMORY, None],
             [LIMITS[3].name, LIMITS[3].value, LIMITS[3].default, LIMITS[3].min, LIMITS[3].max, ConfigurationFlags::MEMORY, None],
             [LIMITS[4].name, LIMITS[4].value, LIMITS[4].default, LIMITS[4].min, LIMITS[4].max, ConfigurationFlags::DEFAULT, None],
+            ["amqp-heartbeat", &forward::settings::HEARTBEAT, 30, 0, 3600, ConfigurationFlags::DEFAULT, None],
         ],
         // redis-module's macro wants every kind listed. Its own parsing of
         // module arguments does not take units nor name the bad argument:
         // `init` does it (`config::apply_module_args`).
-        string: [],
+        // The forwarder's (`forward/settings.rs`).
+        string: [
+            ["amqp-url", &forward::settings::URL, "", ConfigurationFlags::SENSITIVE, None],
+            ["amqp-exchange", &forward::settings::EXCHANGE, "amq.direct", ConfigurationFlags::DEFAULT, None],
+            ["amqp-routing-key", &forward::settings::ROUTING_KEY, "redis_keyspace_events", ConfigurationFlags::DEFAULT, None],
+            ["amqp-rules", &forward::settings::RULES, "*", ConfigurationFlags::DEFAULT, None],
+        ],
         bool: [],
-        enum: [],
+        enum: [
+            ["amqp-format", &forward::settings::FORMAT, forward::settings::Format::key_evt_amqp, ConfigurationFlags::DEFAULT, None],
+            ["amqp-delivery-mode", &forward::settings::DELIVERY_MODE, forward::settings::DeliveryMode::persistent, ConfigurationFlags::DEFAULT, None],
+        ],
         module_args_as_configuration: false,
     ]
 }

@@ -1,9 +1,11 @@
-//! The `INFO triggers` section: the libraries, the set's version and
+//! The `INFO triggers` sections: the libraries, the set's version and
 //! digest, the totals of all triggers, the compiled-code cache, and the
-//! outbox.
+//! outbox; then the forwarder to RabbitMQ.
 
 use redis_module::{InfoContext, RedisError, RedisResult};
 
+use crate::forward::settings;
+use crate::forward::stats::{self as fwd, get};
 use crate::library::{self, stats};
 use crate::wasm::code_cache;
 use crate::{events, outbox};
@@ -22,6 +24,7 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
     let (memory_hits, disk_hits, compiles) = code_cache::counts();
     let rules = library::all_rules().map_or(0, |r| r.len());
     let outbox = outbox::counts();
+    let last_error = fwd::last_error();
     ctx.builder()
         .add_section("")
         .field("libraries", libraries as i64)?
@@ -42,6 +45,27 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .field("outbox_trimmed", outbox.trimmed as i64)?
         .field("outbox_failed", outbox.failed as i64)?
         .field("outbox_evicted", outbox.evicted as i64)?
+        .build_section()?
+        .add_section("forwarder")
+        .field("forwarder_state", fwd::state())?
+        .field(
+            "forwarder_url",
+            settings::redacted_url(&settings::URL.value()),
+        )?
+        .field("forwarder_backlog", get(&fwd::BACKLOG) as i64)?
+        .field("forwarder_sent", get(&fwd::SENT) as i64)?
+        .field("forwarder_confirmed", get(&fwd::CONFIRMED) as i64)?
+        .field("forwarder_nacked", get(&fwd::NACKED) as i64)?
+        .field("forwarder_returned", get(&fwd::RETURNED) as i64)?
+        .field("forwarder_skipped", get(&fwd::SKIPPED) as i64)?
+        .field(
+            "forwarder_last_error",
+            last_error.as_ref().map_or("", |e| e.0.as_str()),
+        )?
+        .field(
+            "forwarder_last_error_time",
+            last_error.as_ref().map_or(0, |e| e.1 as i64),
+        )?
         .build_section()?
         .build_info()?;
     Ok(())

@@ -22,7 +22,7 @@ use std::os::raw::c_int;
 use redis_module::{raw, Context, RedisString};
 
 use super::atomic_migration;
-use crate::server::valkey_major_version;
+use crate::server::{register_command_filter, valkey_major_version};
 
 thread_local! {
     static MOVING_KEYS: Cell<bool> = const { Cell::new(false) };
@@ -32,29 +32,11 @@ thread_local! {
 /// slot migrations; only in a cluster. Returns the module options this
 /// needs.
 pub fn init(ctx: &Context) -> Result<c_int, String> {
-    register_filter(ctx)?;
+    register_command_filter(ctx, note_command, "notes slot migrations")?;
     if valkey_major_version(ctx).is_some_and(|major| major >= 9) {
         return atomic_migration::init(ctx);
     }
     Ok(0)
-}
-
-fn register_filter(ctx: &Context) -> Result<(), String> {
-    let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
-        return Err("this server has no command filters".into());
-    };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    let filter = unsafe {
-        register(
-            ctx.ctx,
-            Some(note_command),
-            raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
-        )
-    };
-    if filter.is_null() {
-        return Err("cannot register the command filter that notes slot migrations".into());
-    }
-    Ok(())
 }
 
 /// Whether the command in progress moves keys between cluster nodes.

@@ -8,8 +8,8 @@
 //! The numbers start again when the module loads, under a new epoch: a
 //! consumer that sees another epoch lists everything again.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 struct Changes {
@@ -19,12 +19,18 @@ struct Changes {
     streams: HashMap<(i32, u16), u64>,
 }
 
-thread_local! {
-    static CHANGES: RefCell<Changes> = RefCell::new(Changes {
+/// Behind a lock, not thread-local: the forwarder's thread asks too
+/// (`forward/`), under the server lock.
+static CHANGES: LazyLock<Mutex<Changes>> = LazyLock::new(|| {
+    Mutex::new(Changes {
         epoch: new_epoch(),
         last: 0,
         streams: HashMap::new(),
-    });
+    })
+});
+
+fn changes() -> MutexGuard<'static, Changes> {
+    CHANGES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// An epoch unlike any before it on this node: the time and the process.
@@ -37,12 +43,10 @@ fn new_epoch() -> u64 {
 
 /// An entry was appended to the stream of `slot` in `db`.
 pub(super) fn note_append(db: i32, slot: u16) {
-    CHANGES.with(|c| {
-        let mut c = c.borrow_mut();
-        c.last += 1;
-        let last = c.last;
-        c.streams.insert((db, slot), last);
-    });
+    let mut c = changes();
+    c.last += 1;
+    let last = c.last;
+    c.streams.insert((db, slot), last);
 }
 
 /// What changed since a consumer last asked.
@@ -57,22 +61,20 @@ pub struct Since {
 
 /// The streams appended to after append number `after` of `epoch`.
 pub fn since(epoch: u64, after: u64) -> Since {
-    CHANGES.with(|c| {
-        let c = c.borrow();
-        let streams = (epoch == c.epoch).then(|| {
-            let mut changed: Vec<(i32, u16)> = c
-                .streams
-                .iter()
-                .filter(|(_, &n)| n > after)
-                .map(|(&stream, _)| stream)
-                .collect();
-            changed.sort_unstable();
-            changed
-        });
-        Since {
-            epoch: c.epoch,
-            last: c.last,
-            streams,
-        }
-    })
+    let c = changes();
+    let streams = (epoch == c.epoch).then(|| {
+        let mut changed: Vec<(i32, u16)> = c
+            .streams
+            .iter()
+            .filter(|(_, &n)| n > after)
+            .map(|(&stream, _)| stream)
+            .collect();
+        changed.sort_unstable();
+        changed
+    });
+    Since {
+        epoch: c.epoch,
+        last: c.last,
+        streams,
+    }
 }

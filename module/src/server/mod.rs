@@ -15,7 +15,10 @@ mod reply;
 mod settings;
 mod strings;
 
-pub use context::{init, module_ctx, run_on_main_thread, subscribe_to_server_event, RedisCtx};
+pub use context::{
+    init, module_ctx, register_command_filter, run_on_main_thread, subscribe_to_server_event,
+    RedisCtx,
+};
 pub use keys::{
     db_size, is_served_here, select_db, selected_db, stream_last_id, stream_length, KeyLength,
 };

@@ -1,7 +1,8 @@
 //! `OUTBOX`: the rules that send keyspace events to the outbox (`ADD`,
 //! `DELETE`, `LIST`), and the streams a consumer reads (`STREAMS`,
-//! `CHANGED`). See
-//! `outbox/` for the streams and their entries.
+//! `CHANGED`), and the forwarder to RabbitMQ (`CONNECT`, `DISCONNECT`).
+//! See `outbox/` for the streams and their entries, `forward/` for the
+//! forwarder.
 
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
@@ -10,10 +11,11 @@ use super::Subcommand;
 mod add;
 mod changed;
 mod delete;
+mod forwarding;
 mod list;
 mod streams;
 
-pub(super) const SUBCOMMANDS: [Subcommand; 6] = [
+pub(super) const SUBCOMMANDS: [Subcommand; 8] = [
     Subcommand {
         name: "add",
         flags: "write deny-oom deny-script",
@@ -40,6 +42,16 @@ pub(super) const SUBCOMMANDS: [Subcommand; 6] = [
         cmdfunc: entry_point!(changed::changed),
     },
     Subcommand {
+        name: "connect",
+        flags: "admin deny-script",
+        cmdfunc: entry_point!(forwarding::connect),
+    },
+    Subcommand {
+        name: "disconnect",
+        flags: "admin deny-script",
+        cmdfunc: entry_point!(forwarding::disconnect),
+    },
+    Subcommand {
         name: "help",
         flags: "deny-script allow-loading allow-stale",
         cmdfunc: entry_point!(help),
@@ -61,6 +73,10 @@ const HELP: &[&str] = &[
     "CHANGED <epoch> <after>",
     "    The outbox streams this node appended to since append number <after> of <epoch>",
     "    (start with 0 0; nil streams: list them all again with STREAMS).",
+    "CONNECT",
+    "    Forward this node's outbox to RabbitMQ (triggers.amqp-url), after a DISCONNECT.",
+    "DISCONNECT",
+    "    Stop forwarding from this node until CONNECT or a restart; entries wait in the outbox.",
     "HELP",
     "    Print this help.",
 ];

@@ -1,0 +1,60 @@
+//! The forwarder: the outbox's entries published to RabbitMQ (AMQP 0-9-1)
+//! with publisher confirms — key_evt_amqp's job, without its losses.
+//!
+//! The outbox is the backlog: durable, replicated, moving with its slot.
+//! A thread of its own (`thread.rs`) reads each of this node's outbox
+//! streams with a consumer group under the server lock (`reading.rs`),
+//! turns entries into messages (`message.rs`), publishes them with the
+//! lock released and waits for the broker's confirms (`publishing.rs`),
+//! and acknowledges an entry only once the broker confirmed it. Nothing of
+//! it runs on Redis' main thread but the short reads and acknowledgements.
+//! Settings are module configuration (`settings.rs`); `INFO triggers`
+//! shows what it did (`stats.rs`).
+//!
+//! It uses `outbox` and `server`; nothing else uses it but `commands`.
+
+use std::sync::atomic::Ordering;
+
+use redis_module::{raw, Context};
+
+use crate::server::subscribe_to_server_event;
+
+mod message;
+mod publishing;
+mod reading;
+pub mod settings;
+pub mod stats;
+mod thread;
+
+/// At `MODULE LOAD`: starts the thread, which stays idle until
+/// `triggers.amqp-url` is set, and stops it at `SHUTDOWN`.
+pub fn init(ctx: &Context) -> Result<(), String> {
+    subscribe_to_server_event(
+        ctx,
+        raw::REDISMODULE_EVENT_SHUTDOWN,
+        on_shutdown,
+        "shutdown",
+    )?;
+    settings::init(ctx)?;
+    thread::start()
+}
+
+extern "C" fn on_shutdown(
+    _: *mut raw::RedisModuleCtx,
+    _: raw::RedisModuleEvent,
+    _: u64,
+    _: *mut std::ffi::c_void,
+) {
+    thread::STOPPING.store(true, Ordering::SeqCst);
+}
+
+/// `OUTBOX CONNECT`: forwarding goes on (if a URL is set).
+pub fn connect() {
+    thread::PAUSED.store(false, Ordering::SeqCst);
+}
+
+/// `OUTBOX DISCONNECT`: the connection closes and entries wait in the
+/// outbox until `OUTBOX CONNECT` (or a restart).
+pub fn disconnect() {
+    thread::PAUSED.store(true, Ordering::SeqCst);
+}

@@ -1,0 +1,132 @@
+//! The broker side, on the forwarder's own Tokio runtime (never on Redis'
+//! main thread): one connection and one channel in confirm mode, every
+//! message published `mandatory`, and each one's fate from the broker —
+//! confirmed, nacked, or returned as unroutable. Every wait is bounded, so
+//! a broker that accepts connections and never answers is an error, not a
+//! hang.
+
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tokio::time::timeout;
+
+use super::message::Message;
+use super::settings::Settings;
+
+/// How long the broker may take to accept a connection, or to confirm a
+/// batch.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Broker {
+    connection: Connection,
+    channel: Channel,
+    /// The settings it connected with: other settings need a new connection.
+    url: String,
+    heartbeat: u16,
+}
+
+/// What the broker did with one message.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Confirmed,
+    Nacked,
+    /// Unroutable, with the broker's reason.
+    Returned(String),
+}
+
+impl Broker {
+    pub async fn connect(settings: &Settings) -> Result<Broker, String> {
+        let separator = if settings.url.contains('?') { '&' } else { '?' };
+        let uri = if settings.url.contains("heartbeat=") {
+            settings.url.clone()
+        } else {
+            format!(
+                "{}{separator}heartbeat={}",
+                settings.url, settings.heartbeat
+            )
+        };
+        let connect = async {
+            let connection = Connection::connect(&uri, ConnectionProperties::default()).await?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>((connection, channel))
+        };
+        let (connection, channel) = timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| "the broker did not answer the connection in 5 s".to_string())?
+            .map_err(|e| format!("cannot connect to the broker: {e}"))?;
+        Ok(Broker {
+            connection,
+            channel,
+            url: settings.url.clone(),
+            heartbeat: settings.heartbeat,
+        })
+    }
+
+    /// Whether this connection still serves `settings`.
+    pub fn serves(&self, settings: &Settings) -> bool {
+        self.url == settings.url
+            && self.heartbeat == settings.heartbeat
+            && self.connection.status().connected()
+            && self.channel.status().connected()
+    }
+
+    /// Publishes `messages` in order and waits for the broker's word on
+    /// each. An error means the connection is no longer usable.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        messages: &[Message],
+    ) -> Result<Vec<Outcome>, String> {
+        let send_all = async {
+            let mut confirms = Vec::with_capacity(messages.len());
+            for message in messages {
+                let options = BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                };
+                let confirm = self
+                    .channel
+                    .basic_publish(
+                        ShortString::from(exchange),
+                        ShortString::from(message.routing_key.as_str()),
+                        options,
+                        &message.body,
+                        message.properties.clone(),
+                    )
+                    .await?;
+                confirms.push(confirm);
+            }
+            let mut outcomes = Vec::with_capacity(confirms.len());
+            for confirm in confirms {
+                let confirmation = confirm.await?;
+                outcomes.push(if confirmation.is_ack() {
+                    match confirmation.take_message() {
+                        Some(returned) => Outcome::Returned(returned.reply_text.to_string()),
+                        None => Outcome::Confirmed,
+                    }
+                } else {
+                    Outcome::Nacked
+                });
+            }
+            Ok::<_, lapin::Error>(outcomes)
+        };
+        timeout(CONFIRM_TIMEOUT, send_all)
+            .await
+            .map_err(|_| "the broker did not confirm a batch in 10 s".to_string())?
+            .map_err(|e| format!("publishing failed: {e}"))
+    }
+
+    pub async fn close(self) {
+        let _ = timeout(
+            Duration::from_secs(1),
+            self.connection.close(200, ShortString::from("bye")),
+        )
+        .await;
+    }
+}

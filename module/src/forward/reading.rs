@@ -1,0 +1,168 @@
+//! The outbox as the forwarder reads it, under the server lock: its own
+//! consumer group on every outbox stream, the entries it has yet to
+//! forward (first those it read before and did not acknowledge, in order,
+//! then new ones), and `XACK` once the broker confirmed them. Every write
+//! (`XGROUP CREATE`, the group's delivery state, `XACK`) is replicated, so
+//! a replica that takes over forwards from where its primary stopped.
+
+use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
+
+use super::message::OutboxEntry;
+use crate::outbox;
+use crate::server::select_db;
+
+/// The consumer group, and its one consumer: every node uses the same
+/// names, so that a new primary finds the old one's pending entries.
+pub const GROUP: &str = "triggers-forwarder";
+const CONSUMER: &str = "forwarder";
+
+/// Runs a command; its writes are replicated.
+fn run(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, String> {
+    let options = CallOptionsBuilder::new()
+        .errors_as_replies()
+        .replicate()
+        .build();
+    let reply: CallResult = ctx.call_ext(command, &options, args);
+    match reply {
+        Ok(reply) => Ok((&reply).into()),
+        Err(error) => Err(format!(
+            "{command}: {}",
+            error.to_utf8_string().unwrap_or_default()
+        )),
+    }
+}
+
+/// Up to `count` entries of `stream` in database `db` to forward: those
+/// read before and not acknowledged, else new ones.
+pub fn read(
+    ctx: &Context,
+    db: i32,
+    stream: &[u8],
+    count: usize,
+) -> Result<Vec<OutboxEntry>, String> {
+    if !select_db(ctx.ctx, db) {
+        return Err(format!("cannot select database {db}"));
+    }
+    let pending = match read_group(ctx, stream, b"0", count) {
+        Err(e) if e.contains("NOGROUP") => {
+            run(ctx, "XGROUP", &[b"CREATE", stream, GROUP.as_bytes(), b"0"])?;
+            Vec::new()
+        }
+        other => other?,
+    };
+    if !pending.is_empty() {
+        return Ok(pending);
+    }
+    read_group(ctx, stream, b">", count)
+}
+
+fn read_group(
+    ctx: &Context,
+    stream: &[u8],
+    from: &[u8],
+    count: usize,
+) -> Result<Vec<OutboxEntry>, String> {
+    let count = count.to_string();
+    let reply = run(
+        ctx,
+        "XREADGROUP",
+        &[
+            b"GROUP",
+            GROUP.as_bytes(),
+            CONSUMER.as_bytes(),
+            b"COUNT",
+            count.as_bytes(),
+            b"STREAMS",
+            stream,
+            from,
+        ],
+    )?;
+    // [[stream, [[id, [field, value, ...]], ...]]], or nil.
+    let RedisValue::Array(streams) = reply else {
+        return Ok(Vec::new());
+    };
+    let mut entries = Vec::new();
+    for one in streams {
+        let RedisValue::Array(parts) = one else {
+            continue;
+        };
+        let Some(RedisValue::Array(items)) = parts.get(1) else {
+            continue;
+        };
+        for item in items {
+            let RedisValue::Array(item) = item else {
+                continue;
+            };
+            let Some(id) = item.first().and_then(bytes) else {
+                continue;
+            };
+            // A pending entry trimmed since has no fields: nothing to send.
+            let fields = match item.get(1) {
+                Some(RedisValue::Array(flat)) => flat
+                    .chunks(2)
+                    .filter_map(|pair| Some((bytes(pair.first()?)?, bytes(pair.get(1)?)?)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            entries.push(OutboxEntry {
+                stream: stream.to_vec(),
+                id: String::from_utf8_lossy(&id).into_owned(),
+                fields,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+fn bytes(value: &RedisValue) -> Option<Vec<u8>> {
+    match value {
+        RedisValue::BulkString(s) | RedisValue::SimpleString(s) => Some(s.clone().into_bytes()),
+        RedisValue::StringBuffer(b) => Some(b.clone()),
+        RedisValue::BulkRedisString(s) => Some(s.as_slice().to_vec()),
+        _ => None,
+    }
+}
+
+/// Acknowledges entries of `stream` in database `db`.
+pub fn acknowledge(ctx: &Context, db: i32, stream: &[u8], ids: &[String]) -> Result<(), String> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if !select_db(ctx.ctx, db) {
+        return Err(format!("cannot select database {db}"));
+    }
+    let mut args: Vec<&[u8]> = vec![stream, GROUP.as_bytes()];
+    args.extend(ids.iter().map(|id| id.as_bytes()));
+    run(ctx, "XACK", &args).map(|_| ())
+}
+
+/// How many entries of `stream` the forwarder has yet to confirm: pending
+/// and not yet read (the group's `lag`, Redis ≥ 7); all of them before it
+/// has a group there.
+pub fn backlog(ctx: &Context, stream: &outbox::Stream) -> u64 {
+    if !select_db(ctx.ctx, stream.db) {
+        return 0;
+    }
+    let Ok(RedisValue::Array(groups)) = run(ctx, "XINFO", &[b"GROUPS", &stream.key]) else {
+        return 0;
+    };
+    for group in groups {
+        let RedisValue::Array(flat) = group else {
+            continue;
+        };
+        let field = |name: &str| {
+            flat.chunks(2)
+                .find(|pair| pair.first().and_then(bytes).as_deref() == Some(name.as_bytes()))
+                .and_then(|pair| pair.get(1))
+        };
+        if field("name").and_then(bytes).as_deref() != Some(GROUP.as_bytes()) {
+            continue;
+        }
+        let number = |name: &str| match field(name) {
+            Some(RedisValue::Integer(n)) => (*n).max(0) as u64,
+            _ => 0,
+        };
+        return number("pending") + number("lag");
+    }
+    stream.length as u64
+}

@@ -1,0 +1,341 @@
+//! The forwarder's thread: one loop, started at `MODULE LOAD`, idle while
+//! forwarding is off. Each turn it takes the server lock to read a batch
+//! (`reading.rs`), lets it go to publish the batch and wait for the
+//! broker (`publishing.rs`), and takes it again to acknowledge what the
+//! broker confirmed. Only primaries forward; a node that becomes a replica
+//! drops its connection at its next turn.
+//!
+//! Per stream, only the entries before the first one the broker did not
+//! confirm are acknowledged: the rest are read again, in order, after a
+//! pause that doubles up to 5 s. A panic in a turn is caught and logged,
+//! and the loop goes on with a new connection.
+
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use redis_module::{Context, ContextFlags, ThreadSafeContext};
+use tokio::runtime::Runtime;
+
+use super::message::{message, OutboxEntry};
+use super::publishing::{Broker, Outcome};
+use super::reading;
+use super::settings::Settings;
+use super::stats::{self, add, BACKLOG, CONFIRMED, NACKED, RETURNED, SENT, SKIPPED};
+use crate::outbox;
+use crate::server::{config_get, redis_log};
+
+/// Set by `OUTBOX DISCONNECT`, cleared by `OUTBOX CONNECT`.
+pub static PAUSED: AtomicBool = AtomicBool::new(false);
+/// Set at `SHUTDOWN`: the loop closes its connection and ends.
+pub static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Entries read per stream, and in all, per turn.
+const PER_STREAM: usize = 100;
+const PER_TURN: usize = 1000;
+/// How often every outbox stream is looked at, not only those this node
+/// appended to: streams loaded, replicated before a failover, or moved in.
+const LIST_EVERY: Duration = Duration::from_secs(1);
+const IDLE: Duration = Duration::from_millis(20);
+const MAX_PAUSE: Duration = Duration::from_secs(5);
+
+/// A stream: its database and slot.
+type StreamId = (i32, u16);
+
+#[derive(Default)]
+struct Forwarder {
+    runtime: Option<Runtime>,
+    broker: Option<Broker>,
+    /// Streams that may have entries to forward.
+    streams: BTreeSet<StreamId>,
+    /// Where `outbox::since` left off.
+    epoch: u64,
+    after: u64,
+    listed: Option<Instant>,
+    databases: i32,
+    pause: Duration,
+}
+
+/// Starts the thread. Called once, at `MODULE LOAD`.
+pub fn start() -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("triggers-fwd".into())
+        .spawn(run)
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the forwarder's thread: {e}"))
+}
+
+fn run() {
+    let mut forwarder = Forwarder::default();
+    while !STOPPING.load(Ordering::SeqCst) {
+        let wait = match catch_unwind(AssertUnwindSafe(|| forwarder.turn())) {
+            Ok(wait) => wait,
+            Err(_) => {
+                log("warning", "the forwarder panicked; it starts again");
+                forwarder = Forwarder::default();
+                Duration::from_secs(1)
+            }
+        };
+        std::thread::sleep(wait);
+    }
+    forwarder.disconnect();
+}
+
+/// Logs from this thread, under the server lock.
+fn log(level: &str, message: &str) {
+    let context = ThreadSafeContext::new();
+    let _lock = context.lock();
+    redis_log(level, message);
+}
+
+impl Forwarder {
+    /// One turn; returns how long to wait before the next.
+    fn turn(&mut self) -> Duration {
+        let settings = Settings::now();
+        if !settings.enabled() || PAUSED.load(Ordering::SeqCst) {
+            self.disconnect();
+            stats::set_state(if settings.enabled() {
+                "disconnected"
+            } else {
+                "disabled"
+            });
+            if settings.enabled() {
+                // Entries wait: keep counting them.
+                self.count_backlog();
+            }
+            return Duration::from_millis(100);
+        }
+        let Some(batch) = self.read_batch() else {
+            self.disconnect();
+            stats::set_state("replica");
+            return Duration::from_millis(100);
+        };
+        if batch.is_empty() {
+            if self.broker.is_none() {
+                // Connect ahead of the first event, to show errors early.
+                if let Err(e) = self.connect(&settings) {
+                    return self.failed(&e);
+                }
+            }
+            return IDLE;
+        }
+        if let Err(e) = self.connect(&settings) {
+            self.count_backlog();
+            return self.failed(&e);
+        }
+        match self.forward(&settings, batch) {
+            Ok(true) => {
+                self.pause = Duration::ZERO;
+                Duration::ZERO
+            }
+            // `forward` recorded why.
+            Ok(false) => self.back_off(),
+            Err(e) => {
+                self.disconnect();
+                self.failed(&e)
+            }
+        }
+    }
+
+    fn failed(&mut self, error: &str) -> Duration {
+        stats::set_error(error);
+        self.back_off()
+    }
+
+    fn back_off(&mut self) -> Duration {
+        stats::set_state("retrying");
+        self.pause = (self.pause * 2).clamp(Duration::from_millis(100), MAX_PAUSE);
+        self.pause
+    }
+
+    fn connect(&mut self, settings: &Settings) -> Result<(), String> {
+        if self.broker.as_ref().is_some_and(|b| b.serves(settings)) {
+            return Ok(());
+        }
+        self.disconnect();
+        stats::set_state("connecting");
+        if self.runtime.is_none() {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("triggers-fwd-io")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the forwarder's runtime: {e}"))?;
+            self.runtime = Some(runtime);
+        }
+        let runtime = self.runtime.as_ref().ok_or("no runtime")?;
+        self.broker = Some(runtime.block_on(Broker::connect(settings))?);
+        stats::set_state("connected");
+        Ok(())
+    }
+
+    fn disconnect(&mut self) {
+        if let (Some(broker), Some(runtime)) = (self.broker.take(), self.runtime.as_ref()) {
+            runtime.block_on(broker.close());
+        }
+    }
+
+    /// Under the server lock: the next entries to forward, by stream; `None`
+    /// on a replica or while data loads.
+    fn read_batch(&mut self) -> Option<Vec<(StreamId, Vec<OutboxEntry>)>> {
+        let context = ThreadSafeContext::new();
+        let ctx = context.lock();
+        let flags = ctx.get_flags();
+        if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
+            self.listed = None;
+            return None;
+        }
+        self.find_streams(&ctx);
+        let mut batch = Vec::new();
+        let mut total = 0;
+        let mut drained = Vec::new();
+        for &(db, slot) in &self.streams {
+            if total >= PER_TURN {
+                break;
+            }
+            match reading::read(&ctx, db, &outbox::stream_key(slot), PER_STREAM) {
+                Ok(entries) if entries.is_empty() => drained.push((db, slot)),
+                Ok(entries) => {
+                    total += entries.len();
+                    batch.push(((db, slot), entries));
+                }
+                Err(e) => stats::set_error(&e),
+            }
+        }
+        for stream in drained {
+            self.streams.remove(&stream);
+        }
+        Some(batch)
+    }
+
+    /// Adds the streams appended to since the last turn, and every stream
+    /// with a backlog once a second (counting the backlog then).
+    fn find_streams(&mut self, ctx: &Context) {
+        let since = outbox::since(self.epoch, self.after);
+        let due = self.listed.is_none_or(|at| at.elapsed() >= LIST_EVERY);
+        match since.streams {
+            Some(changed) if !due => self.streams.extend(changed),
+            _ => {
+                let waiting = self.list_all(ctx);
+                self.streams.extend(waiting);
+            }
+        }
+        self.epoch = since.epoch;
+        self.after = since.last;
+    }
+
+    /// Every outbox stream with entries to forward, counting the backlog.
+    fn list_all(&mut self, ctx: &Context) -> Vec<StreamId> {
+        if self.databases == 0 {
+            self.databases = config_get(ctx, "databases")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(16);
+        }
+        let mut backlog = 0;
+        let mut waiting = Vec::new();
+        for stream in outbox::non_empty(ctx.ctx, self.databases) {
+            let count = reading::backlog(ctx, &stream);
+            if count > 0 {
+                waiting.push((stream.db, stream.slot));
+            }
+            backlog += count;
+        }
+        BACKLOG.store(backlog, Ordering::Relaxed);
+        self.listed = Some(Instant::now());
+        waiting
+    }
+
+    /// Counts the backlog once a second while not forwarding (on a primary).
+    fn count_backlog(&mut self) {
+        if self.listed.is_some_and(|at| at.elapsed() < LIST_EVERY) {
+            return;
+        }
+        let context = ThreadSafeContext::new();
+        let ctx = context.lock();
+        if ctx.get_flags().contains(ContextFlags::MASTER) {
+            self.list_all(&ctx);
+        }
+    }
+
+    /// Publishes a batch and acknowledges what the broker confirmed.
+    /// `Ok(false)` when some message was nacked or returned.
+    fn forward(
+        &mut self,
+        settings: &Settings,
+        batch: Vec<(StreamId, Vec<OutboxEntry>)>,
+    ) -> Result<bool, String> {
+        let broker = self.broker.as_ref().ok_or("not connected")?;
+        let runtime = self.runtime.as_ref().ok_or("no runtime")?;
+        let mut acknowledge: Vec<(StreamId, Vec<String>)> = Vec::new();
+        let mut all_accepted = true;
+        let mut first_error = None;
+        for (stream, entries) in batch {
+            // Entries trimmed while pending, and those of rules not
+            // forwarded, are acknowledged without a message.
+            let sent: Vec<&OutboxEntry> = entries
+                .iter()
+                .filter(|e| !e.fields.is_empty() && settings.forwards(&text(e.field("source"))))
+                .collect();
+            add(&SKIPPED, (entries.len() - sent.len()) as u64);
+            let messages: Vec<_> = sent.iter().map(|e| message(e, settings)).collect();
+            add(&SENT, messages.len() as u64);
+            let outcomes = runtime.block_on(broker.publish(&settings.exchange, &messages))?;
+            // The first refused message, and all after it, stay pending.
+            let refused = outcomes.iter().position(|o| *o != Outcome::Confirmed);
+            for outcome in &outcomes {
+                match outcome {
+                    Outcome::Confirmed => add(&CONFIRMED, 1),
+                    Outcome::Nacked => add(&NACKED, 1),
+                    Outcome::Returned(reason) => {
+                        add(&RETURNED, 1);
+                        first_error.get_or_insert_with(|| {
+                            format!("a message was returned unroutable: {reason}")
+                        });
+                    }
+                }
+            }
+            let keep_from = match refused {
+                Some(index) => {
+                    all_accepted = false;
+                    first_error.get_or_insert_with(|| "the broker nacked a message".into());
+                    sent[index].id.clone()
+                }
+                None => String::new(),
+            };
+            let done: Vec<String> = entries
+                .iter()
+                .map(|e| e.id.clone())
+                .take_while(|id| keep_from.is_empty() || id_before(id, &keep_from))
+                .collect();
+            acknowledge.push((stream, done));
+        }
+        let context = ThreadSafeContext::new();
+        let ctx = context.lock();
+        for ((db, slot), ids) in acknowledge {
+            if let Err(e) = reading::acknowledge(&ctx, db, &outbox::stream_key(slot), &ids) {
+                stats::set_error(&e);
+            }
+        }
+        if let Some(error) = first_error {
+            stats::set_error(&error);
+        }
+        Ok(all_accepted)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether stream id `a` (`<ms>-<seq>`) comes before `b`.
+fn id_before(a: &str, b: &str) -> bool {
+    let parse = |id: &str| {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (
+            ms.parse::<u64>().unwrap_or(0),
+            seq.parse::<u64>().unwrap_or(0),
+        )
+    };
+    parse(a) < parse(b)
+}

@@ -1,0 +1,322 @@
+//! The forwarder to RabbitMQ (`module/src/forward/`), against a real
+//! broker started by the test: every event in order with its body and
+//! headers in both formats; the broker stopped under writes; a queue that
+//! refuses and an unroutable publish; a broker that never answers; a
+//! primary killed and its replica promoted; a cluster.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use wasm_triggers_tests::*;
+
+const EXCHANGE: &str = "amq.direct";
+const QUEUE: &str = "events";
+
+/// Points a server's forwarder at `broker`, routing key `events`.
+fn configure(server: &Server, broker: &Broker, format: &str) {
+    let mut con = server.connect();
+    for (name, value) in [
+        ("triggers.amqp-routing-key", "events"),
+        ("triggers.amqp-format", format),
+        ("triggers.amqp-url", &broker.url()),
+    ] {
+        let _: String = query(&mut con, &["CONFIG", "SET", name, value]);
+    }
+}
+
+/// A server forwarding every `set` to `broker`, on routing key `events`,
+/// with the queue `events` bound to it (with `arguments`).
+fn forwarding(
+    flavor: Flavor,
+    broker: &Broker,
+    format: &str,
+    arguments: FieldTable,
+) -> (Server, Client) {
+    let server = Server::start(flavor);
+    let client = broker.client();
+    client.bind(QUEUE, EXCHANGE, "events", arguments);
+    configure(&server, broker, format);
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+    (server, client)
+}
+
+fn forwarder_info(con: &mut Connection, field: &str) -> String {
+    let info: String = query(con, &["INFO", "triggers"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("triggers_forwarder_{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Each key `k:<i>` for `i` in `0..count` came, and the messages of each
+/// outbox stream (one per slot) came in the order of the writes.
+fn assert_in_order_per_stream(got: &[Got], count: usize) {
+    let mut last: HashMap<String, i64> = HashMap::new();
+    let mut keys = HashSet::new();
+    for message in got {
+        let index: i64 = message.header("key")["k:".len()..]
+            .parse()
+            .expect("a key k:<i>");
+        let id = message.message_id();
+        let (stream, _) = id.rsplit_once('/').expect("<stream>/<id>");
+        if keys.insert(index) {
+            let before = last.insert(stream.to_string(), index).unwrap_or(-1);
+            assert!(index > before, "{stream}: k:{index} after k:{before}");
+        }
+    }
+    assert_eq!(keys.len(), count);
+}
+
+/// Takes messages from the queue until `count` distinct ones came.
+fn receive(client: &Client, count: usize) -> Vec<Got> {
+    let mut got: Vec<Got> = Vec::new();
+    eventually(&format!("{count} messages"), || {
+        got.extend(client.take(QUEUE));
+        got.iter()
+            .map(Got::message_id)
+            .collect::<HashSet<_>>()
+            .len()
+            >= count
+    });
+    got
+}
+
+on_each_flavor!(fn every_event_reaches_the_broker_in_order_in_both_formats(flavor) {
+    let broker = Broker::start();
+    for format in ["key_evt_amqp", "json"] {
+        let (server, client) = forwarding(flavor, &broker, format, FieldTable::default());
+        let mut con = server.connect();
+        for i in 0..100 {
+            let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+        }
+        let got = receive(&client, 100);
+        assert_eq!(got.len(), 100, "no message twice");
+        assert_in_order_per_stream(&got, 100);
+        for message in &got {
+            let key = message.header("key");
+            assert_eq!(message.header("event"), "set");
+            assert_eq!(message.header("db"), "0");
+            assert_eq!(message.header("key"), key);
+            assert_eq!(message.header("message_id"), message.message_id());
+            assert!(message.message_id().starts_with("triggers:outbox:{"), "{}", message.message_id());
+            assert_eq!(message.properties.delivery_mode(), &Some(2), "persistent");
+            if format == "json" {
+                let body: serde_json::Value = serde_json::from_slice(&message.body).expect("JSON");
+                assert_eq!(body["key"], key.as_str());
+                assert_eq!(body["event"], "set");
+                assert_eq!(body["db"], 0);
+                assert_eq!(body["id"], message.message_id().as_str());
+            } else {
+                assert_eq!(message.body, format!("0\nset\n{key}").into_bytes());
+            }
+        }
+        eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+        assert_eq!(forwarder_info(&mut con, "confirmed"), "100");
+        assert_eq!(forwarder_info(&mut con, "state"), "connected");
+        // The password never shows.
+        let url: Vec<String> = query(&mut con, &["CONFIG", "GET", "triggers.amqp-url"]);
+        assert_eq!(url[1], format!("amqp://guest:***@127.0.0.1:{}/%2f", broker.port));
+        assert_eq!(forwarder_info(&mut con, "url"), url[1]);
+        client.purge(QUEUE);
+    }
+});
+
+// The broker stopped for a few seconds while writes go on, then started:
+// every event arrives, duplicates only of the same message_id, and the
+// backlog goes back to zero.
+on_each_flavor!(fn a_broker_outage_loses_nothing(flavor) {
+    let mut broker = Broker::start();
+    let (server, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
+    let mut con = server.connect();
+    let write = |con: &mut Connection, keys: std::ops::Range<usize>| {
+        for i in keys {
+            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // A second client's PING while the broker is up, then down.
+    let ((), up) = with_pings(&server, || write(&mut server.connect(), 0..200));
+    broker.stop_server();
+    let ((), down) = with_pings(&server, || write(&mut server.connect(), 200..400));
+    eprintln!("PING p99 with the broker up {:?}, down {:?}", up.p99, down.p99);
+    assert!(down.p99 < up.p99 * 5 + Duration::from_millis(5), "{down:?} against {up:?}");
+    for i in 400..600 {
+        if i == 400 {
+            // The backlog is counted once a second, between retries.
+            eventually("events waiting in the outbox", || {
+                forwarder_info(&mut con, "backlog") != "0"
+            });
+            assert_ne!(forwarder_info(&mut con, "last_error"), "");
+            broker.start_server();
+        }
+        let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let client = if client.channel.status().connected() { client } else { broker.client() };
+    let got = receive(&client, 600);
+    assert_in_order_per_stream(&got, 600);
+    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+});
+
+// A queue that refuses (x-max-length with reject-publish): the broker nacks,
+// entries stay until it accepts them again. And a publish nobody's queue
+// is bound to: returned, counted, kept until a queue is bound.
+on_each_flavor!(fn refused_and_unroutable_messages_stay_in_the_outbox(flavor) {
+    let broker = Broker::start();
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-max-length".into(), AMQPValue::LongLongInt(10));
+    arguments.insert("x-overflow".into(), AMQPValue::LongString(LongString::from("reject-publish")));
+    let (server, client) = forwarding(flavor, &broker, "key_evt_amqp", arguments);
+    let mut con = server.connect();
+    for i in 0..30 {
+        let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+    }
+    eventually("nacks", || forwarder_info(&mut con, "nacked") != "0");
+    let mut got = Vec::new();
+    eventually("all 30, in batches of at most 10", || {
+        got.extend(client.take(QUEUE));
+        got.iter().map(Got::message_id).collect::<HashSet<_>>().len() >= 30
+    });
+    assert_in_order_per_stream(&got, 30);
+
+    // Unroutable: no queue for this routing key.
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-routing-key", "nowhere"]);
+    let _: String = query(&mut con, &["SET", "lost:1", "v"]);
+    eventually("a returned message", || forwarder_info(&mut con, "returned") != "0");
+    let error = forwarder_info(&mut con, "last_error");
+    assert!(error.contains("NO_ROUTE"), "{error}");
+    assert_ne!(forwarder_info(&mut con, "backlog"), "0", "the entry stays");
+    client.bind("late", EXCHANGE, "nowhere", FieldTable::default());
+    eventually("the entry delivered once a queue is bound", || {
+        client.take("late").iter().any(|m| m.header("key") == "lost:1")
+    });
+    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+});
+
+// A broker that accepts connections and never answers: Redis answers a
+// second client as fast as without a broker, and INFO says what is wrong.
+on_each_flavor!(fn a_broker_that_never_answers_does_not_slow_redis(flavor) {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = hole.local_addr().expect("its address").port();
+    let _accepting = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hole.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let server = Server::start(flavor);
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+    let write = |con: &mut Connection| {
+        for i in 0..400 {
+            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let ((), before) = with_pings(&server, || write(&mut server.connect()));
+    let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", &url]);
+    let ((), during) = with_pings(&server, || write(&mut server.connect()));
+    eprintln!("PING p99 without a broker {:?}, with one that never answers {:?}", before.p99, during.p99);
+    assert!(
+        during.p99 < before.p99 * 5 + Duration::from_millis(5),
+        "p99 {:?} against {:?}",
+        during.p99,
+        before.p99
+    );
+    eventually("the error in INFO", || {
+        forwarder_info(&mut con, "last_error").contains("did not answer")
+    });
+    assert_ne!(forwarder_info(&mut con, "backlog"), "0");
+});
+
+// A primary killed (`kill -9`) while writes go on, its replica promoted:
+// the replica never published while it was one, and every write a replica
+// acknowledged (`WAIT`) reaches the broker, from one node or the other.
+on_each_flavor!(fn a_failover_loses_no_event(flavor) {
+    let broker = Broker::start();
+    let (mut primary, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
+    let replica = Server::start(flavor);
+    configure(&replica, &broker, "key_evt_amqp");
+    replicaof(&replica, &primary);
+    let mut acknowledged = Vec::new();
+    let mut con = primary.connect();
+    for i in 0..150 {
+        let key = format!("k:{i}");
+        let _: String = query(&mut con, &["SET", &key, "v"]);
+        let replicas: i64 = query(&mut con, &["WAIT", "1", "1000"]);
+        if replicas == 1 {
+            acknowledged.push(key);
+        }
+    }
+    let mut on_replica = replica.connect();
+    assert_eq!(forwarder_info(&mut on_replica, "state"), "replica");
+    assert_eq!(forwarder_info(&mut on_replica, "sent"), "0");
+    primary.kill();
+    let _: String = query(&mut on_replica, &["REPLICAOF", "NO", "ONE"]);
+    for i in 150..300 {
+        let key = format!("k:{i}");
+        let _: String = query(&mut on_replica, &["SET", &key, "v"]);
+        acknowledged.push(key);
+    }
+    let mut got: Vec<Got> = Vec::new();
+    eventually("every acknowledged write's event", || {
+        got.extend(client.take(QUEUE));
+        let keys: HashSet<String> = got.iter().map(|m| m.header("key")).collect();
+        acknowledged.iter().all(|k| keys.contains(k))
+    });
+    eventually("no backlog on the new primary", || {
+        forwarder_info(&mut on_replica, "backlog") == "0"
+    });
+});
+
+// A 3-primary cluster, each primary with a replica: each primary forwards
+// its own slots. A slot moved while its source is disconnected takes its
+// backlog with it, and the target forwards it.
+on_each_flavor!(fn each_primary_forwards_its_slots_and_a_moved_backlog(flavor) {
+    let broker = Broker::start();
+    let client = broker.client();
+    client.bind(QUEUE, EXCHANGE, "events", FieldTable::default());
+    let cluster = Cluster::start(flavor, 3, 1);
+    for node in &cluster.nodes {
+        configure(node, &broker, "key_evt_amqp");
+    }
+    let p = cluster.primaries();
+    let _: String = query(&mut cluster.nodes[p[0]].connect(), &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+    eventually("the rule on every node", || {
+        cluster.nodes.iter().all(|n| {
+            let rules: Vec<Value> = query(&mut n.connect(), &["OUTBOX", "LIST"]);
+            rules.len() == 1
+        })
+    });
+    let keys: Vec<String> = (0..90).map(|i| format!("k:{i}")).collect();
+    for key in &keys {
+        let _: String = query(&mut cluster.connect_for(key), &["SET", key, "v"]);
+    }
+    let mut got: Vec<Got> = Vec::new();
+    let arrived = |got: &mut Vec<Got>, wanted: &[String]| {
+        got.extend(client.take(QUEUE));
+        let keys: HashSet<String> = got.iter().map(|m| m.header("key")).collect();
+        wanted.iter().all(|k| keys.contains(k))
+    };
+    eventually("every key's event", || arrived(&mut got, &keys));
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        let sent: i64 = forwarder_info(&mut node.connect(), "sent").parse().unwrap_or(0);
+        assert_eq!(sent > 0, p.contains(&index), "node {index} sent {sent}");
+    }
+
+    // The source stops forwarding; a slot's backlog builds, then moves.
+    let mut source = cluster.nodes[p[0]].connect();
+    let _: String = query(&mut source, &["OUTBOX", "DISCONNECT"]);
+    let tag = cluster.tag_on(p[0], &[]);
+    let moved: Vec<String> = (0..20).map(|i| format!("m:{tag}:{i}")).collect();
+    for key in &moved {
+        let _: String = query(&mut source, &["SET", key, "v"]);
+    }
+    eventually("a backlog on the source", || forwarder_info(&mut source, "backlog") != "0");
+    cluster.move_slot(cluster.slot(&tag), p[0], p[1]);
+    eventually("the moved backlog forwarded by the target", || arrived(&mut got, &moved));
+});
