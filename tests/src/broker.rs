@@ -82,23 +82,28 @@ impl Broker {
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "RabbitMQ did not start in 120 s:\n{}",
+                started.elapsed() < Duration::from_secs(180),
+                "RabbitMQ did not start in 180 s:\n{}",
                 std::fs::read_to_string(self.dir.path().join("out.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
         // The port opens before the broker serves: wait for a connection.
+        // Starting takes from 3 s to a minute on a busy 2-core machine.
         let started = Instant::now();
-        while block_on(Connection::connect(
-            &self.url(),
-            ConnectionProperties::default(),
-        ))
-        .is_err()
-        {
+        loop {
+            let attempt = block_on(tokio::time::timeout(
+                Duration::from_secs(5),
+                Connection::connect(&self.url(), ConnectionProperties::default()),
+            ));
+            if let Ok(Ok(_)) = attempt {
+                break;
+            }
             assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "RabbitMQ refused connections"
+                started.elapsed() < Duration::from_secs(180),
+                "RabbitMQ refused connections for 180 s: {:?}\n{}",
+                attempt.map(|a| a.map(|_| ())),
+                std::fs::read_to_string(self.dir.path().join("out.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(200));
         }

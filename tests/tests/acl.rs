@@ -133,7 +133,9 @@ on_all_servers!(fn trigger_subcommands_are_granted_separately(server) {
         [
             "outbox|add",
             "outbox|changed",
+            "outbox|connect",
             "outbox|delete",
+            "outbox|disconnect",
             "outbox|help",
             "outbox|list",
             "outbox|streams",

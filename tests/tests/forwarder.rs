@@ -145,7 +145,7 @@ on_each_flavor!(fn a_broker_outage_loses_nothing(flavor) {
     assert!(down.p99 < up.p99 * 5 + Duration::from_millis(5), "{down:?} against {up:?}");
     for i in 400..600 {
         if i == 400 {
-            // The backlog is counted once a second, between retries.
+            // The backlog is counted every second, between retries.
             eventually("events waiting in the outbox", || {
                 forwarder_info(&mut con, "backlog") != "0"
             });
@@ -319,4 +319,74 @@ on_each_flavor!(fn each_primary_forwards_its_slots_and_a_moved_backlog(flavor) {
     eventually("a backlog on the source", || forwarder_info(&mut source, "backlog") != "0");
     cluster.move_slot(cluster.slot(&tag), p[0], p[1]);
     eventually("the moved backlog forwarded by the target", || arrived(&mut got, &moved));
+});
+
+// Settings given at startup (as `redis.conf` lines), and a forwarder paused
+// with OUTBOX DISCONNECT: entries wait, and OUTBOX CONNECT sends them.
+on_each_flavor!(fn startup_settings_and_a_paused_forwarder(flavor) {
+    let broker = Broker::start();
+    let client = broker.client();
+    client.bind(QUEUE, EXCHANGE, "events.set", FieldTable::default());
+    let url = broker.url();
+    let server = Server::start_with(flavor, &[
+        "--triggers.amqp-url", &url,
+        "--triggers.amqp-routing-key", "events.{event}",
+        "--triggers.amqp-format", "json",
+        "--triggers.amqp-delivery-mode", "transient",
+    ]);
+    let mut con = server.connect();
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+    let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
+    eventually("the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    for i in 0..20 {
+        let _: String = query(&mut con, &["SET", &format!("k:{i}"), "v"]);
+    }
+    eventually("a backlog while paused", || forwarder_info(&mut con, "backlog") == "20");
+    assert!(client.take(QUEUE).is_empty());
+    let _: String = query(&mut con, &["OUTBOX", "CONNECT"]);
+    let got = receive(&client, 20);
+    assert_in_order_per_stream(&got, 20);
+    assert!(got.iter().all(|m| m.properties.delivery_mode() == &Some(1)));
+    assert!(got.iter().all(|m| serde_json::from_slice::<serde_json::Value>(&m.body).is_ok()));
+    // Without a URL, CONNECT says what is missing.
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
+    let error = redis::cmd("OUTBOX").arg("CONNECT").query::<String>(&mut con).unwrap_err();
+    assert!(error.to_string().contains("triggers.amqp-url"), "{error}");
+    eventually("the forwarder off", || forwarder_info(&mut con, "state") == "disabled");
+});
+
+// Bad settings: a clear error in INFO and the log, the backlog kept, and
+// Redis unaffected; fixed, everything is delivered.
+on_each_flavor!(fn bad_settings_keep_the_backlog_and_say_why(flavor) {
+    let broker = Broker::start();
+    let (server, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
+    let mut con = server.connect();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("an address").port();
+    let bad = [
+        (format!("amqp://guest:wrong@127.0.0.1:{}/%2f", broker.port), "ACCESS_REFUSED"),
+        (format!("amqp://guest:guest@127.0.0.1:{}/nowhere", broker.port), "vhost"),
+        (format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"), "cannot connect"),
+        ("not a url".to_string(), "cannot connect"),
+    ];
+    let mut written = 0;
+    for (url, why) in &bad {
+        let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", url]);
+        for _ in 0..10 {
+            let _: String = query(&mut con, &["SET", &format!("k:{written}"), "v"]);
+            written += 1;
+        }
+        eventually(&format!("the error for {url}"), || {
+            forwarder_info(&mut con, "last_error").contains(why)
+        });
+        assert!(server.log().contains(why), "the log says {why}");
+        eventually("the backlog kept", || {
+            forwarder_info(&mut con, "backlog") == written.to_string()
+        });
+        let pong: String = query(&mut con, &["PING"]);
+        assert_eq!(pong, "PONG");
+    }
+    assert!(client.take(QUEUE).is_empty());
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", &broker.url()]);
+    let got = receive(&client, written);
+    assert_in_order_per_stream(&got, written);
 });

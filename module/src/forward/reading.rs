@@ -8,7 +8,6 @@
 use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
 
 use super::message::OutboxEntry;
-use crate::outbox;
 use crate::server::select_db;
 
 /// The consumer group, and its one consumer: every node uses the same
@@ -136,14 +135,14 @@ pub fn acknowledge(ctx: &Context, db: i32, stream: &[u8], ids: &[String]) -> Res
     run(ctx, "XACK", &args).map(|_| ())
 }
 
-/// How many entries of `stream` the forwarder has yet to confirm: pending
-/// and not yet read (the group's `lag`, Redis ≥ 7); all of them before it
-/// has a group there.
-pub fn backlog(ctx: &Context, stream: &outbox::Stream) -> u64 {
-    if !select_db(ctx.ctx, stream.db) {
+/// How many entries of `stream` in database `db` the forwarder has yet to
+/// confirm: pending and not yet read (the group's `lag`, Redis ≥ 7); all of
+/// them before it has a group there.
+pub fn backlog(ctx: &Context, db: i32, stream: &[u8]) -> u64 {
+    if !select_db(ctx.ctx, db) {
         return 0;
     }
-    let Ok(RedisValue::Array(groups)) = run(ctx, "XINFO", &[b"GROUPS", &stream.key]) else {
+    let Ok(RedisValue::Array(groups)) = run(ctx, "XINFO", &[b"GROUPS", stream]) else {
         return 0;
     };
     for group in groups {
@@ -164,5 +163,8 @@ pub fn backlog(ctx: &Context, stream: &outbox::Stream) -> u64 {
         };
         return number("pending") + number("lag");
     }
-    stream.length as u64
+    match run(ctx, "XLEN", &[stream]) {
+        Ok(RedisValue::Integer(n)) => n.max(0) as u64,
+        _ => 0,
+    }
 }

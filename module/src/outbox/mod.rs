@@ -18,4 +18,4 @@ mod streams;
 pub use append::{append, counts, note_evicted, Appended, Entry};
 pub use changes::since;
 pub use slots::{is_stream_key, key_slot, stream_key};
-pub use streams::{non_empty, Stream};
+pub use streams::non_empty;
