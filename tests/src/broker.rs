@@ -92,10 +92,14 @@ impl Broker {
         // Starting takes from 3 s to a minute on a busy 2-core machine.
         let started = Instant::now();
         loop {
-            let attempt = block_on(tokio::time::timeout(
-                Duration::from_secs(5),
-                Connection::connect(&self.url(), ConnectionProperties::default()),
-            ));
+            let url = self.url();
+            let attempt = block_on(async move {
+                tokio::time::timeout(
+                    Duration::from_secs(5),
+                    Connection::connect(&url, ConnectionProperties::default()),
+                )
+                .await
+            });
             if let Ok(Ok(_)) = attempt {
                 break;
             }
