@@ -44,6 +44,11 @@ pub fn read(
     }
     let pending = match read_group(ctx, stream, b"0", count) {
         Err(e) if e.contains("NOGROUP") => {
+            // A stream deleted, or moved to another node with its slot, has
+            // nothing left to read here.
+            if !matches!(run(ctx, "EXISTS", &[stream]), Ok(RedisValue::Integer(1))) {
+                return Ok(Vec::new());
+            }
             run(ctx, "XGROUP", &[b"CREATE", stream, GROUP.as_bytes(), b"0"])?;
             Vec::new()
         }
