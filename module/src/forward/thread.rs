@@ -269,7 +269,9 @@ impl Forwarder {
         }
     }
 
-    /// Publishes a batch and acknowledges what the broker confirmed.
+    /// Publishes a batch and acknowledges what the broker confirmed: every
+    /// message of the batch is published before the confirms are awaited,
+    /// so a batch costs one round trip to the broker (and its disk).
     /// `Ok(false)` when some message was nacked or returned.
     fn forward(
         &mut self,
@@ -278,22 +280,33 @@ impl Forwarder {
     ) -> Result<bool, String> {
         let broker = self.broker.as_ref().ok_or("not connected")?;
         let runtime = self.runtime.as_ref().ok_or("no runtime")?;
+        // Entries trimmed while pending, and those of rules not forwarded,
+        // are acknowledged without a message.
+        let sent: Vec<Vec<&OutboxEntry>> = batch
+            .iter()
+            .map(|(_, entries)| {
+                entries
+                    .iter()
+                    .filter(|e| !e.fields.is_empty() && settings.forwards(&text(e.field("source"))))
+                    .collect()
+            })
+            .collect();
+        let messages: Vec<_> = sent
+            .iter()
+            .flatten()
+            .map(|e| message(e, settings))
+            .collect();
+        let total: usize = batch.iter().map(|(_, entries)| entries.len()).sum();
+        add(&SKIPPED, (total - messages.len()) as u64);
+        add(&SENT, messages.len() as u64);
+        let mut outcomes = runtime
+            .block_on(broker.publish(&settings.exchange, &messages))?
+            .into_iter();
         let mut acknowledge: Vec<(StreamId, Vec<String>)> = Vec::new();
         let mut all_accepted = true;
         let mut first_error = None;
-        for (stream, entries) in batch {
-            // Entries trimmed while pending, and those of rules not
-            // forwarded, are acknowledged without a message.
-            let sent: Vec<&OutboxEntry> = entries
-                .iter()
-                .filter(|e| !e.fields.is_empty() && settings.forwards(&text(e.field("source"))))
-                .collect();
-            add(&SKIPPED, (entries.len() - sent.len()) as u64);
-            let messages: Vec<_> = sent.iter().map(|e| message(e, settings)).collect();
-            add(&SENT, messages.len() as u64);
-            let outcomes = runtime.block_on(broker.publish(&settings.exchange, &messages))?;
-            // The first refused message, and all after it, stay pending.
-            let refused = outcomes.iter().position(|o| *o != Outcome::Confirmed);
+        for ((stream, entries), sent) in batch.iter().zip(&sent) {
+            let outcomes: Vec<Outcome> = outcomes.by_ref().take(sent.len()).collect();
             for outcome in &outcomes {
                 match outcome {
                     Outcome::Confirmed => add(&CONFIRMED, 1),
@@ -306,20 +319,21 @@ impl Forwarder {
                     }
                 }
             }
-            let keep_from = match refused {
+            // The first refused message, and all after it, stay pending.
+            let keep_from = match outcomes.iter().position(|o| *o != Outcome::Confirmed) {
                 Some(index) => {
                     all_accepted = false;
                     first_error.get_or_insert_with(|| "the broker nacked a message".into());
-                    sent[index].id.clone()
+                    Some(sent[index].id.as_str())
                 }
-                None => String::new(),
+                None => None,
             };
             let done: Vec<String> = entries
                 .iter()
                 .map(|e| e.id.clone())
-                .take_while(|id| keep_from.is_empty() || id_before(id, &keep_from))
+                .take_while(|id| keep_from.is_none_or(|keep| id_before(id, keep)))
                 .collect();
-            acknowledge.push((stream, done));
+            acknowledge.push((*stream, done));
         }
         let context = ThreadSafeContext::new();
         let ctx = context.lock();
