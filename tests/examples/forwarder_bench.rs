@@ -1,0 +1,174 @@
+//! The forwarder's benchmark (`bench/forwarder.sh` runs it), on Redis 8 and
+//! a real RabbitMQ started here:
+//!
+//! 1. `SET` throughput (redis-benchmark, 32 clients, pipeline 16, random
+//!    keys) without a rule, with an outbox rule, and with the rule and
+//!    forwarding on, in alternating rounds of one run; ratios to the first.
+//! 2. End to end: from the first write of a forwarded round until every
+//!    message is in the queue.
+//! 3. Drain: the broker stopped, writes made, the broker started: how fast
+//!    the backlog goes to zero.
+//!
+//! `cargo run --release -p wasm-triggers-tests --example forwarder_bench [requests] [rounds]`
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use wasm_triggers_tests::*;
+
+fn benchmark(server: &Server, requests: usize) -> f64 {
+    let output = Command::new(repo_root().join(".cache/redis-8/bin/redis-benchmark"))
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "-c",
+            "32",
+            "-P",
+            "16",
+            "-r",
+            "1000000",
+        ])
+        .args([
+            "-n",
+            &requests.to_string(),
+            "-q",
+            "SET",
+            "key:__rand_int__",
+            "v",
+        ])
+        .output()
+        .expect("redis-benchmark");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // Progress lines end in `\r`; the last reads
+    // "SET key:__rand_int__ v: 123456.79 requests per second, p50=...".
+    text.split(['\r', '\n'])
+        .filter_map(|line| {
+            line.split(" requests per second")
+                .next()
+                .filter(|_| line.contains("requests per second"))
+        })
+        .filter_map(|head| head.rsplit(' ').next()?.parse().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no rate in {text}"))
+}
+
+fn queued(client: &Client) -> u32 {
+    let queue = block_on(client.channel.queue_declare(
+        "bench".into(),
+        QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    ))
+    .expect("the queue");
+    queue.message_count()
+}
+
+fn info(con: &mut Connection, field: &str) -> String {
+    let info: String = query(con, &["INFO", "triggers"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("triggers_{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what} took over {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let mut broker = Broker::start();
+    let client = broker.client();
+    client.bind("bench", "amq.direct", "bench", FieldTable::default());
+    let server = Server::start(Flavor::Redis8);
+    let mut con = server.connect();
+    let _: String = query(
+        &mut con,
+        &["CONFIG", "SET", "triggers.amqp-routing-key", "bench"],
+    );
+    let _: String = query(
+        &mut con,
+        &["CONFIG", "SET", "triggers.outbox-max-length", "1000000"],
+    );
+
+    let (mut plain, mut outbox, mut forwarded, mut end_to_end) = (vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        let _: String = query(&mut con, &["FLUSHALL"]);
+        plain.push(benchmark(&server, requests));
+
+        let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+        outbox.push(benchmark(&server, requests));
+        let _: String = query(&mut con, &["OUTBOX", "DELETE", "sets"]);
+
+        let _: String = query(&mut con, &["FLUSHALL"]);
+        client.purge("bench");
+        let _: String = query(
+            &mut con,
+            &["CONFIG", "SET", "triggers.amqp-url", &broker.url()],
+        );
+        let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+        let before: u32 = info(&mut con, "outbox_appended").parse().unwrap_or(0);
+        let start = Instant::now();
+        forwarded.push(benchmark(&server, requests));
+        let appended = info(&mut con, "outbox_appended").parse().unwrap_or(0) - before;
+        let _ = wait_until("delivery", Duration::from_secs(600), || {
+            queued(&client) >= appended
+        });
+        let seconds = start.elapsed().as_secs_f64();
+        end_to_end.push(f64::from(queued(&client)) / seconds);
+        let _: String = query(&mut con, &["OUTBOX", "DELETE", "sets"]);
+        let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
+        eprintln!("round {round} done");
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (p, o, f, e) = (
+        median(&mut plain),
+        median(&mut outbox),
+        median(&mut forwarded),
+        median(&mut end_to_end),
+    );
+    println!("SET, {requests} requests, median of {rounds} alternating rounds (redis-benchmark -c 32 -P 16):");
+    println!("  (a) no rule:                 {p:>10.0}/s  1.00");
+    println!("  outbox rule:                 {o:>10.0}/s  {:.2}", o / p);
+    println!("  outbox rule and forwarding:  {f:>10.0}/s  {:.2}", f / p);
+    println!("end to end into RabbitMQ: {e:.0} messages/s (first write to last message queued)");
+
+    // Drain after an outage.
+    let _: String = query(&mut con, &["FLUSHALL"]);
+    client.purge("bench");
+    let _: String = query(
+        &mut con,
+        &["CONFIG", "SET", "triggers.amqp-url", &broker.url()],
+    );
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+    broker.stop_server();
+    let before: u32 = info(&mut con, "outbox_appended").parse().unwrap_or(0);
+    benchmark(&server, requests);
+    let appended = info(&mut con, "outbox_appended").parse().unwrap_or(0) - before;
+    broker.start_server();
+    let client = broker.client();
+    let started = Instant::now();
+    let took = wait_until("the drain", Duration::from_secs(600), || {
+        queued(&client) >= appended
+    });
+    println!(
+        "drain after an outage: {appended} entries queued {:.1} s after the broker was back, {:.0}/s",
+        took.as_secs_f64(),
+        f64::from(appended) / started.elapsed().as_secs_f64()
+    );
+}
