@@ -67,13 +67,17 @@ fn queued(client: &Client) -> u32 {
     queue.message_count()
 }
 
-fn info(con: &mut Connection, field: &str) -> String {
-    let info: String = query(con, &["INFO", "triggers"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("triggers_{field}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+/// The outbox entries appended since the server started.
+fn appended(con: &mut Connection) -> u32 {
+    info_number(con, "triggers", "triggers_outbox_appended") as u32
+}
+
+/// An empty server and queue, and the rule `sets` forwarded to `broker`.
+fn start_forwarding(con: &mut Connection, client: &Client, broker: &Broker) {
+    let _: String = query(con, &["FLUSHALL"]);
+    client.purge("bench");
+    let _: String = query(con, &["CONFIG", "SET", "triggers.amqp-url", &broker.url()]);
+    let _: String = query(con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
@@ -112,17 +116,11 @@ fn main() {
         outbox.push(benchmark(&server, requests));
         let _: String = query(&mut con, &["OUTBOX", "DELETE", "sets"]);
 
-        let _: String = query(&mut con, &["FLUSHALL"]);
-        client.purge("bench");
-        let _: String = query(
-            &mut con,
-            &["CONFIG", "SET", "triggers.amqp-url", &broker.url()],
-        );
-        let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
-        let before: u32 = info(&mut con, "outbox_appended").parse().unwrap_or(0);
+        start_forwarding(&mut con, &client, &broker);
+        let before = appended(&mut con);
         let start = Instant::now();
         forwarded.push(benchmark(&server, requests));
-        let appended = info(&mut con, "outbox_appended").parse().unwrap_or(0) - before;
+        let appended = appended(&mut con) - before;
         let _ = wait_until("delivery", Duration::from_secs(600), || {
             queued(&client) >= appended
         });
@@ -149,17 +147,11 @@ fn main() {
     println!("end to end into RabbitMQ: {e:.0} messages/s (first write to last message queued)");
 
     // Drain after an outage.
-    let _: String = query(&mut con, &["FLUSHALL"]);
-    client.purge("bench");
-    let _: String = query(
-        &mut con,
-        &["CONFIG", "SET", "triggers.amqp-url", &broker.url()],
-    );
-    let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
+    start_forwarding(&mut con, &client, &broker);
     broker.stop_server();
-    let before: u32 = info(&mut con, "outbox_appended").parse().unwrap_or(0);
+    let before = appended(&mut con);
     benchmark(&server, requests);
-    let appended = info(&mut con, "outbox_appended").parse().unwrap_or(0) - before;
+    let appended = appended(&mut con) - before;
     broker.start_server();
     let client = broker.client();
     let started = Instant::now();
