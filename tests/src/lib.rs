@@ -30,7 +30,7 @@ mod pings;
 mod replies;
 mod server;
 pub use aof::aof_commands;
-pub use broker::{block_on, Broker, Client, Got};
+pub use broker::{block_on, Broker, Client, Got, SlowProxy};
 pub use cluster::Cluster;
 pub use commands::{
     eventually, info_number, list, load, load_error, load_replace, query, replicaof, save,

@@ -390,3 +390,33 @@ on_each_flavor!(fn bad_settings_keep_the_backlog_and_say_why(flavor) {
     let got = receive(&client, written);
     assert_in_order_per_stream(&got, written);
 });
+
+// A slow broker (every chunk held 200 ms each way, through a proxy): Redis
+// answers a second client as fast as with the broker at full speed, and
+// every event still arrives.
+on_each_flavor!(fn a_slow_broker_does_not_slow_redis(flavor) {
+    let broker = Broker::start();
+    let (server, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
+    let mut con = server.connect();
+    let write = |con: &mut Connection, keys: std::ops::Range<usize>| {
+        for i in keys {
+            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let ((), fast) = with_pings(&server, || write(&mut server.connect(), 0..200));
+    let slow = SlowProxy::start(broker.port, Duration::from_millis(200));
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", slow.port);
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", &url]);
+    let ((), during) = with_pings(&server, || write(&mut server.connect(), 200..400));
+    eprintln!("PING p99 with the broker at full speed {:?}, slow {:?}", fast.p99, during.p99);
+    assert!(during.p99 < fast.p99 * 5 + Duration::from_millis(5), "{during:?} against {fast:?}");
+    let mut got: Vec<Got> = Vec::new();
+    let started = std::time::Instant::now();
+    while got.iter().map(Got::message_id).collect::<HashSet<_>>().len() < 400 {
+        assert!(started.elapsed() < Duration::from_secs(60), "{} of 400 arrived", got.len());
+        got.extend(client.take(QUEUE));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_in_order_per_stream(&got, 400);
+});
