@@ -70,6 +70,14 @@ fn assert_in_order_per_stream(got: &[Got], count: usize) {
     assert_eq!(keys.len(), count);
 }
 
+/// Sets `k:<i>` for each `i` of `keys`, one every 5 ms: a steady load.
+fn write(con: &mut Connection, keys: std::ops::Range<usize>) {
+    for i in keys {
+        let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Takes messages from the queue until `count` distinct ones came.
 fn receive(client: &Client, count: usize) -> Vec<Got> {
     let mut got: Vec<Got> = Vec::new();
@@ -131,12 +139,6 @@ on_each_flavor!(fn a_broker_outage_loses_nothing(flavor) {
     let mut broker = Broker::start();
     let (server, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
     let mut con = server.connect();
-    let write = |con: &mut Connection, keys: std::ops::Range<usize>| {
-        for i in keys {
-            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
     // A second client's PING while the broker is up, then down.
     let ((), up) = with_pings(&server, || write(&mut server.connect(), 0..200));
     broker.stop_server();
@@ -210,16 +212,10 @@ on_each_flavor!(fn a_broker_that_never_answers_does_not_slow_redis(flavor) {
     let server = Server::start(flavor);
     let mut con = server.connect();
     let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
-    let write = |con: &mut Connection| {
-        for i in 0..400 {
-            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    let ((), before) = with_pings(&server, || write(&mut server.connect()));
+    let ((), before) = with_pings(&server, || write(&mut server.connect(), 0..400));
     let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", &url]);
-    let ((), during) = with_pings(&server, || write(&mut server.connect()));
+    let ((), during) = with_pings(&server, || write(&mut server.connect(), 0..400));
     eprintln!("PING p99 without a broker {:?}, with one that never answers {:?}", before.p99, during.p99);
     assert!(
         during.p99 < before.p99 * 5 + Duration::from_millis(5),
@@ -398,12 +394,6 @@ on_each_flavor!(fn a_slow_broker_does_not_slow_redis(flavor) {
     let broker = Broker::start();
     let (server, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
     let mut con = server.connect();
-    let write = |con: &mut Connection, keys: std::ops::Range<usize>| {
-        for i in keys {
-            let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
     let ((), fast) = with_pings(&server, || write(&mut server.connect(), 0..200));
     let slow = SlowProxy::start(broker.port, Duration::from_millis(200));
     let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", slow.port);
