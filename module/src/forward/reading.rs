@@ -5,9 +5,10 @@
 //! (`XGROUP CREATE`, the group's delivery state, `XACK`) is replicated, so
 //! a replica that takes over forwards from where its primary stopped.
 
-use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
+use redis_module::{Context, RedisValue};
 
 use super::message::OutboxEntry;
+use crate::outbox::{self, Replicate};
 use crate::server::select_db;
 
 /// The consumer group, and its one consumer: every node uses the same
@@ -17,18 +18,7 @@ const CONSUMER: &str = "forwarder";
 
 /// Runs a command; its writes are replicated.
 fn run(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, String> {
-    let options = CallOptionsBuilder::new()
-        .errors_as_replies()
-        .replicate()
-        .build();
-    let reply: CallResult = ctx.call_ext(command, &options, args);
-    match reply {
-        Ok(reply) => Ok((&reply).into()),
-        Err(error) => Err(format!(
-            "{command}: {}",
-            error.to_utf8_string().unwrap_or_default()
-        )),
-    }
+    outbox::run(ctx, Replicate::Yes, command, args)
 }
 
 /// Up to `count` entries of `stream` in database `db` to forward: those

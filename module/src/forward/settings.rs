@@ -74,6 +74,19 @@ impl ConfigurationValue<RedisString> for Text {
     }
 }
 
+/// `triggers.amqp-exchange`.
+pub static EXCHANGE: Text = Text::new();
+/// `triggers.amqp-routing-key`: fixed, or with `{event}`, `{source}` and
+/// `{db}` replaced by the entry's.
+pub static ROUTING_KEY: Text = Text::new();
+/// `triggers.amqp-rules`: `*` for every entry, or the names of the rules
+/// (and `<library>.<trigger>` triggers) whose entries are forwarded.
+pub static RULES: Text = Text::new();
+/// `triggers.amqp-heartbeat`, in seconds.
+pub static HEARTBEAT: AtomicI64 = AtomicI64::new(30);
+pub static FORMAT: Mutex<Format> = Mutex::new(Format::key_evt_amqp);
+pub static DELIVERY_MODE: Mutex<DeliveryMode> = Mutex::new(DeliveryMode::persistent);
+
 /// `triggers.amqp-url`: `amqp://user:password@host:port/vhost` (or
 /// `amqps://`); empty (the default) forwards nothing. `CONFIG GET` shows it
 /// without its password; `CONFIG REWRITE` writes it whole.
@@ -127,19 +140,6 @@ extern "C" fn note_config_get(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     let running = unsafe { count(fctx) } >= 2 && is(0, b"config") && is(1, b"get");
     CONFIG_GET_RUNNING.store(running, Ordering::Relaxed);
 }
-/// `triggers.amqp-exchange`.
-pub static EXCHANGE: Text = Text::new();
-/// `triggers.amqp-routing-key`: fixed, or with `{event}`, `{source}` and
-/// `{db}` replaced by the entry's.
-pub static ROUTING_KEY: Text = Text::new();
-/// `triggers.amqp-rules`: `*` for every entry, or the names of the rules
-/// (and `<library>.<trigger>` triggers) whose entries are forwarded.
-pub static RULES: Text = Text::new();
-/// `triggers.amqp-heartbeat`, in seconds.
-pub static HEARTBEAT: AtomicI64 = AtomicI64::new(30);
-pub static FORMAT: Mutex<Format> = Mutex::new(Format::key_evt_amqp);
-pub static DELIVERY_MODE: Mutex<DeliveryMode> = Mutex::new(DeliveryMode::persistent);
-
 /// The settings, as one batch uses them.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Settings {

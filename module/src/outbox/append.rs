@@ -150,14 +150,15 @@ fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
 
 /// Whether a command's writes are replicated with the command in progress.
 #[derive(Clone, Copy, PartialEq)]
-enum Replicate {
+pub enum Replicate {
     Yes,
     No,
 }
 
 /// Runs a command on the outbox; with [`Replicate::Yes`], its writes go to
-/// the AOF and replicas with the command in progress.
-fn run(
+/// the AOF and replicas with the command in progress (from the forwarder's
+/// thread, when it releases the server lock).
+pub fn run(
     ctx: &Context,
     replicate: Replicate,
     command: &str,
