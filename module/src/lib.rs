@@ -174,6 +174,9 @@ redis_module! {
             ["amqp-exchange", &forward::settings::EXCHANGE, "amq.direct", ConfigurationFlags::DEFAULT, None],
             ["amqp-routing-key", &forward::settings::ROUTING_KEY, "redis_keyspace_events", ConfigurationFlags::DEFAULT, None],
             ["amqp-rules", &forward::settings::RULES, "*", ConfigurationFlags::DEFAULT, None],
+            ["amqp-tls-ca-file", &forward::settings::TLS_CA_FILE, "", ConfigurationFlags::DEFAULT, None],
+            ["amqp-tls-cert-file", &forward::settings::TLS_CERT_FILE, "", ConfigurationFlags::DEFAULT, None],
+            ["amqp-tls-key-file", &forward::settings::TLS_KEY_FILE, "", ConfigurationFlags::DEFAULT, None],
         ],
         bool: [],
         enum: [

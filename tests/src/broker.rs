@@ -11,13 +11,15 @@ use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions, Que
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
-use crate::free_port;
+use crate::{free_port, Certificates};
 
 const RABBITMQ: &str = "/usr/lib/rabbitmq/bin";
 
 /// A broker, killed with its `epmd` on drop.
 pub struct Broker {
     pub port: u16,
+    /// Where it serves `amqps://`, if started with [`Broker::start_with_tls`].
+    pub tls_port: Option<u16>,
     node: String,
     epmd_port: u16,
     dir: tempfile::TempDir,
@@ -28,6 +30,17 @@ pub struct Broker {
 impl Broker {
     /// Starts a broker and waits until it serves AMQP.
     pub fn start() -> Broker {
+        Broker::launch(None)
+    }
+
+    /// A broker that also serves `amqps://` on [`Broker::tls_port`], with
+    /// the server certificate of `certificates`, and that refuses a TLS
+    /// client without a certificate of their CA.
+    pub fn start_with_tls(certificates: &Certificates) -> Broker {
+        Broker::launch(Some(certificates))
+    }
+
+    fn launch(tls: Option<&Certificates>) -> Broker {
         assert!(
             Path::new(RABBITMQ).join("rabbitmq-server").exists(),
             "RabbitMQ is not installed: run scripts/setup.sh"
@@ -42,8 +55,25 @@ impl Broker {
             .spawn()
             .expect("epmd");
         let node = format!("t{}@localhost", free_port());
+        let tls_port = tls.map(|certificates| {
+            let port = free_port();
+            let config = format!(
+                "listeners.ssl.1 = 127.0.0.1:{port}\n\
+                 ssl_options.cacertfile = {}\n\
+                 ssl_options.certfile = {}\n\
+                 ssl_options.keyfile = {}\n\
+                 ssl_options.verify = verify_peer\n\
+                 ssl_options.fail_if_no_peer_cert = true\n",
+                certificates.ca.display(),
+                certificates.server_cert.display(),
+                certificates.server_key.display(),
+            );
+            std::fs::write(dir.path().join("rabbitmq.conf"), config).expect("the config file");
+            port
+        });
         let mut broker = Broker {
             port: free_port(),
+            tls_port,
             node,
             epmd_port,
             dir,
@@ -66,6 +96,9 @@ impl Broker {
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", dir.join("plugins"))
             .env("RABBITMQ_DIST_PORT", free_port().to_string())
             .env("ERL_EPMD_PORT", self.epmd_port.to_string());
+        if self.tls_port.is_some() {
+            command.env("RABBITMQ_CONFIG_FILE", dir.join("rabbitmq.conf"));
+        }
     }
 
     /// Starts (again) the broker, with the same data, and waits for it.
@@ -125,6 +158,19 @@ impl Broker {
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// What the broker logged so far.
+    pub fn log(&self) -> String {
+        let mut log = String::new();
+        for entry in std::fs::read_dir(self.dir.path().join("log"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            log += &std::fs::read_to_string(entry.path()).unwrap_or_default();
+        }
+        log
     }
 
     /// The URL with the default user, for `triggers.amqp-url`.
@@ -263,48 +309,5 @@ impl Client {
                 .queue_purge(queue.into(), QueuePurgeOptions::default()),
         )
         .expect("queue_purge");
-    }
-}
-
-/// A slow link to a broker: a loopback proxy that holds every chunk it
-/// passes, either way, for `delay`.
-pub struct SlowProxy {
-    pub port: u16,
-}
-
-impl SlowProxy {
-    pub fn start(target: u16, delay: Duration) -> SlowProxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
-        let port = listener.local_addr().expect("its address").port();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                for (from, to) in [
-                    (client.try_clone(), server.try_clone()),
-                    (server.try_clone(), client.try_clone()),
-                ] {
-                    let (Ok(mut from), Ok(mut to)) = (from, to) else {
-                        continue;
-                    };
-                    std::thread::spawn(move || {
-                        use std::io::{Read, Write};
-                        let mut buffer = [0u8; 64 * 1024];
-                        while let Ok(n) = from.read(&mut buffer) {
-                            if n == 0 {
-                                break;
-                            }
-                            std::thread::sleep(delay);
-                            if to.write_all(&buffer[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = to.shutdown(std::net::Shutdown::Both);
-                    });
-                }
-            }
-        });
-        SlowProxy { port }
     }
 }

@@ -16,21 +16,28 @@
 //! - `cluster.rs`: [`Cluster`], a Redis Cluster of servers.
 //! - `outbox.rs`: [`outbox_entries`], the outbox streams read back.
 //! - `pings.rs`: [`with_pings`], a second client PINGing during an action.
-//! - `broker.rs`: [`Broker`], a real RabbitMQ, and [`Client`], its client.
+//! - `broker.rs`: [`Broker`], a real RabbitMQ, and [`Client`], its client;
+//!   `certificates.rs`: [`Certificates`] for its TLS listener;
+//!   `slow_proxy.rs`: [`SlowProxy`], a slow link to it;
+//!   `forwarding.rs`: what the forwarder's tests share.
 //! - this file: the test macros, [`on_each_flavor!`] and [`on_all_servers!`].
 
 pub use redis::{Connection, Value};
 
 mod aof;
 mod broker;
+mod certificates;
 mod cluster;
 mod commands;
+pub mod forwarding;
 mod outbox;
 mod pings;
 mod replies;
 mod server;
+mod slow_proxy;
 pub use aof::aof_commands;
-pub use broker::{block_on, Broker, Client, Got, SlowProxy};
+pub use broker::{block_on, Broker, Client, Got};
+pub use certificates::Certificates;
 pub use cluster::Cluster;
 pub use commands::{
     eventually, info_number, list, load, load_error, load_replace, query, replicaof, save,
@@ -41,6 +48,7 @@ pub use pings::{with_pings, Pings};
 pub use replies::{array, as_map, int, libraries, library_names, stat, text, trigger_stats};
 pub(crate) use server::free_port;
 pub use server::{module_path, repo_root, wasm, Flavor, Server};
+pub use slow_proxy::SlowProxy;
 
 /// Declares a test that runs once for each server (Redis 8, Valkey 8 and
 /// Valkey 9), with the server's [`Flavor`], for tests that start servers of

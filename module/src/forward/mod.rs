@@ -14,6 +14,7 @@
 //! It uses `outbox` and `server`; nothing else uses it but `commands`.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use redis_module::{raw, Context};
 
@@ -45,7 +46,7 @@ extern "C" fn on_shutdown(
     _: u64,
     _: *mut std::ffi::c_void,
 ) {
-    thread::STOPPING.store(true, Ordering::SeqCst);
+    thread::stop(Duration::from_secs(1));
 }
 
 /// `OUTBOX CONNECT`: forwarding goes on (if a URL is set).

@@ -8,17 +8,19 @@
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::ShortString;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
+use lapin::types::{LongString, ShortString};
+use lapin::{Channel, Connect, Connection, ConnectionProperties};
 use tokio::time::timeout;
 
 use super::message::Message;
-use super::settings::Settings;
+use super::settings::{Settings, TlsFiles};
 
 /// How long the broker may take to accept a connection, or to confirm a
 /// batch.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECTION_NAME: &str = "wasm-triggers forwarder";
 
 pub struct Broker {
     connection: Connection,
@@ -26,6 +28,7 @@ pub struct Broker {
     /// The settings it connected with: other settings need a new connection.
     url: String,
     heartbeat: u16,
+    tls: TlsFiles,
 }
 
 /// What the broker did with one message.
@@ -48,8 +51,14 @@ impl Broker {
                 settings.url, settings.heartbeat
             )
         };
+        let tls = tls_config(&settings.tls)?;
+        let runtime = lapin::runtime::default_runtime()
+            .map_err(|e| format!("no runtime for the connection: {e}"))?;
         let connect = async {
-            let connection = Connection::connect(&uri, ConnectionProperties::default()).await?;
+            let connection = uri
+                .as_str()
+                .connect_with_config(properties(), tls, runtime)
+                .await?;
             let channel = connection.create_channel().await?;
             channel
                 .confirm_select(ConfirmSelectOptions::default())
@@ -65,6 +74,7 @@ impl Broker {
             channel,
             url: settings.url.clone(),
             heartbeat: settings.heartbeat,
+            tls: settings.tls.clone(),
         })
     }
 
@@ -72,6 +82,7 @@ impl Broker {
     pub fn serves(&self, settings: &Settings) -> bool {
         self.url == settings.url
             && self.heartbeat == settings.heartbeat
+            && self.tls == settings.tls
             && self.connection.status().connected()
             && self.channel.status().connected()
     }
@@ -122,11 +133,48 @@ impl Broker {
             .map_err(|e| format!("publishing failed: {e}"))
     }
 
+    /// Closes the connection, waiting at most half a second for the broker.
     pub async fn close(self) {
         let _ = timeout(
-            Duration::from_secs(1),
+            Duration::from_millis(500),
             self.connection.close(200, ShortString::from("bye")),
         )
         .await;
     }
+}
+
+/// The connection's name, as the broker's log and management show it.
+fn properties() -> ConnectionProperties {
+    ConnectionProperties::default().with_connection_name(LongString::from(CONNECTION_NAME))
+}
+
+/// The certificates `amqps://` trusts (the system's, and the CA file's)
+/// and the client's own, read from their files now.
+fn tls_config(files: &TlsFiles) -> Result<OwnedTLSConfig, String> {
+    let read = |setting: &str, path: &str| {
+        std::fs::read(path).map_err(|e| format!("cannot read triggers.{setting} '{path}': {e}"))
+    };
+    let cert_chain = match files.ca.as_str() {
+        "" => None,
+        path => Some(
+            String::from_utf8(read("amqp-tls-ca-file", path)?)
+                .map_err(|_| format!("triggers.amqp-tls-ca-file '{path}' is not PEM text"))?,
+        ),
+    };
+    let identity = match (files.cert.as_str(), files.key.as_str()) {
+        ("", "") => None,
+        ("", _) | (_, "") => {
+            return Err(
+                "triggers.amqp-tls-cert-file and triggers.amqp-tls-key-file go together".into(),
+            )
+        }
+        (cert, key) => Some(OwnedIdentity::PKCS8 {
+            pem: read("amqp-tls-cert-file", cert)?,
+            key: read("amqp-tls-key-file", key)?,
+        }),
+    };
+    Ok(OwnedTLSConfig {
+        identity,
+        cert_chain,
+    })
 }

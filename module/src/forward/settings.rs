@@ -82,6 +82,14 @@ pub static ROUTING_KEY: Text = Text::new();
 /// `triggers.amqp-rules`: `*` for every entry, or the names of the rules
 /// (and `<library>.<trigger>` triggers) whose entries are forwarded.
 pub static RULES: Text = Text::new();
+/// `triggers.amqp-tls-ca-file`: PEM certificates trusted for `amqps://`
+/// besides the system's (as Redis' own `tls-ca-cert-file`).
+pub static TLS_CA_FILE: Text = Text::new();
+/// `triggers.amqp-tls-cert-file` and `triggers.amqp-tls-key-file`: a
+/// client certificate (PEM) and its key (PEM, PKCS#8, PKCS#1 or SEC1), for
+/// a broker that asks for one.
+pub static TLS_CERT_FILE: Text = Text::new();
+pub static TLS_KEY_FILE: Text = Text::new();
 /// `triggers.amqp-heartbeat`, in seconds.
 pub static HEARTBEAT: AtomicI64 = AtomicI64::new(30);
 pub static FORMAT: Mutex<Format> = Mutex::new(Format::key_evt_amqp);
@@ -150,6 +158,16 @@ pub struct Settings {
     pub rules: Vec<String>,
     pub format: Format,
     pub delivery_mode: u8,
+    pub tls: TlsFiles,
+}
+
+/// The files of `amqps://`, by path: read at each connection, on the
+/// forwarder's thread.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct TlsFiles {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
 }
 
 impl Settings {
@@ -169,6 +187,11 @@ impl Settings {
                 .collect(),
             format,
             delivery_mode: i32::from(mode) as u8,
+            tls: TlsFiles {
+                ca: TLS_CA_FILE.value(),
+                cert: TLS_CERT_FILE.value(),
+                key: TLS_KEY_FILE.value(),
+            },
         }
     }
 
@@ -222,6 +245,9 @@ pub fn apply_module_args(pairs: &[(String, String)]) -> Result<(), String> {
             "amqp-exchange" => set(&EXCHANGE.0, value),
             "amqp-routing-key" => set(&ROUTING_KEY.0, value),
             "amqp-rules" => set(&RULES.0, value),
+            "amqp-tls-ca-file" => set(&TLS_CA_FILE.0, value),
+            "amqp-tls-cert-file" => set(&TLS_CERT_FILE.0, value),
+            "amqp-tls-key-file" => set(&TLS_KEY_FILE.0, value),
             "amqp-heartbeat" => match value.parse::<i64>() {
                 Ok(seconds) if (0..=3600).contains(&seconds) => {
                     HEARTBEAT.store(seconds, Ordering::Relaxed)
