@@ -50,7 +50,9 @@
 //! default, means every key). [`Trigger::events`] takes event names
 //! (`"hset"`, `"del"`, `"expired"`, …, as in Redis' keyspace notifications)
 //! and classes (`"@hash"`, `"@string"`, `"@generic"`, `"@expired"`,
-//! `"@new"`, `"@all"`, …). No events means `"@all"`. Redis checks both
+//! `"@new"`, `"@keymiss"`, `"@all"`, …). No events means `"@all"` (which,
+//! as in Redis, leaves out `"new"` and `"keymiss"`). `TRIGGER LOAD` refuses
+//! a name no server raises, such as `"exipred"`. Redis checks both
 //! filters before your code runs, so an event you did not ask for costs next
 //! to nothing.
 //!

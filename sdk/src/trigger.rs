@@ -112,7 +112,9 @@ impl Trigger {
 
     /// Fire only on these events: names such as `"hset"`, `"del"` or
     /// `"expired"`, and classes such as `"@hash"`, `"@string"`,
-    /// `"@generic"` or `"@new"`. Without this call, every event of `"@all"`.
+    /// `"@generic"`, `"@new"` or `"@keymiss"`. Without this call, every
+    /// event of `"@all"`. `TRIGGER LOAD` refuses a name no server raises
+    /// (`"exipred"`), with a hint.
     pub fn events<S: AsRef<str>>(mut self, events: impl IntoIterator<Item = S>) -> Self {
         self.events = events.into_iter().map(|e| e.as_ref().to_owned()).collect();
         self

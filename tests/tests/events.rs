@@ -59,6 +59,31 @@ on_all_servers!(fn new_key_class(server) {
     assert_eq!(list(&mut con, "log:new_keys"), ["new n:1", "new n:2"]);
 });
 
+// `keymiss` (Redis' `m` class, which `@all` leaves out): a read of a
+// missing key fires it, and `run` may write; a read of a key that exists,
+// or of another prefix, does not.
+on_all_servers!(fn keymiss_fires_on_reads_of_missing_keys(server) {
+    let mut con = server.connect();
+    load(&mut con, "recorder");
+    let _: Option<String> = query(&mut con, &["GET", "miss:1"]);
+    let _: String = query(&mut con, &["SET", "miss:2", "v"]);
+    let _: Option<String> = query(&mut con, &["GET", "miss:2"]);
+    let _: Option<String> = query(&mut con, &["GET", "other:1"]);
+    let _: Vec<Option<String>> = query(&mut con, &["HMGET", "miss:3", "f"]);
+    assert_eq!(list(&mut con, "log:key_misses"), ["keymiss miss:1", "keymiss miss:3"]);
+});
+
+// An event no server raises is refused, with a hint, for rules too.
+on_all_servers!(fn unknown_event_names_are_refused(server) {
+    let mut con = server.connect();
+    let error = redis::cmd("OUTBOX")
+        .arg(&["ADD", "orders", "EVENTS", "expired", "exipred"])
+        .query::<String>(&mut con)
+        .expect_err("a misspelled event");
+    assert!(error.to_string().contains("unknown event 'exipred' (did you mean 'expired'?)"), "{error}");
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "json", "EVENTS", "json.set", "keymiss", "@keymiss"]);
+});
+
 on_all_servers!(fn binary_keys(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");

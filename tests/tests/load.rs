@@ -19,6 +19,7 @@ on_all_servers!(fn every_load_error_changes_nothing(server) {
     truncated.truncate(truncated.len() / 2);
     let bad_name = wasm("bad_name");
     let duplicate = wasm("duplicate");
+    let misspelled = wasm("misspelled_event");
     let no_run = wasm("no_run");
     let describe_loops = wasm("describe_loops");
     let wrong_world = wasm("wrong_world");
@@ -39,6 +40,11 @@ on_all_servers!(fn every_load_error_changes_nothing(server) {
         ),
         ("bad trigger name", vec![&bad_name], "invalid trigger name \"bad-name!\""),
         ("duplicate trigger names", vec![&duplicate], "duplicate trigger name 'same'"),
+        (
+            "misspelled event",
+            vec![&misspelled],
+            "trigger 'orders' of library 'misspelled_event': unknown event 'exipred' (did you mean 'expired'?)",
+        ),
         ("existing library", vec![&existing], "already exists: use TRIGGER LOAD REPLACE"),
         ("unknown option", vec![b"FORCE", &existing], "unknown option 'FORCE'"),
     ];

@@ -38,7 +38,13 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
             code.len()
         )));
     }
-    let name = match library::load(code.as_slice().to_vec(), replace, &owner) {
+    // Event names are checked for clients only, as the size above.
+    let names = if from_primary_or_aof(ctx) {
+        library::EventNames::Any
+    } else {
+        library::EventNames::Known
+    };
+    let name = match library::load(code.as_slice().to_vec(), replace, &owner, names) {
         Ok(name) => name,
         Err(e) => {
             // Redis drops the error reply of a command from the AOF or the

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use super::event_filter::EventFilter;
+use super::event_filter::{check_known, EventFilter};
 use super::registry::find;
 use super::{Library, Trigger};
 use crate::server::redis_log;
@@ -28,6 +28,7 @@ pub(super) fn valid_name(name: &str) -> bool {
 fn validate(
     info: LibraryInfo,
     previous: Option<&Library>,
+    names: EventNames,
 ) -> Result<(String, Vec<Trigger>), String> {
     if !valid_name(&info.name) {
         return Err(format!(
@@ -54,8 +55,11 @@ fn validate(
                 t.name, info.name
             ));
         }
-        let filter = EventFilter::parse(&t.events)
-            .map_err(|e| format!("trigger '{}' of library '{}': {e}", t.name, info.name))?;
+        let in_trigger = |e| format!("trigger '{}' of library '{}': {e}", t.name, info.name);
+        if names == EventNames::Known {
+            check_known(&t.events).map_err(in_trigger)?;
+        }
+        let filter = EventFilter::parse(&t.events).map_err(in_trigger)?;
         // A trigger that survives an upgrade keeps its statistics.
         let stats = previous
             .and_then(|old| old.triggers.iter().find(|o| o.name == t.name))
@@ -74,6 +78,16 @@ fn validate(
     Ok((info.name, triggers))
 }
 
+/// Which event names a library may declare.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum EventNames {
+    /// Only those a server raises: a client's `TRIGGER LOAD`.
+    Known,
+    /// Any valid name: a library coming back from an RDB file, the AOF, a
+    /// primary or another node, which loaded once and must load again.
+    Any,
+}
+
 /// A library that compiled, instantiated, described itself and passed
 /// validation: everything `TRIGGER LOAD` checks before it involves Redis.
 pub struct Checked {
@@ -87,7 +101,11 @@ pub struct Checked {
 /// call this without a server, see `fuzzing.rs`). An existing library of the
 /// same name is an error unless `replace` (its triggers' statistics carry
 /// over).
-pub fn check(compiled: CompiledLibrary, replace: bool) -> Result<Checked, String> {
+pub fn check(
+    compiled: CompiledLibrary,
+    replace: bool,
+    names: EventNames,
+) -> Result<Checked, String> {
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
     let previous = find(&info.name)?;
@@ -97,7 +115,7 @@ pub fn check(compiled: CompiledLibrary, replace: bool) -> Result<Checked, String
             info.name
         ));
     }
-    let (name, triggers) = validate(info, previous.as_deref())?;
+    let (name, triggers) = validate(info, previous.as_deref(), names)?;
     Ok(Checked {
         name,
         triggers,
@@ -113,6 +131,7 @@ pub(super) fn build(
     digest: String,
     replace: bool,
     owner: &str,
+    names: EventNames,
 ) -> Result<Library, String> {
     let started = Instant::now();
     let compiled = wasm::compile(&code)?;
@@ -121,7 +140,7 @@ pub(super) fn build(
         name,
         triggers,
         mut instance,
-    } = check(compiled, replace)?;
+    } = check(compiled, replace, names)?;
     let names = triggers.iter().map(|t| t.name.clone()).collect();
     instance.set_identity(&name, owner, names);
     redis_log(

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::building::digest;
+use super::building::{digest, EventNames};
 use super::loading;
 use super::prepare::{after_change, prepare};
 use super::registry::{find, find_rule, BUSY, REGISTRY};
@@ -14,7 +14,12 @@ use crate::server;
 /// library's name. With `replace`, loading a library that is already loaded
 /// with the same code and owner changes nothing (a replica or a cluster
 /// node can get the same change twice).
-pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String> {
+pub fn load(
+    code: Vec<u8>,
+    replace: bool,
+    owner: &str,
+    names: EventNames,
+) -> Result<String, String> {
     loading::commit_staged();
     let digest = digest(&code);
     if replace {
@@ -34,7 +39,7 @@ pub fn load(code: Vec<u8>, replace: bool, owner: &str) -> Result<String, String>
             return Ok(name);
         }
     }
-    let result = prepare(code, digest, replace, owner).and_then(|library| {
+    let result = prepare(code, digest, replace, owner, names).and_then(|library| {
         let library = Rc::new(library);
         let name = library.name.clone();
         REGISTRY.with(|r| {
@@ -66,7 +71,9 @@ pub enum Change {
 /// already.
 pub fn apply(change: &Change) -> Result<(), String> {
     match change {
-        Change::Load { owner, code } => load(code.clone(), true, owner).map(|_| ()),
+        Change::Load { owner, code } => {
+            load(code.clone(), true, owner, EventNames::Any).map(|_| ())
+        }
         Change::Delete { name } => match find(name)? {
             Some(_) => delete(name),
             None => Ok(()),

@@ -22,12 +22,14 @@ const CLASSES: &[(&str, NotifyEvent)] = &[
     ("@evicted", NotifyEvent::EVICTED),
     ("@module", NotifyEvent::MODULE),
     ("@new", NotifyEvent::NEW),
+    ("@keymiss", NotifyEvent::MISSED),
 ];
 
-/// The class Redis raises common events under, so that a trigger that
-/// names them needs only that class of notifications. A name not listed
-/// here (an event of another module, a rare command) subscribes to every
-/// class; the filter still decides.
+/// Every event Redis 8 and Valkey 8 and 9 raise, by the class they raise
+/// it under, so that a trigger that names them needs only that class of
+/// notifications. A name with a dot (`json.set`) is another module's event
+/// (class `@module`); any other name is refused when a client loads it
+/// ([`check_known`]).
 const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
     (
         NotifyEvent::GENERIC,
@@ -45,12 +47,28 @@ const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
     ),
     (
         NotifyEvent::STRING,
-        &["set", "setrange", "incrby", "incrbyfloat", "append"],
+        &[
+            "set",
+            "setrange",
+            "incrby",
+            "incrbyfloat",
+            "append",
+            "setbit",
+            "pfadd",
+        ],
     ),
     (
         NotifyEvent::LIST,
         &[
-            "lpush", "rpush", "lpop", "rpop", "linsert", "lset", "lrem", "ltrim",
+            "lpush",
+            "rpush",
+            "lpop",
+            "rpop",
+            "linsert",
+            "lset",
+            "lrem",
+            "ltrim",
+            "sortstore",
         ],
     ),
     (
@@ -66,7 +84,15 @@ const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
     ),
     (
         NotifyEvent::HASH,
-        &["hset", "hdel", "hincrby", "hincrbyfloat"],
+        &[
+            "hset",
+            "hdel",
+            "hincrby",
+            "hincrbyfloat",
+            "hexpire",
+            "hexpired",
+            "hpersist",
+        ],
     ),
     (
         NotifyEvent::ZSET,
@@ -80,13 +106,90 @@ const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
             "zinterstore",
             "zunionstore",
             "zdiffstore",
+            "zrangestore",
+            "zpopmin",
+            "zpopmax",
         ],
     ),
-    (NotifyEvent::STREAM, &["xadd", "xtrim", "xdel", "xsetid"]),
+    (
+        NotifyEvent::STREAM,
+        &[
+            "xadd",
+            "xtrim",
+            "xdel",
+            "xsetid",
+            "xgroup-create",
+            "xgroup-createconsumer",
+            "xgroup-delconsumer",
+            "xgroup-destroy",
+            "xgroup-setid",
+        ],
+    ),
     (NotifyEvent::EXPIRED, &["expired"]),
     (NotifyEvent::EVICTED, &["evicted"]),
     (NotifyEvent::NEW, &["new"]),
+    (NotifyEvent::MISSED, &["keymiss"]),
 ];
+
+/// Whether `name` (lower case) is an event of another module: they are
+/// named `<module>.<event>` by convention (`json.set`).
+fn is_module_event(name: &str) -> bool {
+    name.contains('.')
+}
+
+/// Refuses event names that no server raises: a trigger or rule declared
+/// on `exipred` would load and never fire. Checked when a client loads a
+/// library or adds a rule, not when one comes back from an RDB file, the
+/// AOF or a primary: what was loaded must always load again.
+pub fn check_known(events: &[String]) -> Result<(), String> {
+    for event in events {
+        let event = event.to_ascii_lowercase();
+        if event.starts_with('@') || is_module_event(&event) || class_of(&event).is_some() {
+            continue;
+        }
+        let names = NAME_CLASSES.iter().flat_map(|(_, names)| names.iter());
+        let hint = names
+            .clone()
+            .min_by_key(|name| edit_distance(name, &event))
+            .filter(|name| edit_distance(name, &event) <= 2)
+            .map(|name| format!(" (did you mean '{name}'?)"))
+            .unwrap_or_default();
+        let classes: Vec<&str> = CLASSES.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = names.copied().collect();
+        return Err(format!(
+            "unknown event '{event}'{hint}. Events: {}; classes: {}; another module's events \
+             are named <module>.<event>",
+            names.join(", "),
+            classes.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn class_of(name: &str) -> Option<NotifyEvent> {
+    NAME_CLASSES
+        .iter()
+        .find(|(_, names)| names.contains(&name))
+        .map(|(class, _)| *class)
+}
+
+/// Levenshtein distance, for the hint of [`check_known`].
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
 
 /// A parsed `events` list.
 #[derive(Debug, Clone)]
@@ -141,10 +244,12 @@ impl EventFilter {
     pub fn notifications(&self) -> NotifyEvent {
         let mut classes = self.classes;
         for name in &self.names {
-            classes |= NAME_CLASSES
-                .iter()
-                .find(|(_, names)| names.contains(&&**name))
-                .map_or(NotifyEvent::ALL, |(class, _)| *class);
+            classes |= match class_of(name) {
+                Some(class) => class,
+                None if is_module_event(name) => NotifyEvent::MODULE,
+                // Loaded before names were checked: it may be anything.
+                None => NotifyEvent::ALL,
+            };
         }
         classes
     }
@@ -179,8 +284,26 @@ mod tests {
         assert_eq!(filter(&[]).notifications(), NotifyEvent::ALL);
         assert_eq!(
             filter(&["my.module.event"]).notifications(),
-            NotifyEvent::ALL
+            NotifyEvent::MODULE
         );
+        assert_eq!(filter(&["keymiss"]).notifications(), NotifyEvent::MISSED);
+        assert_eq!(filter(&["@keymiss"]).notifications(), NotifyEvent::MISSED);
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_a_hint() {
+        let check = |events: &[&str]| {
+            check_known(&events.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        };
+        assert!(check(&["expired", "HSET", "@hash", "json.set", "keymiss"]).is_ok());
+        let error = check(&["exipred"]).expect_err("a misspelled event");
+        assert!(error.contains("did you mean 'expired'?"), "{error}");
+        assert!(
+            error.contains("keymiss") && error.contains("@keymiss"),
+            "{error}"
+        );
+        let error = check(&["nothing_like_it"]).expect_err("an unknown event");
+        assert!(!error.contains("did you mean"), "{error}");
     }
 
     #[test]

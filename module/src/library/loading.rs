@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use super::building::digest;
+use super::building::{digest, EventNames};
 use super::prepare::{after_change, prepare, switch_to_optimized_code};
 use super::registry::find_rule;
 use super::registry::{Staged, BUSY, REGISTRY};
@@ -238,7 +238,7 @@ fn build_libraries(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String>
     let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
     for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {
         let digest = digest(&code);
-        let library = prepare(code, digest.clone(), true, &owner)
+        let library = prepare(code, digest.clone(), true, &owner, EventNames::Any)
             .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
         if libraries.iter().any(|l| l.name == library.name) {
             return Err(format!(

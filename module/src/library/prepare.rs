@@ -2,7 +2,7 @@
 //! change of the registry: the compiled-code cache, the switch to
 //! optimized code, the memory compiling freed.
 
-use super::building::build;
+use super::building::{build, EventNames};
 use super::registry::{with_libraries, REGISTRY};
 use super::Library;
 use crate::server;
@@ -17,8 +17,9 @@ pub(super) fn prepare(
     digest: String,
     replace: bool,
     owner: &str,
+    names: EventNames,
 ) -> Result<Library, String> {
-    let library = build(code, digest, replace, owner)?;
+    let library = build(code, digest, replace, owner, names)?;
     server::deliver_keyspace_events(library.notifications())?;
     if let Ok(mut instance) = library.instance.try_borrow_mut() {
         instance.optimize(&library.code, optimized_code_ready);

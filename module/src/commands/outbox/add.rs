@@ -2,7 +2,9 @@
 
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
-use crate::commands::change::{changed, current_user, internal_option, version_option};
+use crate::commands::change::{
+    changed, current_user, from_primary_or_aof, internal_option, version_option,
+};
 use crate::commands::err;
 use crate::library::{self, Change, RuleSpec};
 use crate::server::{config_get, redis_log};
@@ -45,6 +47,11 @@ pub(super) fn add(ctx: &Context, args: &[RedisString]) -> RedisResult {
         prefix,
         events,
     };
+    // Event names are checked for clients only: what the AOF or a primary
+    // sends was accepted once.
+    if !from_primary_or_aof(ctx) {
+        library::check_event_names(&rule.events).map_err(err)?;
+    }
     library::add_rule(rule.clone(), replace).map_err(err)?;
     warn_if_evictable(ctx);
     changed(

@@ -15,6 +15,7 @@ library! {
         Trigger::new("hash_class").prefix("h:").events(["@hash"]).run(|e: &Event| record("hash_class", e)),
         Trigger::new("named_events").prefix("ev:").events(["set", "del"]).run(|e: &Event| record("named_events", e)),
         Trigger::new("new_keys").prefix("n:").events(["@new"]).run(|e: &Event| record("new_keys", e)),
+        Trigger::new("key_misses").prefix("miss:").events(["keymiss"]).run(|e: &Event| record("key_misses", e)),
         Trigger::new("binary").prefix(b"\xffbin\x00").events(["set"]).run(record_binary),
         Trigger::new("db_index").prefix("db:").events(["set"]).run(record_db),
         Trigger::new("replies").prefix("reply:go").events(["set"]).run(record_replies),
