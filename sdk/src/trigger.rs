@@ -217,12 +217,41 @@ impl Library {
 }
 
 /// Reports panics to the host before the guest aborts, so that the panic
-/// message becomes the trigger's `last_error`.
+/// message becomes the trigger's `last_error`: `panicked at
+/// <crate>/src/<file>:<line>:<column>:` and the message, without the
+/// directories of the machine that built the library.
 fn install_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| host::report_panic(&info.to_string())));
+        std::panic::set_hook(Box::new(|info| {
+            let message = match info.location() {
+                Some(at) => format!(
+                    "panicked at {}:{}:{}:\n{}",
+                    short_path(at.file()),
+                    at.line(),
+                    at.column(),
+                    info.payload_as_str().unwrap_or("Box<dyn Any>")
+                ),
+                None => info.to_string(),
+            };
+            host::report_panic(&message)
+        }));
     });
+}
+
+/// A source path from the crate's directory on: `/home/me/shop/src/lib.rs`
+/// gives `shop/src/lib.rs`, `~/.cargo/registry/…/serde-1.0.0/src/de.rs`
+/// gives `serde-1.0.0/src/de.rs`; a relative path (a crate of the
+/// workspace being built) stays as it is.
+fn short_path(file: &str) -> &str {
+    let file_start = |i: usize| file[..i].rfind(['/', '\\']).map_or(0, |j| j + 1);
+    if file.starts_with("src/") || file.starts_with("src\\") {
+        return file;
+    }
+    match file.rfind("/src/").or_else(|| file.rfind("\\src\\")) {
+        Some(src) => &file[file_start(src)..],
+        None => &file[file_start(file.len())..],
+    }
 }
 
 pub fn describe(library: &Library) -> types::LibraryInfo {
@@ -282,5 +311,26 @@ pub fn run(
             "trigger '{}' has no run function: finish it with .run(...)",
             trigger.name
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_path;
+
+    #[test]
+    fn panic_paths_start_at_the_crate() {
+        assert_eq!(short_path("/home/me/shop/src/lib.rs"), "shop/src/lib.rs");
+        assert_eq!(
+            short_path("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.0/src/de/mod.rs"),
+            "serde-1.0.0/src/de/mod.rs"
+        );
+        assert_eq!(
+            short_path("last_updated/src/lib.rs"),
+            "last_updated/src/lib.rs"
+        );
+        assert_eq!(short_path("src/lib.rs"), "src/lib.rs");
+        assert_eq!(short_path("/tmp/build/generated.rs"), "generated.rs");
+        assert_eq!(short_path(r"C:\work\shop\src\lib.rs"), r"shop\src\lib.rs");
     }
 }

@@ -139,6 +139,7 @@ on_all_servers!(fn failures_are_counted_and_the_next_event_works(server) {
         if key == "f:panic" {
             let error = text(&trigger_stats(&mut con, "failing", "flaky")["last_error"]);
             assert!(error.contains("run panicked") && error.contains("requested panic on f:panic"), "{error}");
+            assert!(error.contains("at failing/src/lib.rs:"), "{error}");
         }
         if key == "f:trap" {
             let error = text(&trigger_stats(&mut con, "failing", "flaky")["last_error"]);
