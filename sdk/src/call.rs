@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 
 use crate::__bindings::redis::triggers::host;
-use crate::{Error, Result, Value};
+use crate::{Error, FromValue, Result, Value};
 
 /// Runs a Redis command and returns its reply.
 ///
@@ -35,6 +35,27 @@ pub fn call(command: &str, args: impl IntoArgs) -> Result<Value> {
         Ok(reply) => Value::from_resp3(&reply),
         Err(message) => Err(Error::new(message)),
     })
+}
+
+/// Runs a Redis command and converts its reply into `T` (see
+/// [`FromValue`]); a reply that does not fit is an error that names the
+/// command, what was expected and what came.
+///
+/// ```no_run
+/// use wasm_triggers_sdk::{call_as, Event, Result};
+///
+/// fn example(event: &Event) -> Result<()> {
+///     let (seconds, _micros): (i64, i64) = call_as("TIME", ())?;
+///     let kind: String = call_as("TYPE", [event.key()])?;
+///     let name: Option<String> = call_as("HGET", (event.key(), "name"))?;
+///     let fields: std::collections::HashMap<String, Vec<u8>> = call_as("HGETALL", [event.key()])?;
+///     Ok(())
+/// }
+/// ```
+pub fn call_as<T: FromValue>(command: &str, args: impl IntoArgs) -> Result<T> {
+    call(command, args)?
+        .into_typed()
+        .map_err(|e| Error::new(format!("{command}: {e}")))
 }
 
 /// One argument of a command: a string, bytes or a number.

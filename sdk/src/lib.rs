@@ -6,7 +6,7 @@
 //! for, atomically with the command that fired them.
 //!
 //! ```no_run
-//! use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+//! use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
 //!
 //! library! {
 //!     name: "last_updated",
@@ -17,11 +17,10 @@
 //!
 //! /// Sets `__last_updated__` on every hash that changes.
 //! fn touch(event: &Event) -> Result<()> {
-//!     if call("TYPE", [event.key()])?.as_str() != Some("hash") {
+//!     if call_as::<String>("TYPE", [event.key()])? != "hash" {
 //!         return Ok(());
 //!     }
-//!     let now = call("TIME", ())?;
-//!     let seconds = now.at(0).and_then(|s| s.as_int()).unwrap_or_default();
+//!     let (seconds, _micros): (i64, i64) = call_as("TIME", ())?;
 //!     call("HSET", (event.key(), "__last_updated__", seconds))?;
 //!     Ok(())
 //! }
@@ -68,14 +67,16 @@ extern crate self as wasm_triggers_sdk;
 
 mod call;
 mod error;
+mod from_value;
 pub mod log;
 pub mod outbox;
 mod resp3;
 mod trigger;
 mod value;
 
-pub use call::{call, Arg, IntoArgs};
+pub use call::{call, call_as, Arg, IntoArgs};
 pub use error::{Error, Result};
+pub use from_value::FromValue;
 pub use trigger::{Event, Library, OnFired, Trigger};
 pub use value::Value;
 

@@ -15,7 +15,7 @@
 //! 4) "1658390831"
 //! ```
 
-use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
 
 library! {
     name: "last_updated",
@@ -27,14 +27,10 @@ library! {
 
 fn stamp(event: &Event) -> Result<()> {
     // An HDEL of the last field deletes the hash: nothing left to stamp.
-    if call("TYPE", [event.key()])?.as_str() != Some("hash") {
+    if call_as::<String>("TYPE", [event.key()])? != "hash" {
         return Ok(());
     }
-    let time = call("TIME", ())?;
-    let seconds = time
-        .at(0)
-        .and_then(|s| s.as_int())
-        .ok_or("TIME did not reply with [seconds, microseconds]")?;
+    let (seconds, _micros): (i64, i64) = call_as("TIME", ())?;
     call("HSET", (event.key(), "__last_updated__", seconds))?;
     Ok(())
 }

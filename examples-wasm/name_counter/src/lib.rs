@@ -16,7 +16,7 @@
 //! gives `name_tom` = 1 and `name_jerry` = 1. Reading the field in `run`
 //! instead would see `jerry` twice.
 
-use wasm_triggers_sdk::{call, library, Event, Result, Trigger};
+use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
 
 library! {
     name: "name_counter",
@@ -30,10 +30,10 @@ library! {
 
 /// At the event: the hash's `name`, if the key is a hash that has one.
 fn read_name(event: &Event) -> Result<Option<String>> {
-    if call("TYPE", [event.key()])?.as_str() != Some("hash") {
+    if call_as::<String>("TYPE", [event.key()])? != "hash" {
         return Ok(None);
     }
-    Ok(call("HGET", (event.key(), "name"))?.into_string())
+    call_as("HGET", (event.key(), "name"))
 }
 
 /// After the command: count that name.
