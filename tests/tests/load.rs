@@ -28,7 +28,7 @@ on_all_servers!(fn every_load_error_changes_nothing(server) {
     let cases: Vec<(&str, Vec<&[u8]>, &str)> = vec![
         ("empty input", vec![b""], "empty library"),
         ("not Wasm", vec![b"#!js name=lib\nredis.registerFunction()"], "not a WebAssembly binary"),
-        ("core module", vec![core_module], "core Wasm module, not a component"),
+        ("core module", vec![core_module], "core Wasm module without the component-type section"),
         ("truncated component", vec![&truncated], "invalid Wasm component"),
         ("component without exports", vec![empty_component], "does not export the redis:triggers/trigger-library world"),
         ("component of another world", vec![&wrong_world], "redis:triggers/trigger-library"),

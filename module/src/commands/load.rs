@@ -8,6 +8,7 @@ use super::err;
 use crate::config;
 use crate::library::{self, Change};
 use crate::server::redis_log;
+use crate::wasm;
 
 /// `TRIGGER LOAD [REPLACE] <component>`. The primary and the AOF also
 /// pass `OWNER <user>` and `VERSION <n>` (see `replication.rs`); clients
@@ -32,19 +33,31 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
     // Checked here, not when loading from an RDB file: a library that was
     // loaded must always come back, even after the limit was lowered.
     let limit = config::max_library_bytes();
-    if code.len() > limit {
-        return Err(err(format!(
-            "the library is {} bytes, over the limit of {limit} bytes (triggers.max-library-size)",
-            code.len()
-        )));
-    }
+    let within_limit = |size: usize| {
+        if size <= limit {
+            return Ok(());
+        }
+        Err(err(format!(
+            "the library is {size} bytes, over the limit of {limit} bytes (triggers.max-library-size)"
+        )))
+    };
+    within_limit(code.len())?;
+    // A core module built by wasm-pack becomes a component here: the
+    // registry, the RDB file, the AOF, replicas and other nodes only ever
+    // see the component.
+    let code = if wasm::is_core_module(code.as_slice()) {
+        wasm::componentize(code.as_slice()).map_err(err)?
+    } else {
+        code.as_slice().to_vec()
+    };
+    within_limit(code.len())?;
     // Event names are checked for clients only, as the size above.
     let names = if from_primary_or_aof(ctx) {
         library::EventNames::Any
     } else {
         library::EventNames::Known
     };
-    let name = match library::load(code.as_slice().to_vec(), replace, &owner, names) {
+    let name = match library::load(code.clone(), replace, &owner, names) {
         Ok(name) => name,
         Err(e) => {
             // Redis drops the error reply of a command from the AOF or the
@@ -58,9 +71,6 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Err(err(e));
         }
     };
-    let change = Change::Load {
-        owner,
-        code: code.as_slice().to_vec(),
-    };
+    let change = Change::Load { owner, code };
     changed(ctx, change, version, RedisValue::BulkString(name))
 }

@@ -52,7 +52,7 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     if bytes[6..8] == [0, 0] {
         return Err(
             "this is a core Wasm module, not a component: build the library with \
-             `cargo build --target wasm32-wasip2`"
+             `cargo build --release --target wasm32-wasip2`"
                 .into(),
         );
     }

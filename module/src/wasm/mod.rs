@@ -21,6 +21,7 @@
 mod bindings;
 pub mod code_cache;
 mod compile;
+mod componentize;
 mod engine;
 mod guest_log;
 mod host;
@@ -32,6 +33,7 @@ mod wasi;
 
 pub use bindings::{Event, LibraryInfo};
 pub use compile::{compile, compile_with, release_free_memory, CompiledLibrary};
+pub use componentize::{componentize, is_core_module};
 pub use engine::{engines, Tier};
 pub use guest_log::truncate;
 pub use host::{CallUser, KeyName};
