@@ -12,6 +12,20 @@
 //!
 //! Only expiries fire it: a `DEL` of an order is a cancellation, not an
 //! expiry.
+//!
+//! Build and load it (from this folder), either as a wasip2 component:
+//!
+//! ```text
+//! cargo build --release
+//! redis-cli -x TRIGGER LOAD < ../target/wasm32-wasip2/release/expired_orders.wasm
+//! ```
+//!
+//! or with wasm-pack (see the README for its traps):
+//!
+//! ```text
+//! wasm-pack build --no-opt -- --target wasm32-unknown-unknown
+//! redis-cli -x TRIGGER LOAD < pkg/expired_orders_bg.wasm
+//! ```
 
 use wasm_triggers_sdk::{library, outbox, Event, Result, Trigger};
 

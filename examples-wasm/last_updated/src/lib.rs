@@ -14,6 +14,20 @@
 //! 3) "__last_updated__"
 //! 4) "1658390831"
 //! ```
+//!
+//! Build and load it (from this folder), either as a wasip2 component:
+//!
+//! ```text
+//! cargo build --release
+//! redis-cli -x TRIGGER LOAD < ../target/wasm32-wasip2/release/last_updated.wasm
+//! ```
+//!
+//! or with wasm-pack (see the README for its traps):
+//!
+//! ```text
+//! wasm-pack build --no-opt -- --target wasm32-unknown-unknown
+//! redis-cli -x TRIGGER LOAD < pkg/last_updated_bg.wasm
+//! ```
 
 use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
 

@@ -15,6 +15,20 @@
 //!
 //! gives `name_tom` = 1 and `name_jerry` = 1. Reading the field in `run`
 //! instead would see `jerry` twice.
+//!
+//! Build and load it (from this folder), either as a wasip2 component:
+//!
+//! ```text
+//! cargo build --release
+//! redis-cli -x TRIGGER LOAD < ../target/wasm32-wasip2/release/name_counter.wasm
+//! ```
+//!
+//! or with wasm-pack (see the README for its traps):
+//!
+//! ```text
+//! wasm-pack build --no-opt -- --target wasm32-unknown-unknown
+//! redis-cli -x TRIGGER LOAD < pkg/name_counter_bg.wasm
+//! ```
 
 use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
 
