@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/setup.sh), then runs every check and test:
-# formatting, clippy, the unit tests, the SDK's doc examples, and the
-# integration tests against real Redis 8.0, Valkey 8.1 and Valkey 9.1 servers.
+# formatting, clippy, the unit tests, the SDK's doc examples, the
+# integration tests against real Redis 8.0, Valkey 8.1 and Valkey 9.1 servers,
+# and the examples' own tests (`cargo test` in examples-wasm).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,7 +20,7 @@ cargo fmt --all --check
 
 step "cargo clippy -D warnings"
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
-(cd examples-wasm && cargo clippy --release --quiet -- -D warnings)
+(cd examples-wasm && cargo clippy --release --all-targets --quiet -- -D warnings)
 (cd tests/guests && cargo clippy --release --quiet -- -D warnings)
 (cd bench/guests && cargo clippy --release --quiet -- -D warnings)
 
@@ -29,6 +30,12 @@ LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 status=0
 cargo test --release --workspace "$@" 2>&1 | tee "$LOG" || status=$?
+# The examples' own tests, as a trigger author runs them: `cargo test` in
+# their workspace, through wasm-triggers-harness.
+if [ $# -eq 0 ]; then
+    step "the examples' own tests (cargo test in examples-wasm, wasm-triggers-harness)"
+    (cd examples-wasm && cargo test --release 2>&1) | tee -a "$LOG" || status=$?
+fi
 # One closing line for the whole run, summed over cargo's per-binary lines.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$LOG"

@@ -16,7 +16,7 @@
 //! Build and load it (from this folder), either as a wasip2 component:
 //!
 //! ```text
-//! cargo build --release
+//! cargo build --release --target wasm32-wasip2
 //! redis-cli -x TRIGGER LOAD < ../target/wasm32-wasip2/release/expired_orders.wasm
 //! ```
 //!
