@@ -87,9 +87,9 @@ pub use value::Value;
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "trigger-library",
+        world: "sdk-library",
         pub_export_macro: true,
-        export_macro_name: "__export_trigger_library",
+        export_macro_name: "__export_sdk_library",
         default_bindings_module: "::wasm_triggers_sdk::__bindings",
         runtime_path: "::wasm_triggers_sdk::__wit_bindgen::rt",
         // `call` borrows its arguments: no copy before the host reads them.
@@ -102,7 +102,7 @@ pub use wit_bindgen as __wit_bindgen;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::trigger::{describe, on_fired, run};
+    pub use crate::trigger::{describe, describe_triggers, on_fired, run};
 }
 
 /// Declares the library this crate builds: its name and its triggers.
@@ -142,6 +142,10 @@ macro_rules! library {
                 $crate::__private::describe(__wasm_triggers_library())
             }
 
+            fn describe_triggers() -> ::std::vec::Vec<::std::string::String> {
+                $crate::__private::describe_triggers(__wasm_triggers_library())
+            }
+
             fn on_fired(
                 trigger: u32,
                 event: $crate::__bindings::redis::triggers::types::Event,
@@ -158,6 +162,6 @@ macro_rules! library {
             }
         }
 
-        $crate::__bindings::__export_trigger_library!(__WasmTriggersLibrary);
+        $crate::__bindings::__export_sdk_library!(__WasmTriggersLibrary);
     };
 }

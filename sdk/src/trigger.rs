@@ -85,6 +85,7 @@ type OnFiredFn = Box<dyn Fn(&Event) -> Result<Option<Vec<u8>>> + Send + Sync>;
 /// ```
 pub struct Trigger {
     name: String,
+    description: String,
     prefix: Vec<u8>,
     events: Vec<String>,
     on_fired: Option<OnFiredFn>,
@@ -97,11 +98,24 @@ impl Trigger {
     pub fn new(name: impl Into<String>) -> Self {
         Trigger {
             name: name.into(),
+            description: String::new(),
             prefix: Vec::new(),
             events: Vec::new(),
             on_fired: None,
             run: None,
         }
+    }
+
+    /// What the trigger does, in a sentence, shown by `TRIGGER LIST`.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Trigger;
+    ///
+    /// let trigger = Trigger::new("stamp").description("Sets __last_updated__ on every hash that changes");
+    /// ```
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
     }
 
     /// Fire only on keys that start with these bytes.
@@ -278,6 +292,15 @@ pub fn describe(library: &Library) -> types::LibraryInfo {
             })
             .collect(),
     }
+}
+
+pub fn describe_triggers(library: &Library) -> Vec<String> {
+    install_panic_hook();
+    library
+        .triggers
+        .iter()
+        .map(|t| t.description.clone())
+        .collect()
 }
 
 pub fn on_fired(

@@ -158,13 +158,17 @@ on_all_servers!(fn list_in_resp2_and_resp3(server) {
     assert_eq!(library["code"], Value::BulkString(code.clone()));
     let trigger = as_map(&array(&library["triggers"])[0]);
     for field in [
-        "name", "prefix", "events", "num_triggered", "num_finished", "num_success",
+        "name", "description", "prefix", "events", "num_triggered", "num_finished", "num_success",
         "num_failed", "last_error", "last_execution_time_us", "total_execution_time_us",
         "avg_execution_time_us",
     ] {
         assert!(trigger.contains_key(field), "{field} missing from {trigger:?}");
     }
     assert_eq!(text(&trigger["name"]), "consumer");
+    assert_eq!(
+        text(&trigger["description"]),
+        "Counts each name a hash's `name` field is set to, in name_<name>"
+    );
     assert_eq!(trigger["last_error"], Value::Nil);
 
     // RESP3: maps.
@@ -268,5 +272,22 @@ on_all_servers!(fn libraries_switch_to_optimized_code(server) {
     load(&mut con, "expired_orders");
     eventually("an idle library's switch to optimized code", || {
         code_tier(&mut con, "expired_orders") == "optimized"
+    });
+});
+
+// A library built before the SDK described its triggers (it lacks the
+// optional `describe-triggers` export) still loads and fires, with empty
+// descriptions.
+on_all_servers!(fn libraries_without_descriptions_still_load(server) {
+    let mut con = server.connect();
+    let old = std::fs::read(repo_root().join("tests/fixtures/expired_orders_without_descriptions.wasm"))
+        .expect("the fixture");
+    let name: String = redis::cmd("TRIGGER").arg("LOAD").arg(old).query(&mut con).expect("TRIGGER LOAD");
+    assert_eq!(name, "expired_orders");
+    let stats = trigger_stats(&mut con, "expired_orders", "order_expired");
+    assert_eq!(text(&stats["description"]), "");
+    let _: String = query(&mut con, &["SET", "checkout:1", "cart", "PX", "10"]);
+    eventually("the expiry recorded", || {
+        int(&trigger_stats(&mut server.connect(), "expired_orders", "order_expired")["num_success"]) == 1
     });
 });

@@ -35,6 +35,7 @@ library! {
     name: "expired_orders",
     triggers: [
         Trigger::new("order_expired")
+            .description("Appends each expired checkout order to the outbox, with its id")
             .prefix(PREFIX)
             .events(["expired"])
             .run(record_expiry),

@@ -35,7 +35,10 @@ library! {
     name: "last_updated",
     triggers: [
         // Every key; hash events only, filtered by Redis before any Wasm runs.
-        Trigger::new("consumer").events(["@hash"]).run(stamp),
+        Trigger::new("consumer")
+            .description("Sets __last_updated__ to the server's time on every hash that changes")
+            .events(["@hash"])
+            .run(stamp),
     ],
 }
 

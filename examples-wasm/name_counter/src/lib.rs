@@ -36,6 +36,7 @@ library! {
     name: "name_counter",
     triggers: [
         Trigger::new("consumer")
+            .description("Counts each name a hash's `name` field is set to, in name_<name>")
             .events(["@hash"])
             .on_fired(read_name)
             .run(count_name),

@@ -84,9 +84,11 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
 
 fn reply_trigger(reply: &Reply, trigger: &Trigger, options: &ListOptions) {
     let stats = trigger.stats.snapshot();
-    reply.map(if options.verbose { 13 } else { 12 });
+    reply.map(if options.verbose { 14 } else { 13 });
     reply.field("name");
     reply.bulk(trigger.name.as_bytes());
+    reply.field("description");
+    reply.bulk(trigger.description.as_bytes());
     reply.field("prefix");
     reply.bulk(&trigger.prefix);
     reply.field("events");

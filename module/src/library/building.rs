@@ -17,6 +17,8 @@ use crate::wasm::{self, code_cache, CompiledLibrary, LibraryInfo, LibraryInstanc
 
 /// Longest library or trigger name.
 pub(super) const MAX_NAME_LEN: usize = 128;
+/// Longest trigger description, in bytes.
+const MAX_DESCRIPTION_LEN: usize = 1024;
 
 pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -27,6 +29,7 @@ pub(super) fn valid_name(name: &str) -> bool {
 /// Turns what `describe` returned into triggers, or says what is wrong.
 fn validate(
     info: LibraryInfo,
+    descriptions: Vec<String>,
     previous: Option<&Library>,
     names: EventNames,
 ) -> Result<(String, Vec<Trigger>), String> {
@@ -39,6 +42,16 @@ fn validate(
     if info.triggers.is_empty() {
         return Err(format!("library '{}' declares no trigger", info.name));
     }
+    // Libraries built before descriptions existed have none.
+    if !descriptions.is_empty() && descriptions.len() != info.triggers.len() {
+        return Err(format!(
+            "library '{}' describes {} triggers but declares {}",
+            info.name,
+            descriptions.len(),
+            info.triggers.len()
+        ));
+    }
+    let mut descriptions = descriptions.into_iter();
     let mut seen = HashSet::new();
     let mut triggers = Vec::with_capacity(info.triggers.len());
     for (index, t) in info.triggers.into_iter().enumerate() {
@@ -60,6 +73,13 @@ fn validate(
             check_known(&t.events).map_err(in_trigger)?;
         }
         let filter = EventFilter::parse(&t.events).map_err(in_trigger)?;
+        let description = descriptions.next().unwrap_or_default();
+        if description.len() > MAX_DESCRIPTION_LEN {
+            return Err(in_trigger(format!(
+                "the description is {} bytes, over {MAX_DESCRIPTION_LEN}",
+                description.len()
+            )));
+        }
         // A trigger that survives an upgrade keeps its statistics.
         let stats = previous
             .and_then(|old| old.triggers.iter().find(|o| o.name == t.name))
@@ -67,6 +87,7 @@ fn validate(
             .unwrap_or_default();
         triggers.push(Trigger {
             name: t.name,
+            description,
             index: index as u32,
             prefix: t.prefix,
             events: t.events,
@@ -108,6 +129,7 @@ pub fn check(
 ) -> Result<Checked, String> {
     let mut instance = LibraryInstance::new(compiled, "(loading)")?;
     let info = instance.describe()?;
+    let descriptions = instance.describe_triggers()?;
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {
         return Err(format!(
@@ -115,7 +137,7 @@ pub fn check(
             info.name
         ));
     }
-    let (name, triggers) = validate(info, previous.as_deref(), names)?;
+    let (name, triggers) = validate(info, descriptions, previous.as_deref(), names)?;
     Ok(Checked {
         name,
         triggers,

@@ -57,6 +57,9 @@ pub struct Library {
 /// One trigger of a library, as it declared itself in `describe`.
 pub struct Trigger {
     pub name: String,
+    /// What the trigger does, as the library says (`TRIGGER LIST`); empty
+    /// for libraries built before descriptions existed.
+    pub description: String,
     /// Position in the library's `describe` list: what the guest is called with.
     pub index: u32,
     pub prefix: Vec<u8>,

@@ -4,6 +4,7 @@
 
 use std::sync::mpsc::TryRecvError;
 
+use wasmtime::component::Instance;
 use wasmtime::Store;
 
 use super::bindings::{Event, LibraryInfo, TriggerLibrary};
@@ -38,6 +39,9 @@ pub struct LibraryInstance {
     compiled: CompiledLibrary,
     store: Store<HostState>,
     bindings: TriggerLibrary,
+    /// The instance itself, for the exports `trigger-library` does not
+    /// have (`sdk-library`'s `describe-triggers`).
+    instance: Instance,
     /// How many times the instance was rebuilt after a trap.
     pub rebuilds: u64,
     /// Cranelift's code for this library, while it is being compiled.
@@ -49,15 +53,18 @@ pub struct LibraryInstance {
 fn instantiate(
     compiled: &CompiledLibrary,
     identity: Identity,
-) -> Result<(Store<HostState>, TriggerLibrary), String> {
+) -> Result<(Store<HostState>, TriggerLibrary, Instance), String> {
     let mut store = new_store(compiled.engine, identity);
     set_deadline(&mut store, CallLimit::full());
     let _running = GuestCall::start();
-    let bindings = compiled
+    let instance = compiled
         .pre
+        .instance_pre()
         .instantiate(&mut store)
         .map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
-    Ok((store, bindings))
+    let bindings = TriggerLibrary::new(&mut store, &instance)
+        .map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
+    Ok((store, bindings, instance))
 }
 
 impl LibraryInstance {
@@ -67,11 +74,12 @@ impl LibraryInstance {
             library: library.to_owned(),
             ..Identity::default()
         };
-        let (store, bindings) = instantiate(&compiled, identity)?;
+        let (store, bindings, instance) = instantiate(&compiled, identity)?;
         Ok(LibraryInstance {
             compiled,
             store,
             bindings,
+            instance,
             rebuilds: 0,
             optimization: None,
         })
@@ -109,10 +117,11 @@ impl LibraryInstance {
         let identity = self.identity();
         let library = identity.library.clone();
         let switched = compiled.and_then(|compiled| {
-            let (store, bindings) = instantiate(&compiled, identity)?;
+            let (store, bindings, instance) = instantiate(&compiled, identity)?;
             self.compiled = compiled;
             self.store = store;
             self.bindings = bindings;
+            self.instance = instance;
             Ok(())
         });
         if let Err(e) = switched {
@@ -149,6 +158,23 @@ impl LibraryInstance {
         let result = self.bindings.call_describe(&mut self.store);
         self.leave(running);
         result.map_err(|e| self.explain_trap("describe", e))
+    }
+
+    /// Calls `describe-triggers` if the library has it (the SDK's libraries
+    /// do; those built before it do not: no descriptions then).
+    pub fn describe_triggers(&mut self) -> Result<Vec<String>, String> {
+        let Ok(func) = self
+            .instance
+            .get_typed_func::<(), (Vec<String>,)>(&mut self.store, "describe-triggers")
+        else {
+            return Ok(Vec::new());
+        };
+        let running = self.enter(RedisCtx::null(), CallMode::ReadOnly, CallLimit::full());
+        let result = func
+            .call(&mut self.store, ())
+            .map(|(descriptions,)| descriptions);
+        self.leave(running);
+        result.map_err(|e| self.explain_trap("describe-triggers", e))
     }
 
     /// Whether the library's owner may read `key` (its ACL key patterns):
@@ -272,9 +298,10 @@ impl LibraryInstance {
     fn trapped(&mut self, export: &str, trap: wasmtime::Error) -> CallError {
         let mut message = self.explain_trap(export, trap);
         match instantiate(&self.compiled, self.identity()) {
-            Ok((store, bindings)) => {
+            Ok((store, bindings, instance)) => {
                 self.store = store;
                 self.bindings = bindings;
+                self.instance = instance;
                 self.rebuilds += 1;
             }
             Err(e) => message.push_str(&format!("; the instance could not be rebuilt: {e}")),
