@@ -24,6 +24,9 @@ cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 (cd tests/guests && cargo clippy --release --quiet -- -D warnings)
 (cd bench/guests && cargo clippy --release --quiet -- -D warnings)
 
+step "cargo doc -D warnings (the SDK and the harness)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p wasm-triggers-sdk -p wasm-triggers-harness
+
 version() { "$ROOT/.cache/$1/bin/$2" --version | cut -d' ' -f3 | cut -d= -f2; }
 step "tests: unit, doc and integration (Redis $(version redis-8 redis-server), Valkey $(version valkey-8 valkey-server), Valkey $(version valkey-9 valkey-server))"
 LOG="$(mktemp)"

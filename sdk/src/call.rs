@@ -62,6 +62,14 @@ pub fn call_as<T: FromValue>(command: &str, args: impl IntoArgs) -> Result<T> {
 ///
 /// Strings and bytes are passed as they are, without a copy; numbers are
 /// written in decimal.
+///
+/// ```
+/// use wasm_triggers_sdk::Arg;
+///
+/// assert_eq!(&*"key".as_arg(), b"key");
+/// assert_eq!(&*42i64.as_arg(), b"42");
+/// assert_eq!(&*vec![0xffu8].as_arg(), [0xff]);
+/// ```
 pub trait Arg {
     /// The argument as Redis receives it.
     fn as_arg(&self) -> Cow<'_, [u8]>;
@@ -116,6 +124,14 @@ macro_rules! number_args {
 number_args!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
 
 /// The arguments of a command: see [`call`].
+///
+/// ```
+/// use wasm_triggers_sdk::IntoArgs;
+///
+/// let count = ("user:1", 7, b"\x00".as_slice()).with_args(|args| args.len());
+/// assert_eq!(count, 3);
+/// assert_eq!(().with_args(|args| args.len()), 0);
+/// ```
 pub trait IntoArgs {
     /// Calls `f` with the arguments as Redis receives them.
     fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R;

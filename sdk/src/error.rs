@@ -24,10 +24,26 @@ pub struct Error {
 }
 
 /// `Result<T, Error>`.
+///
+/// ```
+/// use wasm_triggers_sdk::{Error, Result};
+///
+/// fn check(count: i64) -> Result<i64> {
+///     if count < 0 { Err(Error::new("negative count")) } else { Ok(count) }
+/// }
+/// assert!(check(-1).is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// An error with this message.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Error;
+    ///
+    /// let error = Error::new(format!("no cart in {}", "order:42"));
+    /// assert_eq!(error.to_string(), "no cart in order:42");
+    /// ```
     pub fn new(message: impl Into<String>) -> Self {
         Error {
             message: message.into(),
@@ -35,6 +51,12 @@ impl Error {
     }
 
     /// The message, as it will appear in `last_error`.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Error;
+    ///
+    /// assert_eq!(Error::new("stale").message(), "stale");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }

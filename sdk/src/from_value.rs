@@ -52,6 +52,14 @@ pub trait FromValue: Sized {
 impl Value {
     /// Converts the reply into `T`, or says why it does not fit (see
     /// [`FromValue`]).
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// let count: i64 = Value::Int(3).into_typed().unwrap();
+    /// assert_eq!(count, 3);
+    /// assert!(Value::Nil.into_typed::<String>().is_err());
+    /// ```
     pub fn into_typed<T: FromValue>(self) -> Result<T> {
         T::from_value(self)
     }

@@ -67,6 +67,7 @@ extern crate self as wasm_triggers_sdk;
 
 mod call;
 mod error;
+mod exports;
 mod from_value;
 pub mod log;
 pub mod outbox;
@@ -102,7 +103,7 @@ pub use wit_bindgen as __wit_bindgen;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::trigger::{describe, describe_triggers, on_fired, run};
+    pub use crate::exports::{describe, describe_triggers, on_fired, run};
 }
 
 /// Declares the library this crate builds: its name and its triggers.

@@ -20,6 +20,15 @@ use crate::{Error, Event, Result};
 /// Field names may not be `db`, `event`, `key`, `time` or `source`, the
 /// entry's own. It fails, writing nothing, when the stream is full of
 /// entries consumers have not acknowledged.
+///
+/// ```no_run
+/// use wasm_triggers_sdk::{outbox, Event, Result, Trigger};
+///
+/// let trigger = Trigger::new("orders").prefix("order:").events(["expired"]).run(|event: &Event| -> Result<()> {
+///     let id = event.key_str().unwrap_or_default().trim_start_matches("order:");
+///     outbox::append(event, &[("order", id.as_bytes())])
+/// });
+/// ```
 pub fn append(event: &Event, fields: &[(&str, &[u8])]) -> Result<()> {
     let event = types::Event {
         name: event.name().to_owned(),

@@ -1,12 +1,17 @@
-use std::sync::Once;
-
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::__bindings::redis::triggers::{host, types};
+use crate::__bindings::redis::triggers::types;
 use crate::Result;
 
 /// The keyspace event that fired a trigger.
+///
+/// ```
+/// use wasm_triggers_sdk::Event;
+///
+/// let event = Event::new("hset", "user:1", 0);
+/// assert_eq!((event.name(), event.key(), event.db()), ("hset", &b"user:1"[..], 0));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     name: String,
@@ -16,6 +21,16 @@ pub struct Event {
 
 impl Event {
     /// An event, as Redis would send it. Useful to unit-test a trigger's logic.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Event;
+    ///
+    /// // A unit test of a trigger's logic that reads only the event.
+    /// fn is_order(event: &Event) -> bool {
+    ///     event.key().starts_with(b"order:")
+    /// }
+    /// assert!(is_order(&Event::new("expired", "order:42", 0)));
+    /// ```
     pub fn new(name: impl Into<String>, key: impl Into<Vec<u8>>, db: i32) -> Self {
         Event {
             name: name.into(),
@@ -25,11 +40,23 @@ impl Event {
     }
 
     /// The event's name, for example `hset`, `del` or `expired`.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Event;
+    ///
+    /// assert_eq!(Event::new("expired", "order:42", 0).name(), "expired");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The key, as bytes: keys need not be UTF-8.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Event;
+    ///
+    /// assert_eq!(Event::new("set", b"\xffbin".to_vec(), 0).key(), b"\xffbin");
+    /// ```
     pub fn key(&self) -> &[u8] {
         &self.key
     }
@@ -47,6 +74,12 @@ impl Event {
     }
 
     /// The logical database of the key.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Event;
+    ///
+    /// assert_eq!(Event::new("set", "k", 3).db(), 3);
+    /// ```
     pub fn db(&self) -> i32 {
         self.db
     }
@@ -84,17 +117,23 @@ type OnFiredFn = Box<dyn Fn(&Event) -> Result<Option<Vec<u8>>> + Send + Sync>;
 ///     });
 /// ```
 pub struct Trigger {
-    name: String,
-    description: String,
-    prefix: Vec<u8>,
-    events: Vec<String>,
-    on_fired: Option<OnFiredFn>,
-    run: Option<RunFn>,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) prefix: Vec<u8>,
+    pub(crate) events: Vec<String>,
+    pub(crate) on_fired: Option<OnFiredFn>,
+    pub(crate) run: Option<RunFn>,
 }
 
 impl Trigger {
     /// A trigger named `name` (made of `[A-Za-z0-9_]`), on every key and
     /// every event until narrowed.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::{Event, Result, Trigger};
+    ///
+    /// let trigger = Trigger::new("audit").run(|_event: &Event| -> Result<()> { Ok(()) });
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         Trigger {
             name: name.into(),
@@ -119,6 +158,13 @@ impl Trigger {
     }
 
     /// Fire only on keys that start with these bytes.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Trigger;
+    ///
+    /// let users = Trigger::new("users").prefix("user:");
+    /// let binary = Trigger::new("binary").prefix(b"\xff\x00");
+    /// ```
     pub fn prefix(mut self, prefix: impl AsRef<[u8]>) -> Self {
         self.prefix = prefix.as_ref().to_vec();
         self
@@ -129,6 +175,14 @@ impl Trigger {
     /// `"@generic"`, `"@new"` or `"@keymiss"`. Without this call, every
     /// event of `"@all"`. `TRIGGER LOAD` refuses a name no server raises
     /// (`"exipred"`), with a hint.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Trigger;
+    ///
+    /// let expiries = Trigger::new("expiries").events(["expired", "evicted"]);
+    /// let hashes = Trigger::new("hashes").events(["@hash"]);
+    /// let misses = Trigger::new("misses").prefix("cache:").events(["keymiss"]);
+    /// ```
     pub fn events<S: AsRef<str>>(mut self, events: impl IntoIterator<Item = S>) -> Self {
         self.events = events.into_iter().map(|e| e.as_ref().to_owned()).collect();
         self
@@ -136,6 +190,16 @@ impl Trigger {
 
     /// The trigger's code, run atomically with the command that fired the
     /// event, where it may write.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_sdk::{call, Event, Result, Trigger};
+    ///
+    /// fn count(event: &Event) -> Result<()> {
+    ///     call("INCR", [format!("count:{}", event.name())])?;
+    ///     Ok(())
+    /// }
+    /// let trigger = Trigger::new("counter").run(count);
+    /// ```
     pub fn run(mut self, run: impl Fn(&Event) -> Result<()> + Send + Sync + 'static) -> Self {
         self.run = Some(Box::new(move |event, _payload| run(event)));
         self
@@ -178,6 +242,15 @@ impl Trigger {
 
 /// A trigger with an `on_fired` step whose payload is a `P`; finish it with
 /// [`OnFired::run`].
+///
+/// ```no_run
+/// use wasm_triggers_sdk::{call_as, Event, OnFired, Result, Trigger};
+///
+/// let step: OnFired<i64> = Trigger::new("sizes").on_fired(|event: &Event| -> Result<Option<i64>> {
+///     Ok(Some(call_as("HLEN", [event.key()])?))
+/// });
+/// let trigger: Trigger = step.run(|_event: &Event, fields: i64| -> Result<()> { Ok(()) });
+/// ```
 pub struct OnFired<P> {
     trigger: Trigger,
     #[allow(clippy::type_complexity)]
@@ -187,6 +260,17 @@ pub struct OnFired<P> {
 impl<P: Serialize + DeserializeOwned + 'static> OnFired<P> {
     /// The trigger's code, run atomically with the command that fired the
     /// event, with the payload `on_fired` returned.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_sdk::{call, call_as, Event, Result, Trigger};
+    ///
+    /// let trigger = Trigger::new("moves")
+    ///     .on_fired(|event: &Event| -> Result<Option<String>> { call_as("GET", [event.key()]) })
+    ///     .run(|event: &Event, before: String| -> Result<()> {
+    ///         call("SET", (format!("previous:{}", event.key_str().unwrap_or("?")), before))?;
+    ///         Ok(())
+    ///     });
+    /// ```
     pub fn run(self, run: impl Fn(&Event, P) -> Result<()> + Send + Sync + 'static) -> Trigger {
         let OnFired {
             mut trigger,
@@ -209,9 +293,19 @@ impl<P: Serialize + DeserializeOwned + 'static> OnFired<P> {
 }
 
 /// A library of triggers; made by [`library!`](crate::library).
+///
+/// ```no_run
+/// use wasm_triggers_sdk::{library, Event, Result, Trigger};
+///
+/// // The macro makes the crate's one Library.
+/// library! {
+///     name: "shop",
+///     triggers: [Trigger::new("orders").prefix("order:").run(|_: &Event| -> Result<()> { Ok(()) })],
+/// }
+/// ```
 pub struct Library {
-    name: String,
-    triggers: Vec<Trigger>,
+    pub(crate) name: String,
+    pub(crate) triggers: Vec<Trigger>,
 }
 
 impl Library {
@@ -223,137 +317,9 @@ impl Library {
         }
     }
 
-    fn trigger(&self, index: u32) -> std::result::Result<&Trigger, String> {
+    pub(crate) fn trigger(&self, index: u32) -> std::result::Result<&Trigger, String> {
         self.triggers
             .get(index as usize)
             .ok_or_else(|| format!("no trigger number {index} in library '{}'", self.name))
-    }
-}
-
-/// Reports panics to the host before the guest aborts, so that the panic
-/// message becomes the trigger's `last_error`: `panicked at
-/// <crate>/src/<file>:<line>:<column>:` and the message, without the
-/// directories of the machine that built the library.
-fn install_panic_hook() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            let message = match info.location() {
-                Some(at) => format!(
-                    "panicked at {}:{}:{}:\n{}",
-                    short_path(at.file()),
-                    at.line(),
-                    at.column(),
-                    info.payload_as_str().unwrap_or("Box<dyn Any>")
-                ),
-                None => info.to_string(),
-            };
-            host::report_panic(&message)
-        }));
-    });
-}
-
-/// A source path from the crate's directory on: `/home/me/shop/src/lib.rs`
-/// gives `shop/src/lib.rs`, `~/.cargo/registry/…/serde-1.0.0/src/de.rs`
-/// gives `serde-1.0.0/src/de.rs`; a relative path (a crate of the
-/// workspace being built) stays as it is.
-fn short_path(file: &str) -> &str {
-    let file_start = |i: usize| file[..i].rfind(['/', '\\']).map_or(0, |j| j + 1);
-    if file.starts_with("src/") || file.starts_with("src\\") {
-        return file;
-    }
-    match file.rfind("/src/").or_else(|| file.rfind("\\src\\")) {
-        Some(src) => &file[file_start(src)..],
-        None => &file[file_start(file.len())..],
-    }
-}
-
-pub fn describe(library: &Library) -> types::LibraryInfo {
-    install_panic_hook();
-    // A trigger without code is a mistake in the library: refuse to load it.
-    for trigger in &library.triggers {
-        if trigger.run.is_none() {
-            panic!(
-                "trigger '{}' has no run function: finish it with .run(...)",
-                trigger.name
-            );
-        }
-    }
-    types::LibraryInfo {
-        name: library.name.clone(),
-        triggers: library
-            .triggers
-            .iter()
-            .map(|t| types::TriggerInfo {
-                name: t.name.clone(),
-                prefix: t.prefix.clone(),
-                events: t.events.clone(),
-                has_on_fired: t.on_fired.is_some(),
-            })
-            .collect(),
-    }
-}
-
-pub fn describe_triggers(library: &Library) -> Vec<String> {
-    install_panic_hook();
-    library
-        .triggers
-        .iter()
-        .map(|t| t.description.clone())
-        .collect()
-}
-
-pub fn on_fired(
-    library: &Library,
-    trigger: u32,
-    event: types::Event,
-) -> std::result::Result<Option<Vec<u8>>, String> {
-    install_panic_hook();
-    let trigger = library.trigger(trigger)?;
-    let event = Event::from(event);
-    match &trigger.on_fired {
-        Some(on_fired) => on_fired(&event).map_err(String::from),
-        // Without on_fired, run is called directly; answer as if it had
-        // asked for run anyway.
-        None => Ok(Some(Vec::new())),
-    }
-}
-
-pub fn run(
-    library: &Library,
-    trigger: u32,
-    event: types::Event,
-    payload: Option<Vec<u8>>,
-) -> std::result::Result<(), String> {
-    install_panic_hook();
-    let trigger = library.trigger(trigger)?;
-    let event = Event::from(event);
-    match &trigger.run {
-        Some(run) => run(&event, payload.as_deref()).map_err(String::from),
-        None => Err(format!(
-            "trigger '{}' has no run function: finish it with .run(...)",
-            trigger.name
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_path;
-
-    #[test]
-    fn panic_paths_start_at_the_crate() {
-        assert_eq!(short_path("/home/me/shop/src/lib.rs"), "shop/src/lib.rs");
-        assert_eq!(
-            short_path("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.0/src/de/mod.rs"),
-            "serde-1.0.0/src/de/mod.rs"
-        );
-        assert_eq!(
-            short_path("last_updated/src/lib.rs"),
-            "last_updated/src/lib.rs"
-        );
-        assert_eq!(short_path("src/lib.rs"), "src/lib.rs");
-        assert_eq!(short_path("/tmp/build/generated.rs"), "generated.rs");
-        assert_eq!(short_path(r"C:\work\shop\src\lib.rs"), r"shop\src\lib.rs");
     }
 }

@@ -42,11 +42,26 @@ pub enum Value {
 
 impl Value {
     /// Whether this is nil.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert!(Value::Nil.is_nil());
+    /// assert!(!Value::Int(0).is_nil());
+    /// ```
     pub fn is_nil(&self) -> bool {
         matches!(self, Value::Nil)
     }
 
     /// The integer, also parsed from a string reply such as `TIME`'s.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Int(7).as_int(), Some(7));
+    /// assert_eq!(Value::Bytes(b"42".to_vec()).as_int(), Some(42));
+    /// assert_eq!(Value::Nil.as_int(), None);
+    /// ```
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -56,6 +71,13 @@ impl Value {
     }
 
     /// The double, also parsed from a string or an integer reply.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Double(0.5).as_double(), Some(0.5));
+    /// assert_eq!(Value::Bytes(b"1.5".to_vec()).as_double(), Some(1.5));
+    /// ```
     pub fn as_double(&self) -> Option<f64> {
         match self {
             Value::Double(d) => Some(*d),
@@ -66,6 +88,13 @@ impl Value {
     }
 
     /// The boolean.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Bool(true).as_bool(), Some(true));
+    /// assert_eq!(Value::Int(1).as_bool(), None);
+    /// ```
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -74,6 +103,13 @@ impl Value {
     }
 
     /// The bytes of a string reply.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Bytes(b"\xff".to_vec()).as_bytes(), Some(&b"\xff"[..]));
+    /// assert_eq!(Value::Int(1).as_bytes(), None);
+    /// ```
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Bytes(b) => Some(b),
@@ -82,11 +118,24 @@ impl Value {
     }
 
     /// The text of a string reply, if it is UTF-8.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Bytes(b"tom".to_vec()).as_str(), Some("tom"));
+    /// assert_eq!(Value::Bytes(b"\xff".to_vec()).as_str(), None);
+    /// ```
     pub fn as_str(&self) -> Option<&str> {
         std::str::from_utf8(self.as_bytes()?).ok()
     }
 
     /// The bytes of a string reply, without copying.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Bytes(b"raw".to_vec()).into_bytes(), Some(b"raw".to_vec()));
+    /// ```
     pub fn into_bytes(self) -> Option<Vec<u8>> {
         match self {
             Value::Bytes(b) => Some(b),
@@ -95,11 +144,24 @@ impl Value {
     }
 
     /// The text of a string reply, if it is UTF-8, without copying.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// assert_eq!(Value::Bytes(b"tom".to_vec()).into_string(), Some("tom".to_string()));
+    /// ```
     pub fn into_string(self) -> Option<String> {
         String::from_utf8(self.into_bytes()?).ok()
     }
 
     /// The elements of an array or a set.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// let reply = Value::Set(vec![Value::Int(1), Value::Int(2)]);
+    /// assert_eq!(reply.as_array().map(|items| items.len()), Some(2));
+    /// ```
     pub fn as_array(&self) -> Option<&[Value]> {
         match self {
             Value::Array(items) | Value::Set(items) => Some(items),
@@ -108,11 +170,26 @@ impl Value {
     }
 
     /// The element at `index` of an array or a set.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// let time = Value::Array(vec![Value::Bytes(b"1700000000".to_vec()), Value::Bytes(b"5".to_vec())]);
+    /// assert_eq!(time.at(1).and_then(Value::as_int), Some(5));
+    /// assert_eq!(time.at(2), None);
+    /// ```
     pub fn at(&self, index: usize) -> Option<&Value> {
         self.as_array()?.get(index)
     }
 
     /// The entries of a map.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// let hash = Value::Map(vec![(Value::Bytes(b"f".to_vec()), Value::Int(1))]);
+    /// assert_eq!(hash.as_map().map(|entries| entries.len()), Some(1));
+    /// ```
     pub fn as_map(&self) -> Option<&[(Value, Value)]> {
         match self {
             Value::Map(entries) => Some(entries),
@@ -121,6 +198,14 @@ impl Value {
     }
 
     /// The value of a map entry whose key is the string `key`.
+    ///
+    /// ```
+    /// use wasm_triggers_sdk::Value;
+    ///
+    /// let hash = Value::Map(vec![(Value::Bytes(b"name".to_vec()), Value::Bytes(b"tom".to_vec()))]);
+    /// assert_eq!(hash.get("name").and_then(Value::as_str), Some("tom"));
+    /// assert_eq!(hash.get("age"), None);
+    /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&Value> {
         let key = key.as_ref();
         self.as_map()?
