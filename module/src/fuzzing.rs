@@ -33,7 +33,8 @@ pub fn set_up() -> Result<(), String> {
 pub fn check_library(bytes: &[u8]) -> Result<String, String> {
     set_up()?;
     let compiled = wasm::compile(bytes)?;
-    library::check(compiled, false, library::EventNames::Known).map(|checked| summary(&checked))
+    library::check(compiled, false, "{}", library::EventNames::Known)
+        .map(|checked| summary(&checked))
 }
 
 /// [`check_library`] with the code Cranelift compiles in the background
@@ -45,7 +46,8 @@ pub fn check_library_optimized(bytes: &[u8]) -> Result<String, String> {
     // That code went into the in-memory cache; no library is loaded here,
     // so this empties it (and writes nothing).
     code_cache::retain(&[], false);
-    library::check(compiled?, false, library::EventNames::Known).map(|checked| summary(&checked))
+    library::check(compiled?, false, "{}", library::EventNames::Known)
+        .map(|checked| summary(&checked))
 }
 
 /// The library's name and its triggers, as `describe` declared them.

@@ -29,19 +29,25 @@ pub fn propagate(
 ) {
     let version = version.to_string();
     let command = match change {
-        Change::Load { .. } | Change::Delete { .. } => c"TRIGGER",
+        Change::Load(..) | Change::Delete { .. } => c"TRIGGER",
         Change::AddRule { .. } | Change::DeleteRule { .. } => c"OUTBOX",
     };
     let args: Vec<&[u8]> = match change {
-        Change::Load { owner, code } => vec![
-            b"LOAD",
-            b"REPLACE",
-            b"OWNER",
-            owner.as_bytes(),
-            b"VERSION",
-            version.as_bytes(),
-            code,
-        ],
+        Change::Load(saved) => {
+            let mut args: Vec<&[u8]> = vec![
+                b"LOAD",
+                b"REPLACE",
+                b"OWNER",
+                saved.owner.as_bytes(),
+                b"VERSION",
+                version.as_bytes(),
+            ];
+            if !saved.config.is_empty() {
+                args.extend([&b"CONFIG"[..], saved.config.as_bytes()]);
+            }
+            args.push(&saved.code);
+            args
+        }
         Change::Delete { name } | Change::DeleteRule { name } => {
             vec![b"DELETE", b"VERSION", version.as_bytes(), name.as_bytes()]
         }

@@ -11,7 +11,7 @@ use crate::{Event, Library};
 /// message becomes the trigger's `last_error`: `panicked at
 /// <crate>/src/<file>:<line>:<column>:` and the message, without the
 /// directories of the machine that built the library.
-fn install_panic_hook() {
+pub fn install_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {

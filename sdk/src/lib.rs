@@ -66,6 +66,7 @@
 extern crate self as wasm_triggers_sdk;
 
 mod call;
+mod config;
 mod error;
 mod exports;
 mod from_value;
@@ -76,6 +77,7 @@ mod trigger;
 mod value;
 
 pub use call::{call, call_as, Arg, IntoArgs};
+pub use config::{config, config_json};
 pub use error::{Error, Result};
 pub use from_value::FromValue;
 pub use trigger::{Event, Library, OnFired, Trigger};
@@ -103,7 +105,7 @@ pub use wit_bindgen as __wit_bindgen;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::exports::{describe, describe_triggers, on_fired, run};
+    pub use crate::exports::{describe, describe_triggers, install_panic_hook, on_fired, run};
 }
 
 /// Declares the library this crate builds: its name and its triggers.
@@ -140,6 +142,9 @@ macro_rules! library {
 
         impl $crate::__bindings::Guest for __WasmTriggersLibrary {
             fn describe() -> $crate::__bindings::redis::triggers::types::LibraryInfo {
+                // Before the library is made: its triggers may read the
+                // configuration, and a panic there must be reported.
+                $crate::__private::install_panic_hook();
                 $crate::__private::describe(__wasm_triggers_library())
             }
 

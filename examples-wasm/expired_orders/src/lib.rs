@@ -13,6 +13,10 @@
 //! Only expiries fire it: a `DEL` of an order is a cancellation, not an
 //! expiry.
 //!
+//! The prefix of order keys is `checkout:` unless the library is loaded
+//! with another: `TRIGGER LOAD CONFIG '{"prefix": "basket:"}' <library>`
+//! (the same build, no rebuild).
+//!
 //! Build and load it (from this folder), either as a wasip2 component:
 //!
 //! ```text
@@ -27,22 +31,42 @@
 //! redis-cli -x TRIGGER LOAD < pkg/expired_orders_bg.wasm
 //! ```
 
-use wasm_triggers_sdk::{library, outbox, Event, Result, Trigger};
+use std::sync::OnceLock;
 
-const PREFIX: &str = "checkout:";
+use serde::Deserialize;
+use wasm_triggers_sdk::{config, library, outbox, Event, Result, Trigger};
+
+/// The library's configuration (`TRIGGER LOAD CONFIG <json>`).
+#[derive(Deserialize)]
+struct Settings {
+    /// The prefix of order keys.
+    #[serde(default = "default_prefix")]
+    prefix: String,
+}
+
+fn default_prefix() -> String {
+    "checkout:".into()
+}
+
+/// Read once, when the library is loaded: a bad configuration fails the
+/// load with serde's message.
+fn settings() -> &'static Settings {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    SETTINGS.get_or_init(|| config().unwrap_or_else(|e| panic!("{e}")))
+}
 
 library! {
     name: "expired_orders",
     triggers: [
         Trigger::new("order_expired")
             .description("Appends each expired checkout order to the outbox, with its id")
-            .prefix(PREFIX)
+            .prefix(&settings().prefix)
             .events(["expired"])
             .run(record_expiry),
     ],
 }
 
 fn record_expiry(event: &Event) -> Result<()> {
-    let id = &event.key()[PREFIX.len()..];
+    let id = &event.key()[settings().prefix.len()..];
     outbox::append(event, &[("order", id)])
 }

@@ -7,7 +7,7 @@ use std::ptr;
 
 use redis_module::raw;
 
-use crate::library::{Change, RuleSpec};
+use crate::library::{Change, RuleSpec, SavedLibrary};
 use crate::server::redis_log;
 
 /// The module's one cluster message type.
@@ -34,12 +34,12 @@ pub(super) enum Message {
     State { version: u64, digest: String },
     /// "Send me your whole set."
     Pull,
-    /// The whole set of the sending node: each library's owner and code,
-    /// and the outbox rules.
+    /// The whole set of the sending node: each library's owner, code and
+    /// configuration, and the outbox rules.
     Set {
         version: u64,
         digest: String,
-        libraries: Vec<(String, Vec<u8>)>,
+        libraries: Vec<SavedLibrary>,
         rules: Vec<RuleSpec>,
     },
 }

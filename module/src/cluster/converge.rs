@@ -43,7 +43,7 @@ pub(super) fn on_pull(ctx: *mut raw::RedisModuleCtx, from: &NodeId) {
     let libraries = library::all()
         .unwrap_or_default()
         .iter()
-        .map(|l| (l.owner.clone(), l.code.clone()))
+        .map(|l| l.saved())
         .collect();
     let rules = library::all_rules()
         .unwrap_or_default()
@@ -65,7 +65,7 @@ pub(super) fn on_set(
     from: &NodeId,
     version: u64,
     digest: String,
-    set: (Vec<(String, Vec<u8>)>, Vec<RuleSpec>),
+    set: (Vec<SavedLibrary>, Vec<RuleSpec>),
 ) {
     LAST_PULL.set(None);
     if is_newer(version, &digest) {
@@ -100,7 +100,7 @@ fn take_set(
     from: &NodeId,
     version: u64,
     digest: String,
-    (libraries, rules): (Vec<(String, Vec<u8>)>, Vec<RuleSpec>),
+    (libraries, rules): (Vec<SavedLibrary>, Vec<RuleSpec>),
 ) {
     let before: Vec<String> = library::all()
         .unwrap_or_default()
@@ -112,13 +112,7 @@ fn take_set(
         .iter()
         .map(|r| r.spec.name.clone())
         .collect();
-    let saved = SavedSet {
-        libraries: libraries
-            .into_iter()
-            .map(|(owner, code)| SavedLibrary { owner, code })
-            .collect(),
-        rules,
-    };
+    let saved = SavedSet { libraries, rules };
     let node = String::from_utf8_lossy(&from[..NODE_ID_LEN]).into_owned();
     if let Err(e) = library::replace_all(saved) {
         redis_log(
@@ -134,10 +128,7 @@ fn take_set(
     library::set_version(version, true);
     let after = library::all().unwrap_or_default();
     for library in &after {
-        let change = Change::Load {
-            owner: library.owner.clone(),
-            code: library.code.clone(),
-        };
+        let change = Change::Load(library.saved());
         propagate(ctx, &change, version, Propagation::AofOnly);
     }
     for name in before

@@ -45,7 +45,7 @@ pub(super) fn list(ctx: &Context, args: &[RedisString]) -> RedisResult {
 }
 
 fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
-    let mut fields = 5;
+    let mut fields = 6;
     if options.verbose {
         fields += 3;
     }
@@ -61,6 +61,8 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
     reply.int(library.code.len() as i64);
     reply.field("digest");
     reply.bulk(library.digest.as_bytes());
+    reply.field("config");
+    reply.bulk(library.config.as_bytes());
     if options.verbose {
         let instance = library.instance.try_borrow();
         reply.field("memory_bytes");

@@ -6,13 +6,14 @@ use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 use super::change::{changed, current_user, from_primary_or_aof, internal_option, version_option};
 use super::err;
 use crate::config;
-use crate::library::{self, Change};
+use crate::library::{self, Change, SavedLibrary};
 use crate::server::redis_log;
 use crate::wasm;
 
-/// `TRIGGER LOAD [REPLACE] <component>`. The primary and the AOF also
-/// pass `OWNER <user>` and `VERSION <n>` (see `replication.rs`); clients
-/// cannot, or they could run code as another user.
+/// `TRIGGER LOAD [REPLACE] [CONFIG <json object>] <component>`. The
+/// primary and the AOF also pass `OWNER <user>` and `VERSION <n>` (see
+/// `replication.rs`); clients cannot, or they could run code as another
+/// user.
 pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
     let Some((code, options)) = args.split_last() else {
         return Err(RedisError::WrongArity);
@@ -20,12 +21,14 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
     let mut replace = false;
     let mut owner = None;
     let mut version = None;
+    let mut config = String::new();
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.to_string_lossy().to_ascii_uppercase().as_str() {
             "REPLACE" => replace = true,
             "OWNER" => owner = Some(internal_option(ctx, "OWNER", options.next())?),
             "VERSION" => version = Some(version_option(ctx, options.next())?),
+            "CONFIG" => config = config_option(options.next())?,
             other => return Err(err(format!("unknown option '{other}'"))),
         }
     }
@@ -57,7 +60,12 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
     } else {
         library::EventNames::Known
     };
-    let name = match library::load(code.clone(), replace, &owner, names) {
+    let saved = SavedLibrary {
+        owner,
+        code,
+        config,
+    };
+    let name = match library::load(saved.clone(), replace, names) {
         Ok(name) => name,
         Err(e) => {
             // Redis drops the error reply of a command from the AOF or the
@@ -71,6 +79,27 @@ pub(super) fn load(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Err(err(e));
         }
     };
-    let change = Change::Load { owner, code };
+    let change = Change::Load(saved);
     changed(ctx, change, version, RedisValue::BulkString(name))
+}
+
+/// The longest configuration, in bytes.
+const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// `CONFIG <json>`: a JSON object, which the library reads with
+/// `host.config`.
+fn config_option(value: Option<&RedisString>) -> Result<String, RedisError> {
+    let value = value.ok_or_else(|| err("CONFIG needs a JSON object"))?;
+    let text = value
+        .try_as_str()
+        .map_err(|_| err("the CONFIG value is not UTF-8 text"))?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(err(format!(
+            "the CONFIG value is {} bytes, over {MAX_CONFIG_BYTES}",
+            text.len()
+        )));
+    }
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        .map_err(|e| err(format!("CONFIG must be a JSON object: {e}")))?;
+    Ok(text.to_owned())
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::event_filter::{check_known, EventFilter};
+use super::loading::SavedLibrary;
 use super::registry::find;
 use super::{Library, Trigger};
 use crate::server::redis_log;
@@ -125,9 +126,10 @@ pub struct Checked {
 pub fn check(
     compiled: CompiledLibrary,
     replace: bool,
+    config: &str,
     names: EventNames,
 ) -> Result<Checked, String> {
-    let mut instance = LibraryInstance::new(compiled, "(loading)")?;
+    let mut instance = LibraryInstance::new(compiled, "(loading)", config)?;
     let info = instance.describe()?;
     let descriptions = instance.describe_triggers()?;
     let previous = find(&info.name)?;
@@ -145,16 +147,20 @@ pub fn check(
     })
 }
 
-/// Compiles and checks `code` ([`check`]) into a library whose calls will
-/// run as the ACL user `owner`; `digest` is the code's. Neither the
-/// registry nor Redis is changed.
+/// Compiles and checks a library's code ([`check`]) into a library whose
+/// calls will run as the ACL user `saved.owner`, with its configuration;
+/// `digest` is the code's. Neither the registry nor Redis is changed.
 pub(super) fn build(
-    code: Vec<u8>,
+    saved: SavedLibrary,
     digest: String,
     replace: bool,
-    owner: &str,
     names: EventNames,
 ) -> Result<Library, String> {
+    let SavedLibrary {
+        owner,
+        code,
+        config,
+    } = saved;
     let started = Instant::now();
     let compiled = wasm::compile(&code)?;
     let compiled_at = started.elapsed();
@@ -162,9 +168,9 @@ pub(super) fn build(
         name,
         triggers,
         mut instance,
-    } = check(compiled, replace, names)?;
+    } = check(compiled, replace, &config, names)?;
     let names = triggers.iter().map(|t| t.name.clone()).collect();
-    instance.set_identity(&name, owner, names);
+    instance.set_identity(&name, &owner, names);
     redis_log(
         "verbose",
         &format!(
@@ -176,8 +182,9 @@ pub(super) fn build(
     );
     Ok(Library {
         name,
-        owner: owner.to_owned(),
+        owner,
         code,
+        config,
         digest,
         triggers,
         instance: RefCell::new(instance),

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use super::building::{digest, EventNames};
-use super::loading;
+use super::loading::{self, SavedLibrary};
 use super::prepare::{after_change, prepare};
 use super::registry::{find, find_rule, BUSY, REGISTRY};
 use super::rules::{Rule, RuleSpec};
@@ -12,22 +12,17 @@ use crate::server;
 
 /// `TRIGGER LOAD [REPLACE]` by the ACL user `owner`: returns the
 /// library's name. With `replace`, loading a library that is already loaded
-/// with the same code and owner changes nothing (a replica or a cluster
-/// node can get the same change twice).
-pub fn load(
-    code: Vec<u8>,
-    replace: bool,
-    owner: &str,
-    names: EventNames,
-) -> Result<String, String> {
+/// with the same code, owner and configuration changes nothing (a replica
+/// or a cluster node can get the same change twice).
+pub fn load(saved: SavedLibrary, replace: bool, names: EventNames) -> Result<String, String> {
     loading::commit_staged();
-    let digest = digest(&code);
+    let digest = digest(&saved.code);
     if replace {
         let same = REGISTRY.with(|r| {
             let r = r.try_borrow().ok()?;
             r.libraries
                 .iter()
-                .find(|l| l.digest == digest && l.owner == owner)
+                .find(|l| l.digest == digest && l.owner == saved.owner && l.config == saved.config)
                 .map(|l| l.name.clone())
         });
         if let Some(name) = same {
@@ -39,7 +34,7 @@ pub fn load(
             return Ok(name);
         }
     }
-    let result = prepare(code, digest, replace, owner, names).and_then(|library| {
+    let result = prepare(saved, digest, replace, names).and_then(|library| {
         let library = Rc::new(library);
         let name = library.name.clone();
         REGISTRY.with(|r| {
@@ -60,10 +55,17 @@ pub fn load(
 /// and to other cluster nodes.
 #[derive(Clone, Debug, bincode::Encode, bincode::Decode)]
 pub enum Change {
-    Load { owner: String, code: Vec<u8> },
-    Delete { name: String },
-    AddRule { rule: RuleSpec },
-    DeleteRule { name: String },
+    /// A library loaded: its owner, code and configuration.
+    Load(SavedLibrary),
+    Delete {
+        name: String,
+    },
+    AddRule {
+        rule: RuleSpec,
+    },
+    DeleteRule {
+        name: String,
+    },
 }
 
 /// Applies a change that was made elsewhere (on another cluster node):
@@ -71,9 +73,7 @@ pub enum Change {
 /// already.
 pub fn apply(change: &Change) -> Result<(), String> {
     match change {
-        Change::Load { owner, code } => {
-            load(code.clone(), true, owner, EventNames::Any).map(|_| ())
-        }
+        Change::Load(saved) => load(saved.clone(), true, EventNames::Any).map(|_| ()),
         Change::Delete { name } => match find(name)? {
             Some(_) => delete(name),
             None => Ok(()),

@@ -27,10 +27,13 @@ use super::rules::{Rule, RuleSpec};
 use super::Library;
 use crate::server::{self, redis_log};
 
-/// A library as the RDB file keeps it.
+/// A library as the RDB file keeps it: what it takes to load it again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct SavedLibrary {
     pub owner: String,
     pub code: Vec<u8>,
+    /// The configuration from `TRIGGER LOAD … CONFIG`, or empty.
+    pub config: String,
 }
 
 /// A whole set, as the RDB file keeps it or another node sends it.
@@ -236,9 +239,9 @@ fn build_all(saved: SavedSet) -> Result<BuiltSet, String> {
 fn build_libraries(saved: Vec<SavedLibrary>) -> Result<Vec<Rc<Library>>, String> {
     let count = saved.len();
     let mut libraries: Vec<Rc<Library>> = Vec::with_capacity(count);
-    for (i, SavedLibrary { owner, code }) in saved.into_iter().enumerate() {
-        let digest = digest(&code);
-        let library = prepare(code, digest.clone(), true, &owner, EventNames::Any)
+    for (i, saved) in saved.into_iter().enumerate() {
+        let digest = digest(&saved.code);
+        let library = prepare(saved, digest.clone(), true, EventNames::Any)
             .map_err(|e| format!("library {} of {count} (sha256 {digest}): {e}", i + 1))?;
         if libraries.iter().any(|l| l.name == library.name) {
             return Err(format!(

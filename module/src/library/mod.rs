@@ -48,10 +48,25 @@ pub struct Library {
     /// The ACL user that loaded the library: its calls run as this user.
     pub owner: String,
     pub code: Vec<u8>,
+    /// Its configuration from `TRIGGER LOAD … CONFIG`: a JSON object, or
+    /// empty when none was given.
+    pub config: String,
     /// SHA-256 of `code`, in hex.
     pub digest: String,
     pub triggers: Vec<Trigger>,
     pub instance: RefCell<LibraryInstance>,
+}
+
+impl Library {
+    /// What it takes to load this library again (the RDB file, the AOF,
+    /// replicas, other nodes).
+    pub fn saved(&self) -> SavedLibrary {
+        SavedLibrary {
+            owner: self.owner.clone(),
+            code: self.code.clone(),
+            config: self.config.clone(),
+        }
+    }
 }
 
 /// One trigger of a library, as it declared itself in `describe`.

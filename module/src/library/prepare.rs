@@ -3,6 +3,7 @@
 //! optimized code, the memory compiling freed.
 
 use super::building::{build, EventNames};
+use super::loading::SavedLibrary;
 use super::registry::{with_libraries, REGISTRY};
 use super::Library;
 use crate::server;
@@ -13,13 +14,12 @@ use crate::wasm::{self, code_cache};
 /// some trigger needs), and Cranelift starts compiling its optimized code.
 /// The registry is not changed.
 pub(super) fn prepare(
-    code: Vec<u8>,
+    saved: SavedLibrary,
     digest: String,
     replace: bool,
-    owner: &str,
     names: EventNames,
 ) -> Result<Library, String> {
-    let library = build(code, digest, replace, owner, names)?;
+    let library = build(saved, digest, replace, names)?;
     server::deliver_keyspace_events(library.notifications())?;
     if let Ok(mut instance) = library.instance.try_borrow_mut() {
         instance.optimize(&library.code, optimized_code_ready);

@@ -92,8 +92,9 @@ pub fn set_version(version: u64, exact: bool) {
     });
 }
 
-/// The SHA-256, in hex, of the set: each library's name, owner and code
-/// digest, in name order, then each rule's name, owner, prefix and events.
+/// The SHA-256, in hex, of the set: each library's name, owner, code
+/// digest and configuration, in name order, then each rule's name, owner,
+/// prefix and events.
 /// Two nodes with the same digest hold the same libraries and rules.
 pub fn set_digest() -> String {
     REGISTRY.with(|r| {
@@ -102,6 +103,13 @@ pub fn set_digest() -> String {
             for l in &r.libraries {
                 for field in [&l.name, &l.owner, &l.digest] {
                     hasher.update(field.as_bytes());
+                    hasher.update([0]);
+                }
+                // Only when there is one: a set without configurations
+                // keeps the digest older modules compute.
+                if !l.config.is_empty() {
+                    hasher.update(b"config\0");
+                    hasher.update(l.config.as_bytes());
                     hasher.update([0]);
                 }
             }

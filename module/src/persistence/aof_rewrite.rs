@@ -54,10 +54,7 @@ fn write_libraries_to_aof(ctx: &Context, _: ()) {
         let libraries = library::all().unwrap_or_default();
         let version = library::version();
         for library in &libraries {
-            let change = Change::Load {
-                owner: library.owner.clone(),
-                code: library.code.clone(),
-            };
+            let change = Change::Load(library.saved());
             propagate(ctx.ctx, &change, version, Propagation::AofOnly);
         }
         let rules = library::all_rules().unwrap_or_default();

@@ -9,7 +9,8 @@
 //! unsigned  number of libraries
 //! then for each library:
 //! string    its owner: the ACL user that loaded it (from version 2)
-//! string    its component bytes, as TRIGGER LOAD got them
+//! string    its component bytes, as TRIGGER LOAD made them
+//! string    its configuration, `TRIGGER LOAD … CONFIG` (from version 5)
 //! unsigned  number of outbox rules (from version 4)
 //! then for each rule:
 //! string    its name
@@ -18,8 +19,9 @@
 //! unsigned  number of events, then each event name or class, a string
 //! ```
 //!
-//! Version 4 is written only when there are outbox rules, so that a file
-//! without them still loads in a module that predates them.
+//! Version 4 is written only when there are outbox rules, and version 5
+//! only when a library has a configuration, so that a file without them
+//! still loads in a module that predates them.
 //!
 //! A library's name is not stored: `describe` says it again when the library
 //! is loaded. Version 1 files have no owner: their libraries run as the
@@ -64,7 +66,7 @@ use crate::server::redis_log;
 const ENCODING_VERSION: i32 = 1;
 
 /// The version of the payload's layout, its first field.
-const FORMAT_VERSION: u64 = 4;
+const FORMAT_VERSION: u64 = 5;
 
 /// The owner of the libraries of a version 1 payload, which has none.
 const OWNER_OF_VERSION_1: &str = "default";
@@ -130,14 +132,23 @@ fn save(rdb: *mut raw::RedisModuleIO) {
     if libraries.is_empty() && rules.is_empty() && !(cluster::enabled() && version > 0) {
         return;
     }
-    raw::save_unsigned(rdb, if rules.is_empty() { 3 } else { FORMAT_VERSION });
+    let configured = libraries.iter().any(|l| !l.config.is_empty());
+    let format = match (configured, rules.is_empty()) {
+        (true, _) => 5,
+        (false, false) => 4,
+        (false, true) => 3,
+    };
+    raw::save_unsigned(rdb, format);
     raw::save_unsigned(rdb, version);
     raw::save_unsigned(rdb, libraries.len() as u64);
     for library in &libraries {
         raw::save_slice(rdb, library.owner.as_bytes());
         raw::save_slice(rdb, &library.code);
+        if format >= 5 {
+            raw::save_slice(rdb, library.config.as_bytes());
+        }
     }
-    if rules.is_empty() {
+    if format < 4 {
         return;
     }
     raw::save_unsigned(rdb, rules.len() as u64);
@@ -231,9 +242,18 @@ fn load(
                 .map_err(|_| format!("the owner of {} is not valid UTF-8", library()))?
         };
         let code = raw::load_string_buffer(rdb).map_err(|_| short(&library()))?;
+        let config = if version >= 5 {
+            let config = raw::load_string_buffer(rdb)
+                .map_err(|_| short(&format!("the configuration of {}", library())))?;
+            String::from_utf8(config.as_ref().to_vec())
+                .map_err(|_| format!("the configuration of {} is not valid UTF-8", library()))?
+        } else {
+            String::new()
+        };
         saved.push(SavedLibrary {
             owner,
             code: code.as_ref().to_vec(),
+            config,
         });
     }
     let rules = if version >= 4 {

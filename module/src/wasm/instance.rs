@@ -68,10 +68,12 @@ fn instantiate(
 }
 
 impl LibraryInstance {
-    /// Instantiates a compiled library in a new store.
-    pub fn new(compiled: CompiledLibrary, library: &str) -> Result<Self, String> {
+    /// Instantiates a compiled library in a new store, with its
+    /// configuration (a JSON object).
+    pub fn new(compiled: CompiledLibrary, library: &str, config: &str) -> Result<Self, String> {
         let identity = Identity {
             library: library.to_owned(),
+            config: config.to_owned(),
             ..Identity::default()
         };
         let (store, bindings, instance) = instantiate(&compiled, identity)?;
@@ -149,6 +151,7 @@ impl LibraryInstance {
             library: data.library.clone(),
             owner: data.user.as_ref().map(|u| u.owner().to_owned()),
             triggers: data.triggers.clone(),
+            config: data.config.clone(),
         }
     }
 

@@ -26,6 +26,9 @@ pub struct HostState {
     /// called, for outbox entries' `source`.
     pub triggers: Vec<String>,
     pub trigger: u32,
+    /// The library's configuration (a JSON object, `{}` when none): what
+    /// `host.config` returns.
+    pub config: String,
     /// The ACL user its calls run as; none while it loads.
     pub user: Option<CallUser>,
     /// The last panic message a guest reported through the SDK, used to
@@ -76,6 +79,8 @@ pub(super) struct Identity {
     pub library: String,
     pub owner: Option<String>,
     pub triggers: Vec<String>,
+    /// The library's configuration, from `TRIGGER LOAD … CONFIG`.
+    pub config: String,
 }
 
 pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState> {
@@ -100,6 +105,7 @@ pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState>
             library: identity.library,
             triggers: identity.triggers,
             trigger: 0,
+            config: identity.config,
             user: identity.owner.as_deref().map(CallUser::new),
             panic_message: None,
             limited_by_budget: false,

@@ -1,5 +1,5 @@
 //! The host API that guests import (`redis:triggers/host` in `wit/`):
-//! `call`, `log`, `report-panic` and `outbox-append`.
+//! `call`, `log`, `report-panic`, `outbox-append` and `config`.
 //!
 //! These functions are linked by hand with `func_wrap` rather than
 //! through the bindings `bindgen!` generates: `call` runs on every event, and
@@ -43,6 +43,14 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     })?;
     host.func_wrap("outbox-append", |store, (event, fields)| {
         Ok((outbox::append(store, event, fields),))
+    })?;
+    host.func_wrap("config", |store, ()| {
+        let config = &store.data().config;
+        Ok((if config.is_empty() {
+            "{}".to_owned()
+        } else {
+            config.clone()
+        },))
     })?;
     Ok(())
 }
