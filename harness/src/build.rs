@@ -11,6 +11,15 @@ use anyhow::{bail, Context};
 /// never waits for the lock of the `cargo test` that runs it; cargo's
 /// variables for the test (its flags, its target directory) are not
 /// passed on.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use wasm_triggers_harness::{build_library, Server};
+///
+/// let code = build_library(Path::new("../my_triggers"))?;
+/// Server::start()?.load(&code)?;
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn build_library(manifest_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = workspace_target(manifest_dir).join("wasm-triggers-harness");

@@ -63,6 +63,14 @@ fn manifest_dir() -> anyhow::Result<PathBuf> {
 
 /// A trigger's statistics, as `TRIGGER LIST` shows them: `num_triggered`,
 /// `num_success`, `num_failed`, `last_error`, ….
+///
+/// ```no_run
+/// use wasm_triggers_harness::{Server, Stats};
+///
+/// let stats: Stats = Server::start()?.stats("last_updated", "consumer")?;
+/// println!("{:?}", stats.get("last_error"));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub type Stats = HashMap<String, redis::Value>;
 
 fn text(value: &redis::Value) -> String {

@@ -10,6 +10,14 @@ use anyhow::{bail, Context};
 use crate::{build_library, find_up, manifest_dir, map, Stats};
 
 /// A server process on a free loopback port, killed on drop.
+///
+/// ```no_run
+/// use wasm_triggers_harness::Server;
+///
+/// let server = Server::start()?;
+/// println!("listening on 127.0.0.1:{}", server.port());
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub struct Server {
     process: Child,
     port: u16,
@@ -19,6 +27,13 @@ pub struct Server {
 impl Server {
     /// Starts a server with the module, found as the [crate docs](crate)
     /// say, and waits until it answers.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let server = Server::start()?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn start() -> anyhow::Result<Server> {
         let start = manifest_dir().unwrap_or_else(|_| PathBuf::from("."));
         Server::start_with(&find_server(&start)?, &find_module(&start)?)
@@ -26,6 +41,17 @@ impl Server {
 
     /// Starts `server` (a `redis-server` or `valkey-server` binary) with the
     /// module at `module`.
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let server = Server::start_with(
+    ///     Path::new("/usr/local/bin/valkey-server"),
+    ///     Path::new("/opt/triggers/libwasm_triggers.so"),
+    /// )?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn start_with(server: &Path, module: &Path) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir().context("a directory for the server")?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -60,23 +86,57 @@ impl Server {
         }
     }
 
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let server = Server::start()?;
+    /// let url = format!("redis://127.0.0.1:{}/", server.port());
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// A new client connection.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::{redis::Commands, Server};
+    ///
+    /// let server = Server::start()?;
+    /// let mut con = server.connect()?;
+    /// let _: () = con.set("k", "v")?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn connect(&self) -> anyhow::Result<redis::Connection> {
         let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
         Ok(client.get_connection()?)
     }
 
     /// What the server logged so far.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let server = Server::start()?;
+    /// assert!(server.log().contains("Ready to accept connections"));
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// `TRIGGER LOAD REPLACE` of `code` (a component, or a wasm-pack core
     /// module); returns the library's name.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let server = Server::start()?;
+    /// let code = std::fs::read("target/wasm32-wasip2/release/my_triggers.wasm")?;
+    /// assert_eq!(server.load(&code)?, "my_triggers");
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn load(&self, code: &[u8]) -> anyhow::Result<String> {
         let name = redis::cmd("TRIGGER")
             .arg("LOAD")
@@ -89,11 +149,29 @@ impl Server {
 
     /// Builds the crate under test (see [`build_library`]) and loads it;
     /// returns the library's name.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let server = Server::start()?;
+    /// let name = server.load_this_crate()?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn load_this_crate(&self) -> anyhow::Result<String> {
         self.load(&build_library(&manifest_dir()?)?)
     }
 
     /// A trigger's statistics from `TRIGGER LIST`.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::{redis::Value, Server};
+    ///
+    /// let server = Server::start()?;
+    /// server.load_this_crate()?;
+    /// let stats = server.stats("last_updated", "consumer")?;
+    /// assert_eq!(stats["num_failed"], Value::Int(0));
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
     pub fn stats(&self, library: &str, trigger: &str) -> anyhow::Result<Stats> {
         let reply: redis::Value = redis::cmd("TRIGGER")
             .arg("LIST")
