@@ -10,7 +10,7 @@ use super::registry::{find, find_rule, BUSY, REGISTRY};
 use super::rules::{Rule, RuleSpec};
 use crate::server;
 
-/// `TRIGGER LOAD [REPLACE]` by the ACL user `owner`: returns the
+/// `TRIGGER LOAD [REPLACE] [CONFIG]` by the ACL user `saved.owner`: returns the
 /// library's name. With `replace`, loading a library that is already loaded
 /// with the same code, owner and configuration changes nothing (a replica
 /// or a cluster node can get the same change twice).
