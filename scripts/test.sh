@@ -32,7 +32,8 @@ step "tests: unit, doc and integration (Redis $(version redis-8 redis-server), V
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 status=0
-cargo test --release --workspace "$@" 2>&1 | tee "$LOG" || status=$?
+# --no-fail-fast: a failing test binary does not hide the others' results.
+cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$LOG" || status=$?
 # The examples' own tests, as a trigger author runs them: `cargo test` in
 # their workspace, through wasm-triggers-harness.
 if [ $# -eq 0 ]; then
