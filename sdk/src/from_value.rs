@@ -41,11 +41,12 @@ pub trait FromValue: Sized {
     /// Converts a reply.
     fn from_value(value: Value) -> Result<Self>;
 
-    /// A string reply as a `Vec<Self>`: only `u8` says yes, so that
-    /// `Vec<u8>` is the string's bytes and `Vec<T>` an array's elements.
+    /// A string reply as a `Vec<Self>`: only `u8` takes it, so that
+    /// `Vec<u8>` is the string's bytes and `Vec<T>` an array's elements;
+    /// other types hand the bytes back.
     #[doc(hidden)]
-    fn from_byte_vec(_bytes: Vec<u8>) -> Option<Vec<Self>> {
-        None
+    fn from_byte_vec(bytes: Vec<u8>) -> std::result::Result<Vec<Self>, Vec<u8>> {
+        Err(bytes)
     }
 }
 
@@ -112,8 +113,8 @@ impl FromValue for u8 {
             .map_err(|_| Error::new(format!("expected an integer that fits u8, got {int}")))
     }
 
-    fn from_byte_vec(bytes: Vec<u8>) -> Option<Vec<u8>> {
-        Some(bytes)
+    fn from_byte_vec(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, Vec<u8>> {
+        Ok(bytes)
     }
 }
 
@@ -167,8 +168,9 @@ impl<T: FromValue> FromValue for Vec<T> {
             Value::Array(items) | Value::Set(items) => {
                 items.into_iter().map(T::from_value).collect()
             }
-            Value::Bytes(bytes) => T::from_byte_vec(bytes.clone())
-                .ok_or_else(|| mismatch("an array", &Value::Bytes(bytes))),
+            Value::Bytes(bytes) => {
+                T::from_byte_vec(bytes).map_err(|bytes| mismatch("an array", &Value::Bytes(bytes)))
+            }
             // A map as a list of pairs, when T is a pair.
             Value::Map(entries) => entries
                 .into_iter()
