@@ -2,8 +2,9 @@
 //! with publisher confirms — key_evt_amqp's job, without its losses.
 //!
 //! The outbox is the backlog: durable, replicated, moving with its slot.
-//! A thread of its own (`thread.rs`) reads each of this node's outbox
-//! streams with a consumer group under the server lock (`reading.rs`),
+//! A thread of its own (`supervisor.rs`, each turn in `turn.rs`) reads
+//! each of this node's outbox streams with a consumer group under the
+//! server lock (`reading.rs`),
 //! turns entries into messages (`message.rs`), publishes them with the
 //! lock released and waits for the broker's confirms (`publishing.rs`),
 //! and acknowledges an entry only once the broker confirmed it. Nothing of
@@ -25,7 +26,8 @@ mod publishing;
 mod reading;
 pub mod settings;
 pub mod stats;
-mod thread;
+mod supervisor;
+mod turn;
 
 /// At `MODULE LOAD`: starts the thread, which stays idle until
 /// `triggers.amqp-url` is set, and stops it at `SHUTDOWN`.
@@ -37,7 +39,7 @@ pub fn init(ctx: &Context) -> Result<(), String> {
         "shutdown",
     )?;
     settings::init(ctx)?;
-    thread::start()
+    supervisor::start()
 }
 
 extern "C" fn on_shutdown(
@@ -46,16 +48,16 @@ extern "C" fn on_shutdown(
     _: u64,
     _: *mut std::ffi::c_void,
 ) {
-    thread::stop(Duration::from_secs(1));
+    supervisor::stop(Duration::from_secs(1));
 }
 
 /// `OUTBOX CONNECT`: forwarding goes on (if a URL is set).
 pub fn connect() {
-    thread::PAUSED.store(false, Ordering::SeqCst);
+    turn::PAUSED.store(false, Ordering::SeqCst);
 }
 
 /// `OUTBOX DISCONNECT`: the connection closes and entries wait in the
 /// outbox until `OUTBOX CONNECT` (or a restart).
 pub fn disconnect() {
-    thread::PAUSED.store(true, Ordering::SeqCst);
+    turn::PAUSED.store(true, Ordering::SeqCst);
 }

@@ -1,5 +1,5 @@
-//! The forwarder's thread: one loop, started at `MODULE LOAD`, idle while
-//! forwarding is off. Each turn it takes the server lock to read a batch
+//! One turn of the forwarder's loop (`supervisor.rs` runs the loop). Each
+//! turn it takes the server lock to read a batch
 //! (`reading.rs`), lets it go to publish the batch and wait for the
 //! broker (`publishing.rs`), and takes it again to acknowledge what the
 //! broker confirmed. Only primaries forward; a node that becomes a replica
@@ -7,14 +7,10 @@
 //!
 //! Per stream, only the entries before the first one the broker did not
 //! confirm are acknowledged: the rest are read again, in order, after a
-//! pause that doubles up to 5 s. A panic in a turn is caught and logged,
-//! and the loop goes on with a new connection.
+//! pause that doubles up to 5 s.
 
 use std::collections::BTreeSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
-use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use redis_module::{Context, ContextFlags, ThreadSafeContext};
@@ -30,8 +26,6 @@ use crate::server::{config_get, redis_log};
 
 /// Set by `OUTBOX DISCONNECT`, cleared by `OUTBOX CONNECT`.
 pub static PAUSED: AtomicBool = AtomicBool::new(false);
-/// Set at `SHUTDOWN`: the loop closes its connection and ends.
-pub static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// Entries read per stream, and in all, per turn.
 const PER_STREAM: usize = 100;
@@ -45,13 +39,12 @@ const LIST_EVERY: Duration = Duration::from_secs(5);
 const COUNT_EVERY: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_millis(20);
 const MAX_PAUSE: Duration = Duration::from_secs(5);
-const PANIC_PAUSE: Duration = Duration::from_secs(1);
 
 /// A stream: its database and slot.
 type StreamId = (i32, u16);
 
 #[derive(Default)]
-struct Forwarder {
+pub(super) struct Forwarder {
     runtime: Option<Runtime>,
     broker: Option<Broker>,
     /// Streams that may have entries to forward.
@@ -66,87 +59,8 @@ struct Forwarder {
     logged_error: Option<String>,
 }
 
-/// The thread, to wake it at `SHUTDOWN`, and whether it ended.
-static THREAD: OnceLock<Thread> = OnceLock::new();
-static ENDED: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
-
-/// Starts the thread. Called once, at `MODULE LOAD`.
-pub fn start() -> Result<(), String> {
-    let handle = std::thread::Builder::new()
-        .name("triggers-fwd".into())
-        .spawn(run)
-        .map_err(|e| format!("cannot start the forwarder's thread: {e}"))?;
-    let _ = THREAD.set(handle.thread().clone());
-    Ok(())
-}
-
-/// At `SHUTDOWN` (Redis exits next): wakes the thread, which closes its
-/// connection, and waits for it up to `patience`. The thread may be
-/// waiting for the server lock, which the caller holds: then it is left
-/// to end with the process (the broker then sees the connection drop;
-/// unconfirmed entries are still in the outbox).
-pub fn stop(patience: Duration) {
-    STOPPING.store(true, Ordering::SeqCst);
-    if let Some(thread) = THREAD.get() {
-        thread.unpark();
-    }
-    let (ended, signal) = &ENDED;
-    let ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
-    let _ = signal.wait_timeout_while(ended, patience, |ended| !*ended);
-}
-
-fn run() {
-    let mut forwarder = Forwarder::default();
-    supervise(
-        &mut forwarder,
-        Forwarder::turn,
-        |why| {
-            log(
-                "warning",
-                &format!("the forwarder panicked ({why}); it starts again"),
-            )
-        },
-        &STOPPING,
-    );
-    forwarder.disconnect();
-    let (ended, signal) = &ENDED;
-    *ended.lock().unwrap_or_else(PoisonError::into_inner) = true;
-    signal.notify_all();
-}
-
-/// Runs `turn` until `stopping`, waiting as long as each turn asks (or
-/// until woken). A panic in a turn is caught and reported, the state is
-/// dropped for a new one (a new connection, streams found again: the
-/// outbox holds every entry not acknowledged), and turns go on a second
-/// later.
-fn supervise<S: Default>(
-    state: &mut S,
-    turn: impl Fn(&mut S) -> Duration,
-    panicked: impl Fn(&str),
-    stopping: &AtomicBool,
-) {
-    while !stopping.load(Ordering::SeqCst) {
-        let wait = match catch_unwind(AssertUnwindSafe(|| turn(state))) {
-            Ok(wait) => wait,
-            Err(payload) => {
-                *state = S::default();
-                let why = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "no message".into());
-                panicked(&why);
-                PANIC_PAUSE
-            }
-        };
-        if !stopping.load(Ordering::SeqCst) {
-            std::thread::park_timeout(wait);
-        }
-    }
-}
-
 /// Logs from this thread, under the server lock.
-fn log(level: &str, message: &str) {
+pub(super) fn log(level: &str, message: &str) {
     let context = ThreadSafeContext::new();
     let _lock = context.lock();
     redis_log(level, message);
@@ -154,7 +68,7 @@ fn log(level: &str, message: &str) {
 
 impl Forwarder {
     /// One turn; returns how long to wait before the next.
-    fn turn(&mut self) -> Duration {
+    pub(super) fn turn(&mut self) -> Duration {
         let settings = Settings::now();
         if !settings.enabled() || PAUSED.load(Ordering::SeqCst) {
             self.disconnect();
@@ -240,7 +154,7 @@ impl Forwarder {
         Ok(())
     }
 
-    fn disconnect(&mut self) {
+    pub(super) fn disconnect(&mut self) {
         if let (Some(broker), Some(runtime)) = (self.broker.take(), self.runtime.as_ref()) {
             runtime.block_on(broker.close());
         }
@@ -420,44 +334,4 @@ fn id_before(a: &str, b: &str) -> bool {
         )
     };
     parse(a) < parse(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::Cell;
-
-    #[derive(Default)]
-    struct Turns {
-        count: u32,
-    }
-
-    /// A panicking turn is reported, its state replaced, and turns go on.
-    #[test]
-    fn a_panic_in_a_turn_starts_the_forwarder_again() {
-        let stopping = AtomicBool::new(false);
-        let turns = Cell::new(0);
-        let reported = std::cell::RefCell::new(Vec::new());
-        let mut state = Turns::default();
-        supervise(
-            &mut state,
-            |state: &mut Turns| {
-                turns.set(turns.get() + 1);
-                state.count += 1;
-                if turns.get() == 3 {
-                    panic!("turn 3 fails");
-                }
-                if turns.get() == 5 {
-                    stopping.store(true, Ordering::SeqCst);
-                }
-                Duration::ZERO
-            },
-            |why| reported.borrow_mut().push(why.to_owned()),
-            &stopping,
-        );
-        assert_eq!(turns.get(), 5);
-        assert_eq!(*reported.borrow(), ["turn 3 fails"]);
-        // Turns 4 and 5 ran on a new state.
-        assert_eq!(state.count, 2);
-    }
 }
