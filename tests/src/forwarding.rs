@@ -90,3 +90,25 @@ pub fn receive(client: &Client, count: usize) -> Vec<Got> {
     });
     got
 }
+
+/// Writes 10 more keys (`k:<written>`…) while the forwarder cannot
+/// forward, then waits until `INFO` says `why`, checks the log says it
+/// too, and that the backlog holds every key written so far.
+pub fn writes_wait_and_say_why(
+    server: &Server,
+    con: &mut Connection,
+    written: &mut usize,
+    why: &str,
+) {
+    for _ in 0..10 {
+        let _: String = query(con, &["SET", &format!("k:{written}"), "v"]);
+        *written += 1;
+    }
+    eventually(&format!("the error {why}"), || {
+        forwarder_info(con, "last_error").contains(why)
+    });
+    assert!(server.log().contains(why), "the log says {why}");
+    eventually("the backlog kept", || {
+        forwarder_info(con, "backlog") == written.to_string()
+    });
+}

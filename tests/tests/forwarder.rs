@@ -286,17 +286,7 @@ on_each_flavor!(fn bad_settings_keep_the_backlog_and_say_why(flavor) {
     let mut written = 0;
     for (url, why) in &bad {
         let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", url]);
-        for _ in 0..10 {
-            let _: String = query(&mut con, &["SET", &format!("k:{written}"), "v"]);
-            written += 1;
-        }
-        eventually(&format!("the error for {url}"), || {
-            forwarder_info(&mut con, "last_error").contains(why)
-        });
-        assert!(server.log().contains(why), "the log says {why}");
-        eventually("the backlog kept", || {
-            forwarder_info(&mut con, "backlog") == written.to_string()
-        });
+        writes_wait_and_say_why(&server, &mut con, &mut written, why);
         let pong: String = query(&mut con, &["PING"]);
         assert_eq!(pong, "PONG");
     }

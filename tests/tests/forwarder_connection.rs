@@ -26,17 +26,7 @@ on_each_flavor!(fn amqps_with_a_ca_and_a_client_certificate(flavor) {
     let mut written = 0;
     for (setting, value, why) in &steps {
         let _: String = query(&mut con, &["CONFIG", "SET", setting, value]);
-        for _ in 0..10 {
-            let _: String = query(&mut con, &["SET", &format!("k:{written}"), "v"]);
-            written += 1;
-        }
-        eventually(&format!("the error after {setting}: {why}"), || {
-            forwarder_info(&mut con, "last_error").contains(why)
-        });
-        assert!(server.log().contains(why), "the log says {why}");
-        eventually("the backlog kept", || {
-            forwarder_info(&mut con, "backlog") == written.to_string()
-        });
+        writes_wait_and_say_why(&server, &mut con, &mut written, why);
     }
     assert!(client.take(QUEUE).is_empty());
     let key = path(&certificates.client_key);
