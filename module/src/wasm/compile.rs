@@ -10,6 +10,7 @@ use wasmtime::Engine;
 
 use super::bindings::TriggerLibraryPre;
 use super::code_cache;
+use super::componentize::{is_core_module, HOW};
 use super::engine::{engine_of, linker, Tier};
 use super::store::HostState;
 use crate::server::redis_log;
@@ -47,14 +48,12 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
         return Err("not a WebAssembly binary (no \\0asm header)".into());
     }
-    // Bytes 4..8 are the version and layer: 01 00 00 00 for a core module,
-    // 0d 00 01 00 for a component.
-    if bytes[6..8] == [0, 0] {
-        return Err(
-            "this is a core Wasm module, not a component: build the library with \
-             `cargo build --release --target wasm32-wasip2`"
-                .into(),
-        );
+    // `TRIGGER LOAD` turns a client's core module into a component first;
+    // one here (a damaged RDB file, the fuzz targets) is refused.
+    if is_core_module(bytes) {
+        return Err(format!(
+            "this is a core Wasm module, not a component: {HOW}"
+        ));
     }
     Ok(())
 }

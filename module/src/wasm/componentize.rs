@@ -15,10 +15,13 @@ use wasmparser::{Parser, Payload};
 use wit_component::ComponentEncoder;
 
 /// How to build a library, for the errors.
-const HOW: &str = "build the library with `cargo build --release --target wasm32-wasip2`, or with \
+pub(super) const HOW: &str =
+    "build the library with `cargo build --release --target wasm32-wasip2`, or with \
                    `wasm-pack build --no-opt -- --target wasm32-unknown-unknown` (see the README)";
 
-/// Whether `bytes` is a core module (version 1), not a component.
+/// Whether `bytes` is a core module, not a component: bytes 4..8 are the
+/// version and layer, 01 00 00 00 for a core module, 0d 00 01 00 for a
+/// component.
 pub fn is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
