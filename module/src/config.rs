@@ -41,6 +41,12 @@ pub const DEFAULT_MAX_LIBRARY_BYTES: i64 = 32 << 20;
 pub static OUTBOX_MAX_LENGTH: AtomicI64 = AtomicI64::new(DEFAULT_OUTBOX_MAX_LENGTH);
 pub const DEFAULT_OUTBOX_MAX_LENGTH: i64 = 100_000;
 
+/// `triggers.max-removed-value-size`: the largest removed value (its RESP3
+/// encoding) a trigger that asks for removed values is given, in bytes;
+/// a larger one is withheld (`events/removed.rs`).
+pub static MAX_REMOVED_VALUE_BYTES: AtomicI64 = AtomicI64::new(DEFAULT_MAX_REMOVED_VALUE_BYTES);
+pub const DEFAULT_MAX_REMOVED_VALUE_BYTES: i64 = 1 << 20;
+
 /// A limit users can set: its `triggers.<name>`, where it is kept, and its
 /// bounds (also given to Redis when the configuration is registered).
 pub struct Limit {
@@ -54,7 +60,7 @@ pub struct Limit {
     pub size: bool,
 }
 
-pub static LIMITS: [Limit; 5] = [
+pub static LIMITS: [Limit; 6] = [
     Limit {
         name: "max-execution-time",
         value: &MAX_EXECUTION_TIME_MS,
@@ -94,6 +100,14 @@ pub static LIMITS: [Limit; 5] = [
         min: 1,
         max: 1 << 40,
         size: false,
+    },
+    Limit {
+        name: "max-removed-value-size",
+        value: &MAX_REMOVED_VALUE_BYTES,
+        default: DEFAULT_MAX_REMOVED_VALUE_BYTES,
+        min: 0,
+        max: 1 << 30,
+        size: true,
     },
 ];
 
@@ -201,6 +215,10 @@ pub fn max_payload_bytes() -> usize {
 
 pub fn max_library_bytes() -> usize {
     get(&MAX_LIBRARY_BYTES) as usize
+}
+
+pub fn max_removed_value_bytes() -> usize {
+    get(&MAX_REMOVED_VALUE_BYTES) as usize
 }
 
 pub fn outbox_max_length() -> usize {

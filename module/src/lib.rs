@@ -163,6 +163,7 @@ redis_module! {
             [LIMITS[2].name, LIMITS[2].value, LIMITS[2].default, LIMITS[2].min, LIMITS[2].max, ConfigurationFlags::MEMORY, None],
             [LIMITS[3].name, LIMITS[3].value, LIMITS[3].default, LIMITS[3].min, LIMITS[3].max, ConfigurationFlags::MEMORY, None],
             [LIMITS[4].name, LIMITS[4].value, LIMITS[4].default, LIMITS[4].min, LIMITS[4].max, ConfigurationFlags::DEFAULT, None],
+            [LIMITS[5].name, LIMITS[5].value, LIMITS[5].default, LIMITS[5].min, LIMITS[5].max, ConfigurationFlags::MEMORY, None],
             ["amqp-heartbeat", &forward::settings::HEARTBEAT, 30, 0, 3600, ConfigurationFlags::DEFAULT, None],
         ],
         // redis-module's macro wants every kind listed. Its own parsing of

@@ -80,6 +80,15 @@ pub fn describe_triggers(library: &Library) -> Vec<String> {
         .collect()
 }
 
+pub fn removed_value_triggers(library: &Library) -> Vec<u32> {
+    install_panic_hook();
+    (0..)
+        .zip(&library.triggers)
+        .filter(|(_, t)| t.removed_value)
+        .map(|(index, _)| index)
+        .collect()
+}
+
 pub fn on_fired(
     library: &Library,
     trigger: u32,

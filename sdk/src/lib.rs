@@ -68,10 +68,12 @@ extern crate self as wasm_triggers_sdk;
 mod call;
 mod config;
 mod error;
+mod event;
 mod exports;
 mod from_value;
 pub mod log;
 pub mod outbox;
+mod removed;
 mod resp3;
 mod trigger;
 mod value;
@@ -79,8 +81,10 @@ mod value;
 pub use call::{call, call_as, Arg, IntoArgs};
 pub use config::{config, config_json};
 pub use error::{Error, Result};
+pub use event::Event;
 pub use from_value::FromValue;
-pub use trigger::{Event, Library, OnFired, Trigger};
+pub use removed::{Removed, Withheld};
+pub use trigger::{Library, OnFired, Trigger};
 pub use value::Value;
 
 /// The guest bindings generated from `wit/` by wit-bindgen. Not part of the
@@ -105,7 +109,9 @@ pub use wit_bindgen as __wit_bindgen;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::exports::{describe, describe_triggers, install_panic_hook, on_fired, run};
+    pub use crate::exports::{
+        describe, describe_triggers, install_panic_hook, on_fired, removed_value_triggers, run,
+    };
 }
 
 /// Declares the library this crate builds: its name and its triggers.
@@ -150,6 +156,10 @@ macro_rules! library {
 
             fn describe_triggers() -> ::std::vec::Vec<::std::string::String> {
                 $crate::__private::describe_triggers(__wasm_triggers_library())
+            }
+
+            fn removed_value_triggers() -> ::std::vec::Vec<u32> {
+                $crate::__private::removed_value_triggers(__wasm_triggers_library())
             }
 
             fn on_fired(

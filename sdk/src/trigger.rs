@@ -1,99 +1,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::__bindings::redis::triggers::types;
-use crate::Result;
-
-/// The keyspace event that fired a trigger.
-///
-/// ```
-/// use wasm_triggers_sdk::Event;
-///
-/// let event = Event::new("hset", "user:1", 0);
-/// assert_eq!((event.name(), event.key(), event.db()), ("hset", &b"user:1"[..], 0));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    name: String,
-    key: Vec<u8>,
-    db: i32,
-}
-
-impl Event {
-    /// An event, as Redis would send it. Useful to unit-test a trigger's logic.
-    ///
-    /// ```
-    /// use wasm_triggers_sdk::Event;
-    ///
-    /// // A unit test of a trigger's logic that reads only the event.
-    /// fn is_order(event: &Event) -> bool {
-    ///     event.key().starts_with(b"order:")
-    /// }
-    /// assert!(is_order(&Event::new("expired", "order:42", 0)));
-    /// ```
-    pub fn new(name: impl Into<String>, key: impl Into<Vec<u8>>, db: i32) -> Self {
-        Event {
-            name: name.into(),
-            key: key.into(),
-            db,
-        }
-    }
-
-    /// The event's name, for example `hset`, `del` or `expired`.
-    ///
-    /// ```
-    /// use wasm_triggers_sdk::Event;
-    ///
-    /// assert_eq!(Event::new("expired", "order:42", 0).name(), "expired");
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The key, as bytes: keys need not be UTF-8.
-    ///
-    /// ```
-    /// use wasm_triggers_sdk::Event;
-    ///
-    /// assert_eq!(Event::new("set", b"\xffbin".to_vec(), 0).key(), b"\xffbin");
-    /// ```
-    pub fn key(&self) -> &[u8] {
-        &self.key
-    }
-
-    /// The key as text, or `None` if it is not UTF-8.
-    ///
-    /// ```
-    /// use wasm_triggers_sdk::Event;
-    ///
-    /// assert_eq!(Event::new("set", "user:1", 0).key_str(), Some("user:1"));
-    /// assert_eq!(Event::new("set", b"\xff".to_vec(), 0).key_str(), None);
-    /// ```
-    pub fn key_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.key).ok()
-    }
-
-    /// The logical database of the key.
-    ///
-    /// ```
-    /// use wasm_triggers_sdk::Event;
-    ///
-    /// assert_eq!(Event::new("set", "k", 3).db(), 3);
-    /// ```
-    pub fn db(&self) -> i32 {
-        self.db
-    }
-}
-
-impl From<types::Event> for Event {
-    fn from(event: types::Event) -> Self {
-        Event {
-            name: event.name,
-            key: event.key,
-            db: event.db,
-        }
-    }
-}
+use crate::{Event, Result};
 
 type RunFn = Box<dyn Fn(&Event, Option<&[u8]>) -> Result<()> + Send + Sync>;
 type OnFiredFn = Box<dyn Fn(&Event) -> Result<Option<Vec<u8>>> + Send + Sync>;
@@ -123,6 +31,7 @@ pub struct Trigger {
     pub(crate) events: Vec<String>,
     pub(crate) on_fired: Option<OnFiredFn>,
     pub(crate) run: Option<RunFn>,
+    pub(crate) removed_value: bool,
 }
 
 impl Trigger {
@@ -142,6 +51,7 @@ impl Trigger {
             events: Vec::new(),
             on_fired: None,
             run: None,
+            removed_value: false,
         }
     }
 
@@ -185,6 +95,36 @@ impl Trigger {
     /// ```
     pub fn events<S: AsRef<str>>(mut self, events: impl IntoIterator<Item = S>) -> Self {
         self.events = events.into_iter().map(|e| e.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Have [`Event::removed`] give the value the event took out of its key:
+    /// what a `del`, `expired` or `evicted` removed, what a `set` (or
+    /// `rename_to`, `restore`, `copy_to`, a `…store` command) overwrote.
+    ///
+    /// The server reads the value before it frees it, only for the keys of
+    /// triggers that ask, and only while one is loaded: other triggers cost
+    /// nothing more. A value larger than `triggers.max-removed-value-size`
+    /// (1 MB by default, in RESP3) or of another module's type is withheld:
+    /// the trigger gets its type and length (see [`Removed`](crate::Removed)).
+    ///
+    /// ```no_run
+    /// use wasm_triggers_sdk::{call, Event, Result, Trigger};
+    ///
+    /// // Keeps a copy of every user deleted.
+    /// let trigger = Trigger::new("archive")
+    ///     .prefix("user:")
+    ///     .events(["del"])
+    ///     .with_removed_value()
+    ///     .run(|event: &Event| -> Result<()> {
+    ///         if let Some(fields) = event.removed_value().and_then(|v| v.as_map()) {
+    ///             call("XADD", ("archive", "*", "key", event.key(), "fields", fields.len()))?;
+    ///         }
+    ///         Ok(())
+    ///     });
+    /// ```
+    pub fn with_removed_value(mut self) -> Self {
+        self.removed_value = true;
         self
     }
 

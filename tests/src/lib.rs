@@ -32,6 +32,7 @@ mod commands;
 pub mod forwarding;
 mod outbox;
 mod pings;
+mod removed_values;
 mod replies;
 mod server;
 mod slow_proxy;
@@ -45,9 +46,10 @@ pub use commands::{
 };
 pub use outbox::{key_slot, outbox_entries, outbox_events_of, outbox_streams, OutboxEntry};
 pub use pings::{with_pings, Pings};
+pub use removed_values::{removed_entry, removed_log, summary, RemovedEntry};
 pub use replies::{array, as_map, int, libraries, library_names, stat, text, trigger_stats};
 pub(crate) use server::free_port;
-pub use server::{module_path, repo_root, wasm, Flavor, Server};
+pub use server::{datatype_module, module_path, repo_root, wasm, Flavor, Server};
 pub use slow_proxy::SlowProxy;
 
 /// Declares a test that runs once for each server (Redis 8, Valkey 8 and

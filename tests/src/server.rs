@@ -58,6 +58,13 @@ pub fn module_path() -> PathBuf {
     )
 }
 
+/// Redis' own test module with a data type (`datatype.set <key> <int>
+/// <string>` makes a key of it), built by `scripts/setup.sh`; it loads in
+/// Valkey too.
+pub fn datatype_module() -> PathBuf {
+    repo_root().join(".cache/redis-8/modules/datatype.so")
+}
+
 /// The bytes of `target/wasm/<name>.wasm`, built by `scripts/build-wasm.sh`.
 pub fn wasm(name: &str) -> Vec<u8> {
     let path = repo_root().join("target/wasm").join(format!("{name}.wasm"));

@@ -1,6 +1,6 @@
 //! The `INFO triggers` sections: the libraries, the set's version and
-//! digest, the totals of all triggers, the compiled-code cache, and the
-//! outbox; then the forwarder to RabbitMQ.
+//! digest, the totals of all triggers, the removed values read for them,
+//! the compiled-code cache, and the outbox; then the forwarder to RabbitMQ.
 
 use redis_module::{InfoContext, RedisError, RedisResult};
 
@@ -25,6 +25,7 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
     let rules = library::all_rules().map_or(0, |r| r.len());
     let outbox = outbox::counts();
     let last_error = fwd::last_error();
+    let (removed_read, removed_too_large, removed_module_type) = events::removed_value_counts();
     ctx.builder()
         .add_section("")
         .field("libraries", libraries as i64)?
@@ -36,6 +37,9 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .field("num_failed", totals.failed as i64)?
         .field("num_denied", totals.denied as i64)?
         .field("num_over_budget", events::over_budget() as i64)?
+        .field("removed_values_read", removed_read as i64)?
+        .field("removed_values_too_large", removed_too_large as i64)?
+        .field("removed_values_module_type", removed_module_type as i64)?
         .field("code_cache_memory_hits", memory_hits as i64)?
         .field("code_cache_disk_hits", disk_hits as i64)?
         .field("code_cache_compiles", compiles as i64)?

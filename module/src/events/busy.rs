@@ -61,6 +61,7 @@ extern "C" fn on_event_loop(
         HELD_SINCE.set(None);
         KILLED.set(false);
         budget::close();
+        super::removed::drop_kept();
     }
 }
 

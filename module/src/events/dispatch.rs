@@ -30,12 +30,11 @@ use super::budget::{self, PendingRun};
 use super::guard::{self, DeferredEvent, ExecutionGuard};
 use super::here::Here;
 use super::run::RunJob;
-use super::to_outbox;
-use super::{atomic_migration, busy, migration};
+use super::{atomic_migration, busy, migration, removed, to_outbox};
 use crate::config;
 use crate::library::{self, Library, Trigger};
 use crate::server::{redis_log, selected_db, RedisCtx};
-use crate::wasm::{CallLimit, Event, KeyName};
+use crate::wasm::{CallLimit, Event, KeyName, Removed};
 
 /// The keyspace notification handler, called by Redis for every event.
 /// Never panics into Redis.
@@ -57,10 +56,13 @@ pub(super) extern "C" fn on_keyspace_event(
         let key = RedisString::string_as_slice(key_string);
         let kind = NotifyEvent::from_bits_truncate(kind);
         let ctx = Context::new(ctx);
+        // The value this event removed, if one was read (`removed.rs`).
+        let removed = removed::take(&ctx, key);
         if guard::guest_running() {
             // Raised by a guest's call: see `guard.rs`. A guest's own
             // writes fire no trigger, but go to the outbox like any change.
-            if !guard::keep_unless_own(kind, event, key, || selected_db(ctx.ctx)) {
+            let event_of = (kind, event, removed);
+            if !guard::keep_unless_own(event_of, key, || selected_db(ctx.ctx)) {
                 let key_name = KeyName::String(key_string);
                 library::with_set(|_, rules| {
                     if !rules.is_empty() {
@@ -81,7 +83,8 @@ pub(super) extern "C" fn on_keyspace_event(
         if atomic_migration::raised_by_moving(&ctx, key) {
             return;
         }
-        dispatch_event(&ctx, kind, event, key, KeyName::String(key_string), None);
+        let key_name = KeyName::String(key_string);
+        dispatch_event(&ctx, (kind, event, removed), (key, key_name), None);
         fire_deferred(&ctx);
     }));
     if outcome.is_err() {
@@ -90,15 +93,16 @@ pub(super) extern "C" fn on_keyspace_event(
     0
 }
 
+/// An event: its class, its name, and the value it removed if one was read.
+type EventOf<'a> = (NotifyEvent, &'a str, Option<Removed>);
+
 /// Sends an event to the outbox rules and fires the triggers it matches.
 /// `db` is the event's database, or `None` for the context's (looked up
 /// only if something matches).
 fn dispatch_event(
     ctx: &Context,
-    kind: NotifyEvent,
-    event: &str,
-    key: &[u8],
-    key_name: KeyName,
+    (kind, event, removed): EventOf,
+    (key, key_name): (&[u8], KeyName),
     db: Option<i32>,
 ) {
     library::with_set(|libraries, rules| {
@@ -112,7 +116,13 @@ fn dispatch_event(
             to_outbox::send(ctx, rules, (kind, event), (key, key_name), &mut here);
         }
         if !libraries.is_empty() {
-            dispatch(ctx, libraries, (kind, event), (key, key_name), &mut here);
+            dispatch(
+                ctx,
+                libraries,
+                (kind, event, removed),
+                (key, key_name),
+                &mut here,
+            );
         }
     });
 }
@@ -126,15 +136,17 @@ fn fire_deferred(ctx: &Context) {
             name,
             key,
             db,
+            removed,
         } = deferred;
-        dispatch_event(ctx, kind, &name, &key, KeyName::Bytes(&key), Some(db));
+        let key_name = KeyName::Bytes(&key);
+        dispatch_event(ctx, (kind, &name, removed), (&key, key_name), Some(db));
     }
 }
 
 fn dispatch(
     ctx: &Context,
     libraries: &[Rc<Library>],
-    (kind, event): (NotifyEvent, &str),
+    (kind, event, removed): EventOf,
     (key, key_name): (&[u8], KeyName),
     here: &mut Here,
 ) {
@@ -147,16 +159,23 @@ fn dispatch(
                 return;
             }
             let db = here.db();
-            fire(ctx, library, trigger, event, (key, key_name), db);
+            // Only a trigger that asked sees the removed value.
+            let removed = removed.as_ref().filter(|_| trigger.wants_removed_value);
+            fire(
+                ctx,
+                (library, trigger),
+                (event, removed),
+                (key, key_name),
+                db,
+            );
         }
     }
 }
 
 fn fire(
     ctx: &Context,
-    library: &Rc<Library>,
-    trigger: &Trigger,
-    event: &str,
+    (library, trigger): (&Rc<Library>, &Trigger),
+    (event, removed): (&str, Option<&Removed>),
     (key, key_name): (&[u8], KeyName),
     db: i32,
 ) {
@@ -193,7 +212,8 @@ fn fire(
             return stats.failed(Duration::ZERO, busy::killed_message("on_fired"));
         }
         let limit = CallLimit::new(started, time_left).checking(busy::while_running);
-        let result = instance.on_fired(RedisCtx::new(ctx.ctx), trigger.index, &event, limit);
+        let fired = (trigger.index, &event, removed);
+        let result = instance.on_fired(RedisCtx::new(ctx.ctx), fired, limit);
         drop(instance);
         let took = started.elapsed();
         budget::spend(took);
@@ -229,6 +249,7 @@ fn fire(
         library: Rc::clone(library),
         trigger: trigger.index,
         event,
+        removed: removed.cloned(),
         payload,
         on_fired_time,
     };

@@ -14,6 +14,8 @@ use std::collections::VecDeque;
 
 use redis_module::NotifyEvent;
 
+use crate::wasm::Removed;
+
 thread_local! {
     static EXECUTING: Cell<bool> = const { Cell::new(false) };
     /// Events raised while a guest ran that are not its own doing, to fire
@@ -27,6 +29,8 @@ pub(super) struct DeferredEvent {
     pub name: String,
     pub key: Vec<u8>,
     pub db: i32,
+    /// The value it removed, if one was read (`removed.rs`).
+    pub removed: Option<Removed>,
 }
 
 /// The events a guest's call can raise without having made them: a key or
@@ -62,12 +66,11 @@ pub(super) fn guest_running() -> bool {
     EXECUTING.get()
 }
 
-/// An event raised while a guest ran: kept to fire once it returns if it
-/// is not the guest's doing (true), ignored otherwise. `db` gives its
-/// database.
+/// An event raised while a guest ran (its class, name and removed value):
+/// kept to fire once it returns if it is not the guest's doing (true),
+/// ignored otherwise. `db` gives its database.
 pub(super) fn keep_unless_own(
-    kind: NotifyEvent,
-    event: &str,
+    (kind, event, removed): (NotifyEvent, &str, Option<Removed>),
     key: &[u8],
     db: impl FnOnce() -> i32,
 ) -> bool {
@@ -79,6 +82,7 @@ pub(super) fn keep_unless_own(
                 name: event.to_owned(),
                 key: key.to_vec(),
                 db: db(),
+                removed,
             })
         });
     }

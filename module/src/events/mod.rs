@@ -4,8 +4,9 @@
 //! a guest's own calls raise (`guard.rs`), the time and payloads one
 //! command's triggers share (`budget.rs`), `-BUSY` and `TRIGGER KILL` while
 //! guests hold the server (`busy.rs`), slot migrations, which fire no
-//! triggers (`migration.rs`; `atomic_migration.rs` for Valkey 9's), and
-//! events sent to the outbox by its rules (`to_outbox.rs`).
+//! triggers (`migration.rs`; `atomic_migration.rs` for Valkey 9's),
+//! events sent to the outbox by its rules (`to_outbox.rs`), and the values
+//! removed keys held, read for the triggers that ask (`removed.rs`).
 //!
 //! It reads the registry (`library`) and calls guests through `wasm`; it
 //! never changes the set of libraries, and knows nothing of how changes
@@ -24,10 +25,12 @@ mod dispatch;
 mod guard;
 mod here;
 mod migration;
+mod removed;
 mod run;
 mod to_outbox;
 
 pub use budget::over_budget;
+pub use removed::counts as removed_value_counts;
 
 /// At `MODULE LOAD`: keyspace events go to the dispatch (once a library
 /// needs them), Redis tells when it is back in its event loop, and in a
@@ -35,6 +38,7 @@ pub use budget::over_budget;
 /// `ModuleOptions` bit set) this needs.
 pub fn init(ctx: &Context) -> Result<c_int, String> {
     server::set_keyspace_handler(dispatch::on_keyspace_event);
+    server::set_removal_handler(removed::on_key_removed);
     busy::init(ctx)?;
     if ctx.get_flags().contains(ContextFlags::CLUSTER) {
         return migration::init(ctx);

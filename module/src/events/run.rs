@@ -11,7 +11,7 @@ use super::busy;
 use super::guard::ExecutionGuard;
 use crate::library::Library;
 use crate::server::RedisCtx;
-use crate::wasm::{CallLimit, Event};
+use crate::wasm::{CallLimit, Event, Removed};
 
 /// A trigger's `run`, waiting for Redis to call it after the command.
 pub(super) struct RunJob {
@@ -20,6 +20,8 @@ pub(super) struct RunJob {
     pub(super) library: Rc<Library>,
     pub(super) trigger: u32,
     pub(super) event: Event,
+    /// The value the event removed, for a trigger that reads it.
+    pub(super) removed: Option<Removed>,
     pub(super) payload: Option<Vec<u8>>,
     pub(super) on_fired_time: Duration,
 }
@@ -48,8 +50,7 @@ impl RunJob {
         };
         let result = instance.run(
             RedisCtx::new(ctx.ctx),
-            self.trigger,
-            &self.event,
+            (self.trigger, &self.event, self.removed.as_ref()),
             self.payload.as_deref(),
             CallLimit::new(started, time_left).checking(busy::while_running),
         );

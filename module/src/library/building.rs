@@ -27,13 +27,26 @@ pub(super) fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Turns what `describe` returned into triggers, or says what is wrong.
-fn validate(
+/// What a library says of itself: `describe`, and the optional exports
+/// the SDK adds (empty for a library without them).
+struct Described {
     info: LibraryInfo,
     descriptions: Vec<String>,
+    /// Indices of the triggers that read removed values.
+    removed_value: Vec<u32>,
+}
+
+/// Turns what the library described into triggers, or says what is wrong.
+fn validate(
+    described: Described,
     previous: Option<&Library>,
     names: EventNames,
 ) -> Result<(String, Vec<Trigger>), String> {
+    let Described {
+        info,
+        descriptions,
+        removed_value,
+    } = described;
     if !valid_name(&info.name) {
         return Err(format!(
             "invalid library name {:?}: use 1 to {MAX_NAME_LEN} characters from [A-Za-z0-9_]",
@@ -49,6 +62,16 @@ fn validate(
             "library '{}' describes {} triggers but declares {}",
             info.name,
             descriptions.len(),
+            info.triggers.len()
+        ));
+    }
+    if let Some(index) = removed_value
+        .iter()
+        .find(|&&i| i as usize >= info.triggers.len())
+    {
+        return Err(format!(
+            "library '{}' asks for removed values for trigger {index}, but declares {}",
+            info.name,
             info.triggers.len()
         ));
     }
@@ -94,6 +117,7 @@ fn validate(
             events: t.events,
             filter,
             has_on_fired: t.has_on_fired,
+            wants_removed_value: removed_value.contains(&(index as u32)),
             stats,
         });
     }
@@ -130,8 +154,12 @@ pub fn check(
     names: EventNames,
 ) -> Result<Checked, String> {
     let mut instance = LibraryInstance::new(compiled, "(loading)", config)?;
-    let info = instance.describe()?;
-    let descriptions = instance.describe_triggers()?;
+    let described = Described {
+        info: instance.describe()?,
+        descriptions: instance.describe_triggers()?,
+        removed_value: instance.removed_value_triggers()?,
+    };
+    let info = &described.info;
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {
         return Err(format!(
@@ -139,7 +167,7 @@ pub fn check(
             info.name
         ));
     }
-    let (name, triggers) = validate(info, descriptions, previous.as_deref(), names)?;
+    let (name, triggers) = validate(described, previous.as_deref(), names)?;
     Ok(Checked {
         name,
         triggers,

@@ -82,6 +82,8 @@ pub struct Trigger {
     pub events: Vec<String>,
     pub filter: EventFilter,
     pub has_on_fired: bool,
+    /// Whether it reads the value an event removed (`removed-value`).
+    pub wants_removed_value: bool,
     pub stats: Rc<TriggerStats>,
 }
 

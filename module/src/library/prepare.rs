@@ -49,13 +49,22 @@ pub(super) fn switch_to_optimized_code() {
 
 /// After the libraries or their code changed (`changed` when the change
 /// succeeded): the compiled-code cache keeps what the loaded libraries use
-/// (see [`code_cache::retain`]), and the memory compiling freed goes back
-/// to the system, once per change rather than once per library.
+/// (see [`code_cache::retain`]), Redis tells of removed values while a
+/// trigger reads them, and the memory compiling freed goes back to the
+/// system, once per change rather than once per library.
 pub(super) fn after_change(changed: bool) {
     REGISTRY.with(|r| {
         if let Ok(r) = r.try_borrow() {
             let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
             code_cache::retain(&loaded, changed);
+            let removed_values = r.libraries.iter().flat_map(|l| &l.triggers);
+            let wanted = removed_values.clone().any(|t| t.wants_removed_value);
+            if let Err(error) = server::deliver_removals(wanted) {
+                server::redis_log(
+                    "warning",
+                    &format!("removed values cannot be read: {error}"),
+                );
+            }
         }
     });
     wasm::release_free_memory();

@@ -87,12 +87,39 @@ pub fn subscribe_to_server_event(
     handler: ServerEventHandler,
     what: &str,
 ) -> Result<(), String> {
+    set_server_event_handler(ctx.ctx, id, Some(handler), what)
+}
+
+/// Subscribes `handler` to the server event `id`, or, with `None`, takes
+/// the subscription back, with the module's own context: at any time on
+/// the main thread after `MODULE LOAD`.
+pub fn deliver_server_event(
+    id: u64,
+    handler: Option<ServerEventHandler>,
+    what: &str,
+) -> Result<(), String> {
+    let ctx = module_ctx();
+    if ctx.is_null() {
+        return Err(format!(
+            "cannot subscribe to {what} events before the module is loaded"
+        ));
+    }
+    set_server_event_handler(ctx, id, handler, what)
+}
+
+fn set_server_event_handler(
+    ctx: *mut raw::RedisModuleCtx,
+    id: u64,
+    handler: Option<ServerEventHandler>,
+    what: &str,
+) -> Result<(), String> {
     let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
         return Err("this server has no server events".into());
     };
     let event = raw::RedisModuleEvent { id, dataver: 1 };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    if unsafe { subscribe(ctx.ctx, event, Some(handler)) } != raw::REDISMODULE_OK as c_int {
+    let handler = handler.map(|h| h as unsafe extern "C" fn(_, _, _, _));
+    // SAFETY: a context of this module, on the main thread.
+    if unsafe { subscribe(ctx, event, handler) } != raw::REDISMODULE_OK as c_int {
         return Err(format!("cannot subscribe to {what} events"));
     }
     Ok(())

@@ -1,18 +1,20 @@
-//! Keyspace event subscriptions.
+//! Keyspace event subscriptions, and the `Key` server event that tells of
+//! a value about to be removed.
 //!
 //! Nothing is subscribed at `MODULE LOAD`: until a library needs them,
 //! keyspace events cost Redis nothing on our account (a subscription makes
 //! Redis set up a context for every event of its classes, about 1,300
 //! instructions per event even when no trigger matches). Subscriptions only
 //! grow (Redis has no way to take one back); each covers classes not
-//! subscribed before, so every event reaches the handler once.
+//! subscribed before, so every event reaches the handler once. The `Key`
+//! event is listened to only while it is wanted.
 
 use std::cell::Cell;
 use std::os::raw::{c_char, c_int};
 
 use redis_module::{raw, NotifyEvent};
 
-use super::module_ctx;
+use super::{deliver_server_event, module_ctx, ServerEventHandler};
 
 /// The keyspace notification handler: context, event class, event name
 /// and key, as Redis passes them.
@@ -28,6 +30,53 @@ thread_local! {
     static HANDLER: Cell<Option<KeyspaceHandler>> = const { Cell::new(None) };
     /// The notification classes subscribed so far.
     static SUBSCRIBED: Cell<NotifyEvent> = const { Cell::new(NotifyEvent::empty()) };
+    /// Where `Key` server events go: set once, at `MODULE LOAD`.
+    static REMOVAL_HANDLER: Cell<Option<ServerEventHandler>> = const { Cell::new(None) };
+    /// Whether `Key` server events are delivered.
+    static REMOVALS_DELIVERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// At `MODULE LOAD`: the handler of the `Key` server event (a key about to
+/// lose its value), once [`deliver_removals`] asks for it.
+pub fn set_removal_handler(handler: ServerEventHandler) {
+    REMOVAL_HANDLER.set(Some(handler));
+}
+
+/// Delivers the `Key` server event to its handler while `wanted`, and only
+/// then; with it, every class of keyspace notifications, so that the
+/// notification of each removal comes too.
+pub fn deliver_removals(wanted: bool) -> Result<(), String> {
+    if wanted == REMOVALS_DELIVERED.get() {
+        return Ok(());
+    }
+    // Taking back a subscription that does not exist would add one with no
+    // handler: hence the flag.
+    let handler = if wanted {
+        let Some(handler) = REMOVAL_HANDLER.get() else {
+            return Err("no handler for removed values".into());
+        };
+        deliver_keyspace_events(every_class())?;
+        Some(handler)
+    } else {
+        None
+    };
+    deliver_server_event(raw::REDISMODULE_EVENT_KEY, handler, "key")?;
+    REMOVALS_DELIVERED.set(wanted);
+    Ok(())
+}
+
+/// Every class of keyspace notifications a removal can raise.
+fn every_class() -> NotifyEvent {
+    NotifyEvent::GENERIC
+        | NotifyEvent::STRING
+        | NotifyEvent::LIST
+        | NotifyEvent::SET
+        | NotifyEvent::HASH
+        | NotifyEvent::ZSET
+        | NotifyEvent::EXPIRED
+        | NotifyEvent::EVICTED
+        | NotifyEvent::STREAM
+        | NotifyEvent::MODULE
 }
 
 /// At `MODULE LOAD`: the handler that every subscription delivers to.

@@ -11,7 +11,7 @@ use super::bindings::{Event, LibraryInfo, TriggerLibrary};
 use super::compile::{optimize_in_background, CompiledLibrary, PendingOptimization};
 use super::engine::Tier;
 use super::host::{CallMode, CallUser, KeyName};
-use super::store::{new_store, set_deadline, CallLimit, HostState, Identity, Stopped};
+use super::store::{new_store, set_deadline, CallLimit, HostState, Identity, Removed, Stopped};
 use super::ticker::GuestCall;
 use super::wasi;
 use crate::config;
@@ -180,6 +180,21 @@ impl LibraryInstance {
         result.map_err(|e| self.explain_trap("describe-triggers", e))
     }
 
+    /// Calls `removed-value-triggers` if the library has it (libraries
+    /// built before it do not: none of their triggers read removed values).
+    pub fn removed_value_triggers(&mut self) -> Result<Vec<u32>, String> {
+        let Ok(func) = self
+            .instance
+            .get_typed_func::<(), (Vec<u32>,)>(&mut self.store, "removed-value-triggers")
+        else {
+            return Ok(Vec::new());
+        };
+        let running = self.enter(RedisCtx::null(), CallMode::ReadOnly, CallLimit::full());
+        let result = func.call(&mut self.store, ()).map(|(indices,)| indices);
+        self.leave(running);
+        result.map_err(|e| self.explain_trap("removed-value-triggers", e))
+    }
+
     /// Whether the library's owner may read `key` (its ACL key patterns):
     /// checked before the library's code runs for an event of that key.
     pub fn owner_may_read(&mut self, key: KeyName) -> Result<bool, String> {
@@ -189,15 +204,17 @@ impl LibraryInstance {
         }
     }
 
-    /// Calls `on-fired` with a read-only Redis context, until `limit`.
+    /// Calls `on-fired` with a read-only Redis context, until `limit`;
+    /// `removed` is what `removed-value` answers during the call.
     pub fn on_fired(
         &mut self,
         ctx: RedisCtx,
-        trigger: u32,
-        event: &Event,
+        (trigger, event, removed): (u32, &Event, Option<&Removed>),
         limit: CallLimit,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        self.store.data_mut().trigger = trigger;
+        let data = self.store.data_mut();
+        data.trigger = trigger;
+        data.removed = removed.cloned();
         let running = self.enter(ctx, CallMode::ReadOnly, limit);
         let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
         self.leave(running);
@@ -208,16 +225,18 @@ impl LibraryInstance {
         }
     }
 
-    /// Calls `run` with a Redis context that may write, until `limit`.
+    /// Calls `run` with a Redis context that may write, until `limit`;
+    /// `removed` is what `removed-value` answers during the call.
     pub fn run(
         &mut self,
         ctx: RedisCtx,
-        trigger: u32,
-        event: &Event,
+        (trigger, event, removed): (u32, &Event, Option<&Removed>),
         payload: Option<&[u8]>,
         limit: CallLimit,
     ) -> Result<(), CallError> {
-        self.store.data_mut().trigger = trigger;
+        let data = self.store.data_mut();
+        data.trigger = trigger;
+        data.removed = removed.cloned();
         let running = self.enter(ctx, CallMode::Write, limit);
         let result = self
             .bindings
@@ -258,6 +277,7 @@ impl LibraryInstance {
             user.detach();
         }
         data.ctx = RedisCtx::null();
+        data.removed = None;
     }
 
     fn explain_trap(&mut self, export: &str, trap: wasmtime::Error) -> String {

@@ -38,4 +38,4 @@ pub use engine::{engines, Tier};
 pub use guest_log::truncate;
 pub use host::{CallUser, KeyName};
 pub use instance::LibraryInstance;
-pub use store::{CallLimit, Stopped};
+pub use store::{CallLimit, Removed, Stopped};

@@ -10,7 +10,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::host::{CallMode, CallUser};
 use crate::config;
-use crate::server::RedisCtx;
+use crate::server::{RedisCtx, RemovedValue};
+
+/// A value an event removed, shared by the triggers it is handed to. (An
+/// `Arc` only because a store must be `Send`: removed values never leave
+/// Redis' main thread.)
+pub type Removed = std::sync::Arc<RemovedValue>;
 
 /// Everything a library's store carries: the Redis context of the call in
 /// progress, and the sandboxed WASI state.
@@ -34,6 +39,9 @@ pub struct HostState {
     /// The last panic message a guest reported through the SDK, used to
     /// explain the trap that follows it.
     pub panic_message: Option<String>,
+    /// What the event being handled removed, for a trigger that reads
+    /// removed values: what `host.removed-value` returns.
+    pub removed: Option<Removed>,
     /// Whether the call in progress ends at its command's time budget
     /// rather than at the full time limit (`events/budget.rs`).
     pub(super) limited_by_budget: bool,
@@ -108,6 +116,7 @@ pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState>
             config: identity.config,
             user: identity.owner.as_deref().map(CallUser::new),
             panic_message: None,
+            removed: None,
             limited_by_budget: false,
             call_deadline: Instant::now(),
             while_running: None,

@@ -1,5 +1,6 @@
 //! The host API that guests import (`redis:triggers/host` in `wit/`):
-//! `call`, `log`, `report-panic`, `outbox-append` and `config`.
+//! `call`, `log`, `report-panic`, `outbox-append`, `config` and
+//! `removed-value`.
 //!
 //! These functions are linked by hand with `func_wrap` rather than
 //! through the bindings `bindgen!` generates: `call` runs on every event, and
@@ -13,9 +14,11 @@
 use wasmtime::component::Linker;
 use wasmtime::StoreContextMut;
 
+use super::bindings::redis::triggers::types;
 use super::bindings::LogLevel;
 use super::guest_log;
 use super::store::HostState;
+use crate::server::{RemovedValue, Withheld};
 
 mod call;
 mod outbox;
@@ -44,6 +47,9 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     host.func_wrap("outbox-append", |store, (event, fields)| {
         Ok((outbox::append(store, event, fields),))
     })?;
+    host.func_wrap("removed-value", |store, ()| {
+        Ok((store.data().removed.as_deref().map(removed_value),))
+    })?;
     host.func_wrap("config", |store, ()| {
         let config = &store.data().config;
         Ok((if config.is_empty() {
@@ -53,6 +59,19 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },))
     })?;
     Ok(())
+}
+
+/// `host.removed-value`: the value as the WIT record.
+fn removed_value(value: &RemovedValue) -> types::Removed {
+    types::Removed {
+        type_name: value.type_name.to_owned(),
+        length: value.length,
+        value: match value.resp3() {
+            Ok(resp3) => Ok(resp3.to_vec()),
+            Err(Withheld::TooLarge) => Err(types::Withheld::TooLarge),
+            Err(Withheld::ModuleType) => Err(types::Withheld::ModuleType),
+        },
+    }
 }
 
 /// `host.log`.

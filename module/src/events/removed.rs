@@ -1,0 +1,197 @@
+//! The value an event removed, for the triggers that ask for it
+//! (`.with_removed_value()` in the SDK).
+//!
+//! A keyspace notification for `del`, `expired` or `evicted` comes after
+//! the key is gone. Redis' `Key` server event comes before: when a key is
+//! deleted, expires, is evicted or is overwritten (`SET` over an existing
+//! key, `RENAME` onto one, …), with the key open for reading and its value
+//! not yet freed.
+//!
+//! 1. While a loaded trigger asks for removed values, the module listens to
+//!    that event (`server::deliver_removals`, after each change of the
+//!    libraries); otherwise it costs nothing.
+//! 2. On the event, if such a trigger's prefix (and, for an expiry or an
+//!    eviction, its event filter) matches the key, the value is read
+//!    (`server::read_removed_value`) and kept for that key.
+//! 3. The keyspace notification that follows for the same key takes it
+//!    ([`take`]), and hands it to the triggers that asked, in `on_fired`
+//!    and in `run`. In a `RENAME` onto an existing key, `rename_to` takes
+//!    the destination's old value, and `rename_from` the source's (now the
+//!    destination's).
+//! 4. What no notification took is dropped when the command (the execution
+//!    unit) ends, by a post-notification job, or when Redis is back in its
+//!    event loop.
+//!
+//! So that every removal's notification reaches the handler and takes its
+//! value, every class of notifications is delivered while removed values
+//! are wanted. Nothing is read on a replica, while data loads, or for a
+//! key moving to another cluster node. `FLUSHALL` and `FLUSHDB` raise no
+//! event per key: nothing is read, nothing fires.
+//!
+//! Limits: a value whose RESP3 encoding exceeds
+//! `triggers.max-removed-value-size` is withheld (the trigger sees a
+//! marker with its type and length), and so is one that would bring the
+//! removed values held at once past `triggers.max-payload-size`. Values
+//! of other modules' types cannot be read. Each outcome is counted in
+//! `INFO triggers`.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redis_module::{raw, Context, NotifyEvent, RedisString};
+
+use super::here::Here;
+use super::{atomic_migration, migration};
+use crate::config;
+use crate::library;
+use crate::server::{self, redis_log, selected_db, RemovedValue, Withheld};
+use crate::wasm::Removed;
+
+/// A value read for a key, until its notification takes it.
+struct Kept {
+    db: i32,
+    key: Vec<u8>,
+    value: Removed,
+}
+
+thread_local! {
+    /// Values read and not yet taken, in the order they were read.
+    static KEPT: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
+    /// Whether a job to drop them at the end of the command is scheduled.
+    static DROP_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Removed values read, withheld as too large, and of a module's type.
+static READ: AtomicU64 = AtomicU64::new(0);
+static TOO_LARGE: AtomicU64 = AtomicU64::new(0);
+static MODULE_TYPE: AtomicU64 = AtomicU64::new(0);
+
+/// The counts for `INFO triggers`: removed values read, withheld as too
+/// large, withheld as another module's type.
+pub fn counts() -> (u64, u64, u64) {
+    let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+    (get(&READ), get(&TOO_LARGE), get(&MODULE_TYPE))
+}
+
+/// The value removed from `key` that the notification in progress reports,
+/// if one was read for it. Cheap when none was.
+#[inline]
+pub(super) fn take(ctx: &Context, key: &[u8]) -> Option<Removed> {
+    if KEPT.with_borrow(Vec::is_empty) {
+        return None;
+    }
+    let db = selected_db(ctx.ctx);
+    KEPT.with_borrow_mut(|kept| {
+        let at = kept.iter().rposition(|k| k.db == db && k.key == key)?;
+        Some(kept.remove(at).value)
+    })
+}
+
+/// Drops the values no notification took.
+pub(super) fn drop_kept() {
+    KEPT.with_borrow_mut(Vec::clear);
+}
+
+/// The `Key` server event: a key is about to lose its value. Never panics
+/// into Redis.
+pub(super) extern "C" fn on_key_removed(
+    ctx: *mut raw::RedisModuleCtx,
+    _event: raw::RedisModuleEvent,
+    subevent: u64,
+    data: *mut c_void,
+) {
+    if data.is_null() || ctx.is_null() {
+        return;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: for this event, Redis passes a `RedisModuleKeyInfoV1`
+        // with the key open for reading, valid during the call.
+        let key = unsafe { (*(data as *const raw::RedisModuleKeyInfoV1)).key };
+        let ctx = Context::new(ctx);
+        keep_if_wanted(&ctx, key, subevent);
+    }));
+    if outcome.is_err() {
+        redis_log("warning", "reading a removed value panicked");
+    }
+}
+
+fn keep_if_wanted(ctx: &Context, key: *mut raw::RedisModuleKey, subevent: u64) {
+    let Some(name_of) = (unsafe { raw::RedisModule_GetKeyNameFromModuleKey }) else {
+        return;
+    };
+    if key.is_null() || migration::moving_keys() {
+        return;
+    }
+    // SAFETY: the key is open for this event; its name lives as long.
+    let name = unsafe { name_of(key) };
+    if name.is_null() {
+        return;
+    }
+    let name = RedisString::string_as_slice(name);
+    if !wanted_for(name, subevent) || atomic_migration::raised_by_moving(ctx, name) {
+        return;
+    }
+    // A key deleted because its last element went: the element's removal
+    // is the event, and `del` may be notified before this.
+    if !Here::new(ctx, None).may_act() || unsafe { server::removed_value_is_emptied(key) } {
+        return;
+    }
+    let value = read(key);
+    let db = selected_db(ctx.ctx);
+    KEPT.with_borrow_mut(|kept| {
+        kept.retain(|k| !(k.db == db && k.key == name));
+        kept.push(Kept {
+            db,
+            key: name.to_vec(),
+            value: Removed::new(value),
+        });
+    });
+    if !DROP_SCHEDULED.get()
+        && ctx.add_post_notification_job(|_| {
+            DROP_SCHEDULED.set(false);
+            drop_kept();
+        }) == redis_module::Status::Ok
+    {
+        DROP_SCHEDULED.set(true);
+    }
+}
+
+/// Whether a trigger that asks for removed values could fire for this
+/// removal: its prefix matches, and for an expiry or an eviction, its
+/// events include it. A deletion or an overwrite can be reported by many
+/// events (`del`, `set`, `rename_to`, `restore`, …).
+fn wanted_for(key: &[u8], subevent: u64) -> bool {
+    let event = match subevent {
+        raw::REDISMODULE_SUBEVENT_KEY_EXPIRED => Some((NotifyEvent::EXPIRED, "expired")),
+        raw::REDISMODULE_SUBEVENT_KEY_EVICTED => Some((NotifyEvent::EVICTED, "evicted")),
+        _ => None,
+    };
+    let mut wanted = false;
+    library::with_set(|libraries, _| {
+        wanted = libraries.iter().flat_map(|l| &l.triggers).any(|t| {
+            t.wants_removed_value
+                && match event {
+                    Some((kind, name)) => t.matches(kind, name, key),
+                    None => key.starts_with(&t.prefix),
+                }
+        });
+    });
+    wanted
+}
+
+/// Reads the value under the limits, and counts the outcome.
+fn read(key: *mut raw::RedisModuleKey) -> RemovedValue {
+    let room = config::max_payload_bytes().saturating_sub(RemovedValue::held_bytes());
+    let limit = config::max_removed_value_bytes().min(room);
+    // SAFETY: the key of the `Key` event in progress.
+    let value = unsafe { server::read_removed_value(key, limit) };
+    let counter = match value.resp3() {
+        Ok(_) => &READ,
+        Err(Withheld::TooLarge) => &TOO_LARGE,
+        Err(Withheld::ModuleType) => &MODULE_TYPE,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    value
+}
