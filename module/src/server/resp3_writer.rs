@@ -42,14 +42,23 @@ impl Writer {
         self.bytes.extend_from_slice(bytes);
     }
 
+    /// A blob string: `$<length>\r\n<bytes>\r\n`, in one write.
     pub(super) fn bulk(&mut self, bytes: &[u8]) {
-        self.count_header(b'$', bytes.len());
-        self.raw(bytes);
-        self.raw(b"\r\n");
+        let (header, at) = header(b'$', bytes.len());
+        let size = header.len() - at + bytes.len() + 2;
+        if self.overflowed || self.bytes.len() - HEADER_ROOM + size > self.max_bytes {
+            self.overflowed = true;
+            return;
+        }
+        self.bytes.extend_from_slice(&header[at..]);
+        self.bytes.extend_from_slice(bytes);
+        self.bytes.extend_from_slice(b"\r\n");
     }
 
+    /// An aggregate's or a string's header: `<kind><n>\r\n`.
     pub(super) fn count_header(&mut self, kind: u8, n: usize) {
-        self.raw(format!("{}{n}\r\n", kind as char).as_bytes());
+        let (header, at) = header(kind, n);
+        self.raw(&header[at..]);
     }
 
     pub(super) fn double(&mut self, score: f64) {
@@ -73,11 +82,30 @@ impl Writer {
                 start: HEADER_ROOM,
             };
         };
-        let header = format!("{}{count}\r\n", kind as char);
-        let start = HEADER_ROOM - header.len();
-        bytes[start..HEADER_ROOM].copy_from_slice(header.as_bytes());
+        let (header, at) = header(kind, count);
+        let start = HEADER_ROOM - (header.len() - at);
+        bytes[start..HEADER_ROOM].copy_from_slice(&header[at..]);
         Encoded { bytes, start }
     }
+}
+
+/// `<kind><n>\r\n` at the end of a buffer, and where it starts: written
+/// without `format!`, which costs an allocation per element.
+fn header(kind: u8, mut n: usize) -> ([u8; HEADER_ROOM], usize) {
+    let mut buffer = [0; HEADER_ROOM];
+    let mut at = HEADER_ROOM - 2;
+    buffer[at..].copy_from_slice(b"\r\n");
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at -= 1;
+    buffer[at] = kind;
+    (buffer, at)
 }
 
 #[cfg(test)]
@@ -94,6 +122,14 @@ mod tests {
     }
 
     #[test]
+    fn headers_of_any_size() {
+        for n in [0, 7, 10, 12345, usize::MAX] {
+            let (header, at) = header(b'*', n);
+            assert_eq!(&header[at..], format!("*{n}\r\n").as_bytes());
+        }
+    }
+
+    #[test]
     fn a_string_has_no_header() {
         let mut w = Writer::new(100, 0);
         w.bulk(b"\x00bin");
@@ -103,13 +139,13 @@ mod tests {
 
     #[test]
     fn writing_past_the_size_is_noted_and_stops() {
-        let mut w = Writer::new(8, 0);
-        w.bulk(b"1234");
+        let mut w = Writer::new(12, 0);
+        w.bulk(b"1234"); // `$4\r\n1234\r\n`: 10 bytes
+        assert!(!w.overflowed);
+        w.bulk(b"5"); // 7 more: nothing of it is written
         assert!(w.overflowed);
-        // `$4\r\n1234` fits; the `\r\n` would not, nor anything after.
-        assert_eq!(w.bytes.len(), HEADER_ROOM + 8);
         w.raw(b"x");
-        assert_eq!(w.bytes.len(), HEADER_ROOM + 8);
+        assert_eq!(w.bytes.len(), HEADER_ROOM + 10);
     }
 
     #[test]
