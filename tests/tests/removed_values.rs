@@ -226,6 +226,15 @@ on_each_flavor!(fn every_type_comes_whole(flavor) {
     assert_eq!(info_number(&mut con, "triggers", "triggers_removed_values_read"), 14, "{flavor:?}");
     assert_eq!(info_number(&mut con, "triggers", "triggers_removed_values_module_type"), 1, "{flavor:?}");
     assert_eq!(stat(&mut con, "removed_values", "copy", "num_failed"), 0, "{flavor:?}");
+    // TRIGGER LIST VERBOSE says which triggers read removed values.
+    let listed: Vec<Value> = query(&mut con, &["TRIGGER", "LIST", "VERBOSE"]);
+    let triggers = array(&as_map(&listed[0])["triggers"]);
+    let reads: Vec<(String, i64)> = triggers
+        .iter()
+        .map(|t| (text(&as_map(t)["name"]), int(&as_map(t)["removed_value"])))
+        .collect();
+    let expected = [("copy".into(), 1), ("peek".into(), 1), ("blind".into(), 0)];
+    assert_eq!(reads, expected, "{flavor:?}");
 });
 
 // Deletion, both expiries, overwrites and renames; what removes nothing

@@ -86,7 +86,7 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
 
 fn reply_trigger(reply: &Reply, trigger: &Trigger, options: &ListOptions) {
     let stats = trigger.stats.snapshot();
-    reply.map(if options.verbose { 14 } else { 13 });
+    reply.map(if options.verbose { 15 } else { 13 });
     reply.field("name");
     reply.bulk(trigger.name.as_bytes());
     reply.field("description");
@@ -101,6 +101,8 @@ fn reply_trigger(reply: &Reply, trigger: &Trigger, options: &ListOptions) {
     if options.verbose {
         reply.field("on_fired");
         reply.int(trigger.has_on_fired as i64);
+        reply.field("removed_value");
+        reply.int(trigger.wants_removed_value as i64);
     }
     reply.field("num_triggered");
     reply.int(stats.num_triggered as i64);
