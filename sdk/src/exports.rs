@@ -125,7 +125,23 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::short_path;
+    use super::{removed_value_triggers, short_path};
+    use crate::{Event, Library, Result, Trigger};
+
+    #[test]
+    fn the_triggers_that_read_removed_values_are_listed_by_index() {
+        let done = |_: &Event| -> Result<()> { Ok(()) };
+        let library = Library::new(
+            "l",
+            vec![
+                Trigger::new("a").run(done),
+                Trigger::new("b").with_removed_value().run(done),
+                Trigger::new("c").run(done),
+                Trigger::new("d").with_removed_value().run(done),
+            ],
+        );
+        assert_eq!(removed_value_triggers(&library), [1, 3]);
+    }
 
     #[test]
     fn panic_paths_start_at_the_crate() {
