@@ -1,4 +1,6 @@
-//! The three example libraries of `examples-wasm/`, on Redis 8 and Valkey 8.
+//! The four example libraries of `examples-wasm/`, on Redis 8, Valkey 8 and Valkey 9.
+
+use std::collections::HashMap;
 
 use wasm_triggers_tests::*;
 
@@ -90,32 +92,46 @@ on_all_servers!(fn name_counter_in_eval(server) {
     assert_eq!((tom, jerry), (Some(1), Some(1)));
 });
 
-/// The order ids of the outbox entries `expired_orders` wrote.
-fn expired_orders(con: &mut Connection) -> Vec<String> {
-    let mut orders: Vec<String> = outbox_entries(con)
-        .iter()
+/// The outbox entries `expired_orders` wrote, by order id.
+fn expired_order_entries(con: &mut Connection) -> Vec<(String, OutboxEntry)> {
+    let mut orders: Vec<(String, OutboxEntry)> = outbox_entries(con)
+        .into_iter()
         .filter(|e| e.field("source") == "trigger:expired_orders.order_expired")
         .map(|e| {
             assert_eq!(e.field("event"), "expired");
             assert_eq!(e.field("key"), format!("checkout:{}", e.field("order")));
-            e.field("order").to_string()
+            (e.field("order").to_string(), e)
         })
         .collect();
-    orders.sort();
+    orders.sort_by(|a, b| a.0.cmp(&b.0));
     orders
+}
+
+/// The order ids of the outbox entries `expired_orders` wrote.
+fn expired_orders(con: &mut Connection) -> Vec<String> {
+    expired_order_entries(con)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
 }
 
 on_all_servers!(fn expired_orders_records_expiries(server) {
     let mut con = server.connect();
     assert_eq!(load(&mut con, "expired_orders"), "expired_orders");
 
-    // No client listens for anything: the expiry is recorded all the same.
-    let _: String = query(&mut con, &["SET", "checkout:order-1", "cart", "PX", "20"]);
+    // No client listens for anything: the expiry is recorded all the same,
+    // with what the order held: a hash's fields, a string.
+    let _: i64 = query(&mut con, &["HSET", "checkout:order-1", "total", "42.50", "items", "3"]);
+    let _: i64 = query(&mut con, &["PEXPIRE", "checkout:order-1", "20"]);
     let _: String = query(&mut con, &["SET", "checkout:order-2", "cart", "PX", "20"]);
     eventually("both orders to expire", || {
         expired_orders(&mut server.connect()).len() == 2
     });
+    let entries = expired_order_entries(&mut con);
     assert_eq!(expired_orders(&mut con), ["order-1", "order-2"]);
+    let (hash, string) = (&entries[0].1, &entries[1].1);
+    assert_eq!((hash.field("order.total"), hash.field("order.items")), ("42.50", "3"));
+    assert_eq!((hash.fields.len(), string.field("content")), (8, "cart"));
 
     // A cancelled order (DEL) and an order that has not expired yet are not
     // expiries; a SET does not fire the trigger either.
@@ -139,6 +155,33 @@ on_all_servers!(fn expired_orders_records_lazy_expiry(server) {
     let value: Option<String> = query(&mut con, &["GET", "checkout:lazy"]);
     assert_eq!(value, None);
     assert_eq!(expired_orders(&mut con), ["lazy"]);
+});
+
+// A deleted hash is archived for a week; the replica gets the archive the
+// primary's trigger wrote. Another key, or a string, is not archived.
+on_all_servers!(fn archive_deleted_keeps_deleted_hashes(server) {
+    let flavor = server.flavor;
+    let replica = Server::start(flavor);
+    replicaof(&replica, server);
+    let mut con = server.connect();
+    assert_eq!(load(&mut con, "archive_deleted"), "archive_deleted");
+    let _: i64 = query(&mut con, &["HSET", "user:7", "name", "ada", "plan", "pro"]);
+    let _: i64 = query(&mut con, &["HSET", "order:7", "total", "3"]);
+    let _: String = query(&mut con, &["SET", "user:string", "v"]);
+    let _: i64 = query(&mut con, &["UNLINK", "user:7", "order:7", "user:string"]);
+    let archived: HashMap<String, String> = query(&mut con, &["HGETALL", "archive:user:7"]);
+    assert_eq!((archived["name"].as_str(), archived["plan"].as_str()), ("ada", "pro"));
+    let ttl: i64 = query(&mut con, &["TTL", "archive:user:7"]);
+    assert!((600_000..=604_800).contains(&ttl), "{flavor:?}: {ttl}");
+    let archives: Vec<String> = query(&mut con, &["KEYS", "archive:*"]);
+    assert_eq!(archives, ["archive:user:7"], "{flavor:?}");
+    wait_for_replicas(&mut con, 1);
+    let on_replica: HashMap<String, String> = query(&mut replica.connect(), &["HGETALL", "archive:user:7"]);
+    assert_eq!(on_replica, archived, "{flavor:?}");
+    // Restored with COPY.
+    let _: i64 = query(&mut con, &["COPY", "archive:user:7", "user:7"]);
+    let name: String = query(&mut con, &["HGET", "user:7", "name"]);
+    assert_eq!(name, "ada");
 });
 
 on_all_servers!(fn name_counter_in_a_function(server) {

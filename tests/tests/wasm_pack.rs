@@ -35,7 +35,7 @@ fn listed(con: &mut Connection, name: &str) -> (String, Vec<u8>) {
 
 on_all_servers!(fn the_examples_built_with_wasm_pack_load_and_fire(server) {
     let mut con = server.connect();
-    for name in ["last_updated", "name_counter", "expired_orders"] {
+    for name in ["last_updated", "name_counter", "expired_orders", "archive_deleted"] {
         let module = wasm_pack(name);
         assert_eq!(&module[4..8], [1, 0, 0, 0], "{name}: wasm-pack gives a core module");
         assert_eq!(load_bytes(&mut con, &module, false), name);
@@ -54,6 +54,10 @@ on_all_servers!(fn the_examples_built_with_wasm_pack_load_and_fire(server) {
     eventually("expired_orders recorded the expiry", || {
         outbox_entries(&mut server.connect()).iter().any(|e| e.field("order") == "order-1")
     });
+    let _: i64 = query(&mut con, &["HSET", "user:1", "name", "ada"]);
+    let _: i64 = query(&mut con, &["DEL", "user:1"]);
+    let archived: Option<String> = query(&mut con, &["HGET", "archive:user:1", "name"]);
+    assert_eq!(archived.as_deref(), Some("ada"), "archive_deleted archived the hash");
 });
 
 on_each_flavor!(fn a_wasm_pack_library_persists_and_replicates_as_a_component(flavor) {
