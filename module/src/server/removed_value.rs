@@ -130,15 +130,13 @@ pub unsafe fn read(key: *mut raw::RedisModuleKey, max_bytes: usize) -> RemovedVa
     if least > max_bytes as u64 {
         return RemovedValue::withheld(type_name, length, Withheld::TooLarge);
     }
-    // A string's size is known: no room is wasted on it.
-    let mut writer = Writer::new(
-        max_bytes,
-        if aggregate.is_some() {
-            0
-        } else {
-            length as usize + 32
-        },
-    );
+    // A string's size is known, an aggregate's guessed (a short field or
+    // member and its value take about 32 bytes): few reallocations.
+    let expected = match aggregate {
+        None => length as usize + 32,
+        Some(_) => (length as usize).saturating_mul(32).min(max_bytes),
+    };
+    let mut writer = Writer::new(max_bytes, expected);
     let count = read(key, &mut writer);
     match count {
         Some(count) if !writer.overflowed => {
