@@ -57,8 +57,8 @@ pub(super) fn after_change(changed: bool) {
         if let Ok(r) = r.try_borrow() {
             let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
             code_cache::retain(&loaded, changed);
-            let removed_values = r.libraries.iter().flat_map(|l| &l.triggers);
-            let wanted = removed_values.clone().any(|t| t.wants_removed_value);
+            let mut triggers = r.libraries.iter().flat_map(|l| &l.triggers);
+            let wanted = triggers.any(|t| t.wants_removed_value);
             if let Err(error) = server::deliver_removals(wanted) {
                 server::redis_log(
                     "warning",
