@@ -166,33 +166,34 @@ impl LibraryInstance {
     /// Calls `describe-triggers` if the library has it (the SDK's libraries
     /// do; those built before it do not: no descriptions then).
     pub fn describe_triggers(&mut self) -> Result<Vec<String>, String> {
-        let Ok(func) = self
-            .instance
-            .get_typed_func::<(), (Vec<String>,)>(&mut self.store, "describe-triggers")
-        else {
-            return Ok(Vec::new());
-        };
-        let running = self.enter(RedisCtx::null(), CallMode::ReadOnly, CallLimit::full());
-        let result = func
-            .call(&mut self.store, ())
-            .map(|(descriptions,)| descriptions);
-        self.leave(running);
-        result.map_err(|e| self.explain_trap("describe-triggers", e))
+        self.call_if_exported("describe-triggers")
+            .map(Option::unwrap_or_default)
     }
 
     /// Calls `removed-value-triggers` if the library has it (libraries
     /// built before it do not: none of their triggers read removed values).
     pub fn removed_value_triggers(&mut self) -> Result<Vec<u32>, String> {
+        self.call_if_exported("removed-value-triggers")
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Calls an export that takes nothing, that `sdk-library` adds to
+    /// `trigger-library`, if the library has it, as `describe`: with no
+    /// Redis context.
+    fn call_if_exported<R>(&mut self, export: &str) -> Result<Option<R>, String>
+    where
+        R: wasmtime::component::ComponentType + wasmtime::component::Lift + Send + Sync + 'static,
+    {
         let Ok(func) = self
             .instance
-            .get_typed_func::<(), (Vec<u32>,)>(&mut self.store, "removed-value-triggers")
+            .get_typed_func::<(), (R,)>(&mut self.store, export)
         else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let running = self.enter(RedisCtx::null(), CallMode::ReadOnly, CallLimit::full());
-        let result = func.call(&mut self.store, ()).map(|(indices,)| indices);
+        let result = func.call(&mut self.store, ()).map(|(value,)| value);
         self.leave(running);
-        result.map_err(|e| self.explain_trap("removed-value-triggers", e))
+        result.map(Some).map_err(|e| self.explain_trap(export, e))
     }
 
     /// Whether the library's owner may read `key` (its ACL key patterns):
