@@ -3,7 +3,7 @@
 # over the whole redis-server process: a figure that repeats on a noisy machine, unlike a rate.
 #
 #   bench/callgrind.sh [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…']
-#                      [--requests N]
+#                      [--requests N] [--keep DIR]
 #
 # Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
 # (default target/release/libwasm_triggers.so; "none" for no module), loads
@@ -11,20 +11,22 @@
 # (`OUTBOX ADD NAME ARGS…`, e.g. --rule 'all EVENTS @hash'), warms up with N requests (default
 # 20000) and waits for the optimized code, then counts N more `HSET h:__rand_int__ f v` at
 # pipeline 16 and prints the instructions per request. Give two --module builds in two runs to
-# compare them.
+# compare them. --keep DIR copies callgrind's output there, for callgrind_annotate (bench/tax.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULE="$ROOT/target/release/libwasm_triggers.so"
 LIBRARY=last_updated
 RULE=""
 REQUESTS=20000
+KEEP=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --module) MODULE="$2"; shift 2 ;;
         --library) LIBRARY="$2"; shift 2 ;;
         --rule) RULE="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
-        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N]" >&2; exit 2 ;;
+        --keep) KEEP="$2"; shift 2 ;;
+        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--keep DIR]" >&2; exit 2 ;;
     esac
 done
 BIN="$ROOT/.cache/redis-8/bin"
@@ -71,4 +73,5 @@ callgrind_control -i off "$PID" >/dev/null
 "$BIN/redis-cli" -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 wait "$PID" 2>/dev/null || true
 TOTAL=$(grep -h "^summary:\|^totals:" "$DIR"/cg.out.* | awk '{ s += $2 } END { print s }')
+if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp "$DIR"/cg.out.* "$KEEP/"; fi
 echo "$(basename "$MODULE") (library $LIBRARY${RULE:+, rule $RULE}): $((TOTAL / REQUESTS)) instructions per HSET ($TOTAL over $REQUESTS)"
