@@ -35,54 +35,65 @@ VARIANTS = [
     ("f", "native last_updated", ["--module", NATIVE, "--library", "none"]),
 ]
 
-# (row, functions whose inclusive costs add up to it). A function name is
-# matched against callgrind_annotate's `file:function` entries.
+# (row, functions whose inclusive costs add up to it). A name matches a
+# function (`moduleNotifyKeyspaceEvent` also its `.part.0` clone) or the end
+# of a Rust path (`RunJob::run`).
 PARTS = [
     ("a request (readQueryFromClient)", ["readQueryFromClient"]),
-    ("  the HSET command itself, with its notification", ["hsetCommand"]),
-    ("    Redis: module notification (context, client)", ["moduleNotifyKeyspaceEvent"]),
-    ("      ours: the notification handler", ["on_keyspace_event", "on_hash_event"]),
-    ("  post-notification jobs (Redis)", ["firePostExecutionUnitJobs"]),
-    ("    ours: the job", ["RunJob::run", "native_last_updated::stamp"]),
+    ("  the HSET command, with its notification", ["hsetCommand"]),
+    ("    Redis: the notification to modules", ["moduleNotifyKeyspaceEvent"]),
+    ("      the module's handler", ["on_keyspace_event", "on_hash_event"]),
+    ("  post-notification jobs", ["firePostExecutionUnitJobs"]),
+    ("    the module's job", ["redis_module::context::post_notification_job"]),
     ("      RM_Call (3 for last_updated)", ["RM_Call"]),
-    ("      guest call: entry to exit", ["TypedFunc<Params,Return>::call"]),
-    ("        the export looked up (lifted_core_func)", ["Func::lifted_core_func"]),
-    ("        trap handling entry and exit (catch_traps)", ["catch_traps"]),
+    ("      the guest call, entry to exit", ["TypedFunc<Params,Return>::call"]),
+    ("        the export looked up again (lifted_core_func)", ["Func::lifted_core_func"]),
     ("        lowering into the guest (realloc calls)", ["LowerContext<T>::realloc"]),
     ("        post-return", ["Func::post_return_impl"]),
     ("        host.call, with its RM_Call", ["wasm::host::call::call"]),
+    ("          of which RM_Call", []),
 ]
 
 
-def annotate(directory):
-    """Inclusive instructions per function name, from callgrind's output."""
+def function_of(entry):
+    """`file:function` as callgrind_annotate prints it: the function."""
+    return entry.split(":", 1)[1] if ":" in entry else entry
+
+
+def annotate(directory, inclusive):
+    """Instructions per function (inclusive or self), from callgrind's output."""
     files = [os.path.join(directory, f) for f in os.listdir(directory) if f.startswith("cg.out")]
     costs = {}
+    flag = "--inclusive=yes" if inclusive else "--inclusive=no"
     for path in files:
-        text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+        text = subprocess.run(["callgrind_annotate", flag, "--threshold=100", path],
                               capture_output=True, text=True, check=True).stdout
         for line in text.splitlines():
             match = re.match(r"\s*([\d,]+)\s+\([\d. %]+\)\s+(\S.*?)(?: \[.*\])?$", line)
             if not match:
                 continue
+            name = function_of(match.group(2))
             count = int(match.group(1).replace(",", ""))
-            name = match.group(2)
-            costs[name] = max(costs.get(name, 0), count)
+            if inclusive:
+                costs[name] = max(costs.get(name, 0), count)
+            else:
+                costs[name] = costs.get(name, 0) + count
     return costs
 
 
+def matches(function, wanted):
+    return (function == wanted or function.startswith(wanted + ".")
+            or function.endswith("::" + wanted) or ("::" in wanted and function.endswith(wanted)))
+
+
 def part(costs, names):
-    """The cost of the functions whose name ends with one of `names`."""
-    total = 0
-    for wanted in names:
-        found = [c for n, c in costs.items() if n.endswith(":" + wanted) or n.endswith(wanted)]
-        total += max(found, default=0)
-    return total
+    """The inclusive cost of the functions named."""
+    return sum(max((c for f, c in costs.items() if matches(f, w)), default=0) for w in names)
 
 
 def main():
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    results = {}
+    inclusive, own = {}, {}
     with tempfile.TemporaryDirectory() as work:
         for letter, name, args in VARIANTS:
             keep = os.path.join(work, letter)
@@ -90,23 +101,34 @@ def main():
             subprocess.run([os.path.join(ROOT, "bench/callgrind.sh"), *args,
                             "--requests", str(requests), "--keep", keep],
                            check=True, stdout=subprocess.DEVNULL)
-            results[letter] = annotate(keep)
+            inclusive[letter] = annotate(keep, inclusive=True)
+            own[letter] = annotate(keep, inclusive=False)
 
     def per(letter, names):
-        return part(results[letter], names) / requests
+        return part(inclusive[letter], names) / requests
+
+    rows = []
+    for row, names in PARTS:
+        if not names:  # RM_Call inside host.call: all of them, for (e)
+            rows.append((row, [per(l, ["RM_Call"]) if l == "e" else 0 for l, _, _ in VARIANTS]))
+            continue
+        rows.append((row, [per(l, names) for l, _, _ in VARIANTS]))
+    # The guest's compiled code has no symbols: callgrind names it by
+    # address. Its own cost is the guest code; the rest of the guest call
+    # is wasmtime's entry and exit (trap handling, argument lifting).
+    guest = [sum(c for f, c in own[l].items() if re.fullmatch(r"0x[0-9a-f]+", f)) / requests
+             for l, _, _ in VARIANTS]
+    inside = ["Func::lifted_core_func", "LowerContext<T>::realloc", "Func::post_return_impl",
+              "wasm::host::call::call"]
+    rest = [per(l, ["TypedFunc<Params,Return>::call"]) - sum(per(l, [h]) for h in inside) - g
+            for (l, _, _), g in zip(VARIANTS, guest)]
+    rows.append(("        guest code (compiled Wasm, by address)", guest))
+    rows.append(("        the rest: wasmtime's entry and exit, lifting", rest))
 
     print("| per HSET | " + " | ".join(f"({l}) {n}" for l, n, _ in VARIANTS) + " |")
     print("|---|" + "---:|" * len(VARIANTS))
-    for row, names in PARTS:
-        cells = [f"{per(l, names):,.0f}" for l, _, _ in VARIANTS]
-        print(f"| {row} | " + " | ".join(cells) + " |")
-    # Guest code: the guest call less what it spends in the host.
-    host = ["Func::lifted_core_func", "catch_traps", "LowerContext<T>::realloc",
-            "Func::post_return_impl", "wasm::host::call::call"]
-    guest = [per(l, ["TypedFunc<Params,Return>::call"]) - sum(per(l, [h]) for h in host)
-             for l, _, _ in VARIANTS]
-    print("|         guest code (the rest of the guest call) | "
-          + " | ".join(f"{g:,.0f}" if g > 0 else "0" for g in guest) + " |")
+    for row, cells in rows:
+        print(f"| {row} | " + " | ".join(f"{max(c, 0):,.0f}" for c in cells) + " |")
     total = {l: per(l, ["readQueryFromClient"]) for l, _, _ in VARIANTS}
     tax = total["e"] - total["f"]
     print(f"\n(f)/(e) = {total['f'] / total['e']:.2f}; the Wasm tax, (e) − (f): {tax:,.0f} "
