@@ -89,9 +89,12 @@ pub(super) fn take(ctx: &Context, key: &[u8]) -> Option<Removed> {
     })
 }
 
-/// Drops the values no notification took.
+/// Drops the values no notification took: at the end of the command (the
+/// job [`keep_if_wanted`] schedules) and when Redis is back in its event
+/// loop.
 pub(super) fn drop_kept() {
     KEPT.with_borrow_mut(Vec::clear);
+    DROP_SCHEDULED.set(false);
 }
 
 /// The `Key` server event: a key is about to lose its value. Never panics
@@ -149,10 +152,7 @@ fn keep_if_wanted(ctx: &Context, key: *mut raw::RedisModuleKey, subevent: u64) {
         });
     });
     if !DROP_SCHEDULED.get()
-        && ctx.add_post_notification_job(|_| {
-            DROP_SCHEDULED.set(false);
-            drop_kept();
-        }) == redis_module::Status::Ok
+        && ctx.add_post_notification_job(|_| drop_kept()) == redis_module::Status::Ok
     {
         DROP_SCHEDULED.set(true);
     }
