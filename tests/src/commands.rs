@@ -100,6 +100,18 @@ pub fn replicaof(replica: &Server, primary: &Server) {
     });
 }
 
+/// Evicts only keys with a TTL (`volatile-random`), past `room` bytes
+/// more than the server uses now; returns the `maxmemory` set.
+pub fn limit_memory_of_volatile_keys(con: &mut Connection, room: i64) -> i64 {
+    let _: String = query(
+        con,
+        &["CONFIG", "SET", "maxmemory-policy", "volatile-random"],
+    );
+    let limit = info_number(con, "memory", "used_memory") + room;
+    let _: String = query(con, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    limit
+}
+
 /// A number from a section of `INFO`.
 pub fn info_number(con: &mut Connection, section: &str, field: &str) -> i64 {
     let info: String = query(con, &["INFO", section]);

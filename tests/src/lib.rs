@@ -41,8 +41,8 @@ pub use broker::{block_on, Broker, Client, Got};
 pub use certificates::Certificates;
 pub use cluster::Cluster;
 pub use commands::{
-    eventually, info_number, list, load, load_error, load_replace, query, replicaof, save,
-    wait_for_optimized_code, wait_for_replicas,
+    eventually, info_number, limit_memory_of_volatile_keys, list, load, load_error, load_replace,
+    query, replicaof, save, wait_for_optimized_code, wait_for_replicas,
 };
 pub use outbox::{key_slot, outbox_entries, outbox_events_of, outbox_streams, OutboxEntry};
 pub use pings::{with_pings, Pings};

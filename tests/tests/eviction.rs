@@ -11,10 +11,7 @@ on_all_servers!(fn every_eviction_fires_and_memory_stays_bounded(server) {
     let mut con = server.connect();
     load(&mut con, "recorder");
     // Only the cache keys (with a TTL) are evicted; the log is kept whole.
-    let _: String = query(&mut con, &["CONFIG", "SET", "maxmemory-policy", "volatile-random"]);
-    let base = info_number(&mut con, "memory", "used_memory");
-    let limit = base + (2 << 20);
-    let _: String = query(&mut con, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    let limit = limit_memory_of_volatile_keys(&mut con, 2 << 20);
 
     let value = "v".repeat(1024);
     for chunk in 0..30 {

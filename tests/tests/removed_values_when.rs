@@ -15,10 +15,7 @@ on_all_servers!(fn evicted_values_are_read(server) {
     let flavor = server.flavor;
     let mut con = server.connect();
     load(&mut con, "removed_values");
-    let _: String = query(&mut con, &["CONFIG", "SET", "maxmemory-policy", "volatile-random"]);
-    let base = info_number(&mut con, "memory", "used_memory");
-    let limit = base + (2 << 20);
-    let _: String = query(&mut con, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    let limit = limit_memory_of_volatile_keys(&mut con, 2 << 20);
     let value_of = |i: usize| format!("value {i:08} {}", "v".repeat(985));
     for chunk in 0..30 {
         let mut pipe = redis::pipe();
