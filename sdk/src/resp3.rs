@@ -165,6 +165,10 @@ impl<'a> Parser<'a> {
 
 /// A decimal integer, parsed by hand: the generic `str::parse` is several
 /// times slower, and every reply holds at least one number.
+///
+/// Up to 19 digits cannot overflow a `u64`, so they are summed without
+/// overflow checks: on wasm32 a checked 64-bit multiply is a call to a
+/// 128-bit multiply (`__multi3`), once per digit.
 pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -174,12 +178,25 @@ pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
+    let (head, last) = match digits.split_at_checked(19) {
+        Some((head, last)) => (head, last),
+        None => (digits, &[][..]),
+    };
     let mut n: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
+    for &d in head {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        n = n * 10 + u64::from(d);
+    }
+    // A twentieth digit (leading zeros) may overflow: checked.
+    for &d in last {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
     }
     if negative {
         // Down to i64::MIN, whose magnitude is one more than i64::MAX.
@@ -262,6 +279,33 @@ mod tests {
             b":-9223372036854775809\r\n",
         ] {
             assert!(parse(input).is_err(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn integers_to_the_last_digit() {
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int(b"9223372036854775808"), None);
+        assert_eq!(parse_int(b"-9223372036854775809"), None);
+        assert_eq!(parse_int(b"9999999999999999999"), None);
+        assert_eq!(parse_int(b"00000000000000000001"), Some(1));
+        assert_eq!(parse_int(b"-00000000000000000012"), Some(-12));
+        assert_eq!(parse_int(b"18446744073709551616"), None);
+        assert_eq!(parse_int(b"99999999999999999999"), None);
+        assert_eq!(parse_int(b"000000000000000000001"), None);
+        assert_eq!(parse_int(b"+7"), Some(7));
+        assert_eq!(parse_int(b"-0"), Some(0));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"1a",
+            b"1 ",
+            b"/",
+            b":",
+            b"0000000000000000000a",
+        ] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
         }
     }
 
