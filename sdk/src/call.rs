@@ -1,6 +1,7 @@
 use std::borrow::Cow;
 
 use crate::__bindings::redis::triggers::host;
+use crate::typed_reply::Reader;
 use crate::{Error, FromValue, Result, Value};
 
 /// Runs a Redis command and returns its reply.
@@ -53,7 +54,16 @@ pub fn call(command: &str, args: impl IntoArgs) -> Result<Value> {
 /// }
 /// ```
 pub fn call_as<T: FromValue>(command: &str, args: impl IntoArgs) -> Result<T> {
-    call(command, args)?
+    let reply = args
+        .with_args(|args| host::call(command, args))
+        .map_err(Error::new)?;
+    // Integers, strings and short arrays of them are read in place; any
+    // other reply, or one that does not fit, goes through a `Value`.
+    let mut reader = Reader::new(&reply);
+    if let Some(typed) = T::read(&mut reader).filter(|_| reader.at_end()) {
+        return Ok(typed);
+    }
+    Value::from_resp3(&reply)?
         .into_typed()
         .map_err(|e| Error::new(format!("{command}: {e}")))
 }

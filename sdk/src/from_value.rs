@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
+use crate::typed_reply::Reader;
 use crate::{Error, Result, Value};
 
 /// A Rust type a reply converts into, with an error that says what was
@@ -47,6 +48,15 @@ pub trait FromValue: Sized {
     #[doc(hidden)]
     fn from_byte_vec(bytes: Vec<u8>) -> std::result::Result<Vec<Self>, Vec<u8>> {
         Err(bytes)
+    }
+
+    /// Reads the reply in place, without building a [`Value`] (the fast
+    /// path of [`call_as`](crate::call_as)): `None` when it has another
+    /// shape or does not fit, and the [`Value`] path decides.
+    #[doc(hidden)]
+    fn read(reader: &mut Reader<'_>) -> Option<Self> {
+        let _ = reader;
+        None
     }
 }
 
@@ -99,6 +109,10 @@ macro_rules! integers {
                     Error::new(format!("expected an integer that fits {}, got {int}", stringify!($t)))
                 })
             }
+
+            fn read(reader: &mut Reader<'_>) -> Option<Self> {
+                <$t>::try_from(reader.int()?).ok()
+            }
         }
     )*};
 }
@@ -115,6 +129,10 @@ impl FromValue for u8 {
 
     fn from_byte_vec(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, Vec<u8>> {
         Ok(bytes)
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Option<Self> {
+        u8::try_from(reader.int()?).ok()
     }
 }
 
@@ -151,6 +169,10 @@ impl FromValue for String {
             other => Err(mismatch("a string", &other)),
         }
     }
+
+    fn read(reader: &mut Reader<'_>) -> Option<Self> {
+        String::from_utf8(reader.string()?.to_vec()).ok()
+    }
 }
 
 impl<T: FromValue> FromValue for Option<T> {
@@ -159,6 +181,13 @@ impl<T: FromValue> FromValue for Option<T> {
             Value::Nil => Ok(None),
             value => T::from_value(value).map(Some),
         }
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Option<Self> {
+        if reader.nil() {
+            return Some(None);
+        }
+        T::read(reader).map(Some)
     }
 }
 
@@ -226,6 +255,11 @@ macro_rules! tuples {
                     }
                     other => Err(mismatch(concat!("an array of ", $len), &other)),
                 }
+            }
+
+            fn read(reader: &mut Reader<'_>) -> Option<Self> {
+                reader.array_of($len)?;
+                Some(($($name::read(reader)?,)+))
             }
         }
     )*};

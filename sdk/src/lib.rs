@@ -76,6 +76,7 @@ pub mod outbox;
 mod removed;
 mod resp3;
 mod trigger;
+mod typed_reply;
 mod value;
 
 pub use call::{call, call_as, Arg, IntoArgs};
@@ -112,6 +113,7 @@ pub mod __private {
     pub use crate::exports::{
         describe, describe_triggers, install_panic_hook, on_fired, removed_value_triggers, run,
     };
+    pub use crate::typed_reply::Reader;
 }
 
 /// Declares the library this crate builds: its name and its triggers.
