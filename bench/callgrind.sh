@@ -6,12 +6,14 @@
 #                      [--requests N] [--keep DIR]
 #
 # Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
-# (default target/release/libwasm_triggers.so; "none" for no module), loads
-# target/wasm/<NAME>.wasm (default last_updated; "none" for no library) and the outbox rule given
-# (`OUTBOX ADD NAME ARGS…`, e.g. --rule 'all EVENTS @hash'), warms up with N requests (default
-# 20000) and waits for the optimized code, then counts N more `HSET h:__rand_int__ f v` at
-# pipeline 16 and prints the instructions per request. Give two --module builds in two runs to
-# compare them. --keep DIR copies callgrind's output there, for callgrind_annotate (bench/tax.sh).
+# (default target/release/libwasm_triggers.so; "none" for no module), loads the library
+# (target/wasm/<NAME>.wasm, default last_updated; a path loads that file; "none" for no library)
+# and the outbox rule given (`OUTBOX ADD NAME ARGS…`, e.g. --rule 'all EVENTS @hash'), warms up
+# with N requests (default 20000) and waits for the optimized code, then counts N more
+# `HSET h:__rand_int__ f v` at pipeline 16 and prints the instructions per request. Give two
+# --module builds in two runs to compare them. --keep DIR copies callgrind's output there, for
+# callgrind_annotate (bench/tax.sh). WASM_TRIGGERS_PERFMAP=1 in the environment has the module
+# name the guests' functions in /tmp/perf-<pid>.map, <pid> as in DIR/cg.out.<pid>.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULE="$ROOT/target/release/libwasm_triggers.so"
@@ -62,7 +64,9 @@ for _ in $(seq 1 300); do
     sleep 0.2
 done
 if [ "$LIBRARY" != none ]; then
-    "$BIN/redis-cli" -p "$PORT" -x TRIGGER LOAD <"$ROOT/target/wasm/$LIBRARY.wasm" >/dev/null
+    # A name is an example in target/wasm; a path is a component to load as it is.
+    case "$LIBRARY" in */*) WASM="$LIBRARY" ;; *) WASM="$ROOT/target/wasm/$LIBRARY.wasm" ;; esac
+    "$BIN/redis-cli" -p "$PORT" -x TRIGGER LOAD <"$WASM" >/dev/null
 fi
 if [ -n "$RULE" ]; then
     # shellcheck disable=SC2086  # the rule's words are separate arguments

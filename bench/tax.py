@@ -13,9 +13,10 @@ after a warm-up that lets the libraries switch to optimized code) for
 and prints the instructions per HSET (the inclusive cost of Redis'
 `readQueryFromClient`, as issue 17 measured them), then where they go: the
 inclusive cost, per HSET, of the functions that make up an event's path.
-Callgrind cannot name the guest's compiled code, so "guest code" is what
-is left of the guest call once the host functions it calls are taken out.
-Python 3 standard library only.
+Callgrind cannot name the guest's compiled code: "guest code" is its cost by
+address. A last run of (e), built with the names of its functions and with
+the module writing a perf map (`WASM_TRIGGERS_PERFMAP=1`), splits that code
+by Wasm function. Python 3 standard library only.
 """
 
 import os
@@ -91,6 +92,47 @@ def part(costs, names):
     return sum(max((c for f, c in costs.items() if matches(f, w)), default=0) for w in names)
 
 
+def guest_functions(requests):
+    """Instructions per HSET of (e)'s guest code, by Wasm function: (e) built
+    with its name section (`strip = false`), the guest's addresses named by
+    the perf map the module writes."""
+    target = os.path.join(ROOT, "target/wasm-names")
+    env = {**os.environ, "CARGO_PROFILE_RELEASE_STRIP": "false", "CARGO_TARGET_DIR": target}
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--target", "wasm32-wasip2",
+                    "-p", "last_updated"], cwd=os.path.join(ROOT, "examples-wasm"), env=env,
+                   check=True)
+    wasm = os.path.join(target, "wasm32-wasip2/release/last_updated.wasm")
+    with tempfile.TemporaryDirectory() as keep:
+        print("(e) last_updated, by guest function ...", file=sys.stderr)
+        subprocess.run([os.path.join(ROOT, "bench/callgrind.sh"), "--library", wasm,
+                        "--requests", str(requests), "--keep", keep],
+                       env={**os.environ, "WASM_TRIGGERS_PERFMAP": "1"}, check=True,
+                       stdout=subprocess.DEVNULL)
+        own = annotate(keep, inclusive=False)
+        pids = [f.rsplit(".", 1)[1] for f in os.listdir(keep) if f.startswith("cg.out")]
+    ranges = []  # (start, end, name); later entries (optimized code) first
+    for pid in pids:
+        path = f"/tmp/perf-{pid}.map"
+        if not os.path.exists(path):
+            continue
+        with open(path) as perf_map:
+            for line in perf_map:
+                start, size, name = line.rstrip("\n").split(" ", 2)
+                ranges.append((int(start, 16), int(start, 16) + int(size, 16), name))
+        os.remove(path)
+    ranges.reverse()
+    by_name = {}
+    for function, cost in own.items():
+        if not re.fullmatch(r"0x[0-9a-f]+", function):
+            continue
+        address = int(function, 16)
+        name = next((n for s, e, n in ranges if s <= address < e), "(not in the perf map)")
+        # `wasm[1]::function[42]::core::fmt::write::h0123…` → `core::fmt::write`
+        name = re.sub(r"::h[0-9a-f]{16}$", "", re.sub(r"^wasm\[\d+\]::function\[\d+\]::", "", name))
+        by_name[name] = by_name.get(name, 0) + cost / requests
+    return sorted(by_name.items(), key=lambda item: -item[1])
+
+
 def main():
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     inclusive, own = {}, {}
@@ -133,6 +175,15 @@ def main():
     tax = total["e"] - total["f"]
     print(f"\n(f)/(e) = {total['f'] / total['e']:.2f}; the Wasm tax, (e) − (f): {tax:,.0f} "
           f"instructions per event ({requests:,} requests per variant, callgrind).")
+
+    functions = guest_functions(requests)
+    print("\n| (e)'s guest code by Wasm function | per HSET |\n|---|---:|")
+    shown = [(n, c) for n, c in functions if c >= 50]
+    for name, cost in shown:
+        print(f"| `{name}` | {cost:,.0f} |")
+    rest = sum(c for n, c in functions if c < 50)
+    print(f"| {len(functions) - len(shown)} more, under 50 each | {rest:,.0f} |")
+    print(f"| all the guest code | {sum(c for _, c in functions):,.0f} |")
 
 
 if __name__ == "__main__":
