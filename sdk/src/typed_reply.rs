@@ -54,9 +54,22 @@ impl<'a> Reader<'a> {
         Some(&rest[..cr])
     }
 
-    /// A count or length that is not negative.
+    /// A count or length, up to 9 digits (longer ones are left to the
+    /// [`Value`](crate::Value) path), read with its CRLF in one pass.
     fn length(&mut self) -> Option<usize> {
-        usize::try_from(parse_int(self.line()?)?).ok()
+        let rest = self.input.get(self.pos..)?;
+        let mut n = 0;
+        for (at, &byte) in rest.iter().enumerate().take(10) {
+            match byte {
+                b'0'..=b'9' if at < 9 => n = n * 10 + usize::from(byte - b'0'),
+                b'\r' if at > 0 && rest.get(at + 1) == Some(&b'\n') => {
+                    self.pos += at + 2;
+                    return Some(n);
+                }
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// A simple string or a blob string, not a null one.
@@ -160,6 +173,15 @@ mod tests {
         assert_eq!(same::<String>(b"+hash\r\n"), Some("hash".into()));
         assert_eq!(same::<String>(b"$5\r\na\r\nbc\r\n"), Some("a\r\nbc".into()));
         assert_eq!(same::<String>(b"$0\r\n\r\n"), Some(String::new()));
+        assert_eq!(same::<String>(b"$000000003\r\nabc\r\n"), Some("abc".into()));
+        // Lengths of 10 digits and more, signs, no digits: the Value path.
+        for reply in [
+            &b"$0000000003\r\nabc\r\n"[..],
+            b"$+3\r\nabc\r\n",
+            b"$\r\n\r\n",
+        ] {
+            assert_eq!(same::<String>(reply), None);
+        }
         // Not UTF-8, an integer, a verbatim string, truncated: the Value path.
         for reply in [
             &b"$1\r\n\xff\r\n"[..],
