@@ -127,10 +127,27 @@ def guest_functions(requests):
             continue
         address = int(function, 16)
         name = next((n for s, e, n in ranges if s <= address < e), "(not in the perf map)")
-        # `wasm[1]::function[42]::core::fmt::write::h0123…` → `core::fmt::write`
-        name = re.sub(r"::h[0-9a-f]{16}$", "", re.sub(r"^wasm\[\d+\]::function\[\d+\]::", "", name))
+        name = re.sub(r"^wasm\[\d+\]::function\[\d+\]::", "", name)
         by_name[name] = by_name.get(name, 0) + cost / requests
-    return sorted(by_name.items(), key=lambda item: -item[1])
+    return sorted(merge_demangled(by_name).items(), key=lambda item: -item[1])
+
+
+def merge_demangled(by_name):
+    """The costs by Rust path, with c++filt (binutils) where it is: the
+    hash suffix and the crate disambiguators dropped."""
+    names = list(by_name)
+    try:
+        plain = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        plain = names
+    if len(plain) != len(names):
+        plain = names
+    merged = {}
+    for name, readable in zip(names, plain):
+        readable = re.sub(r"::h[0-9a-f]{16}$", "", re.sub(r"\[[0-9a-f]{16}\]", "", readable))
+        merged[readable] = merged.get(readable, 0) + by_name[name]
+    return merged
 
 
 def main():
