@@ -14,7 +14,7 @@ const MAX_DEPTH: usize = 256;
 
 /// Parses one reply that spans the whole of `input`.
 pub(crate) fn parse(input: &[u8]) -> Result<Value> {
-    let mut parser = Parser { input, pos: 0 };
+    let mut parser = Parser::new(input);
     let value = parser.value(0)?;
     if parser.pos != input.len() {
         return Err(malformed("trailing bytes after the reply"));
@@ -26,12 +26,18 @@ fn malformed(what: &str) -> Error {
     Error::new(format!("malformed RESP3 reply from the host: {what}"))
 }
 
-struct Parser<'a> {
-    input: &'a [u8],
-    pos: usize,
+/// A reply being read; [`Reader`](crate::typed_reply::Reader) reads one
+/// with the same methods, without building a [`Value`].
+pub(crate) struct Parser<'a> {
+    pub(crate) input: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Parser<'a> {
+    pub(crate) fn new(input: &'a [u8]) -> Self {
+        Parser { input, pos: 0 }
+    }
+
     fn value(&mut self, depth: usize) -> Result<Value> {
         if depth > MAX_DEPTH {
             return Err(malformed("nested too deep"));
@@ -120,7 +126,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The bytes up to the next CRLF, which is consumed.
-    fn line(&mut self) -> Result<&'a [u8]> {
+    pub(crate) fn line(&mut self) -> Result<&'a [u8]> {
         let rest = &self.input[self.pos..];
         let end = rest
             .iter()
@@ -131,12 +137,15 @@ impl<'a> Parser<'a> {
         Ok(&rest[..end])
     }
 
-    fn number(&mut self) -> Result<i64> {
+    pub(crate) fn number(&mut self) -> Result<i64> {
         parse_int(self.line()?).ok_or_else(|| malformed("bad integer"))
     }
 
     /// A length or count; `-1` (RESP2's null) is `None`.
-    fn length(&mut self) -> Result<Option<usize>> {
+    pub(crate) fn length(&mut self) -> Result<Option<usize>> {
+        if let Some(short) = self.short_length() {
+            return Ok(Some(short));
+        }
         match self.number()? {
             -1 => Ok(None),
             n => usize::try_from(n)
@@ -145,8 +154,26 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A length of up to 9 digits, read with its CRLF in one pass: most
+    /// are. `None`, with nothing consumed, for anything else.
+    fn short_length(&mut self) -> Option<usize> {
+        let rest = self.input.get(self.pos..)?;
+        let mut n = 0;
+        for (at, &byte) in rest.iter().enumerate().take(10) {
+            match byte {
+                b'0'..=b'9' if at < 9 => n = n * 10 + usize::from(byte - b'0'),
+                b'\r' if at > 0 && rest.get(at + 1) == Some(&b'\n') => {
+                    self.pos += at + 2;
+                    return Some(n);
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// `len` bytes followed by CRLF.
-    fn blob(&mut self, len: usize) -> Result<&'a [u8]> {
+    pub(crate) fn blob(&mut self, len: usize) -> Result<&'a [u8]> {
         let end = self
             .pos
             .checked_add(len)

@@ -12,79 +12,42 @@
 //! [`FromValue::read`]: crate::FromValue::read
 //! [`Value`]: crate::Value
 
-use crate::resp3::parse_int;
+use crate::resp3::{parse_int, Parser};
 
-/// A RESP3 reply being read element by element. Every method reads the
-/// next element only if it has the shape asked for, and returns `None`
-/// otherwise (the caller then falls back to the [`Value`](crate::Value)
-/// path, so where the reader stops does not matter).
+/// A RESP3 reply being read element by element, with the parser's own
+/// methods. Every method reads the next element only if it has the shape
+/// asked for, and returns `None` otherwise (the caller then falls back to
+/// the [`Value`](crate::Value) path, so where the reader stops does not
+/// matter).
 #[doc(hidden)]
-pub struct Reader<'a> {
-    input: &'a [u8],
-    pos: usize,
-}
+pub struct Reader<'a>(Parser<'a>);
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(input: &'a [u8]) -> Self {
-        Reader { input, pos: 0 }
+        Reader(Parser::new(input))
     }
 
     pub(crate) fn at_end(&self) -> bool {
-        self.pos == self.input.len()
+        self.0.pos == self.0.input.len()
     }
 
     /// The type byte of the next element, consumed if it is one of `kinds`.
     fn kind(&mut self, kinds: &[u8]) -> Option<u8> {
-        let kind = *self.input.get(self.pos)?;
+        let kind = *self.0.input.get(self.0.pos)?;
         if !kinds.contains(&kind) {
             return None;
         }
-        self.pos += 1;
+        self.0.pos += 1;
         Some(kind)
-    }
-
-    /// The bytes up to the next CRLF, which is consumed.
-    fn line(&mut self) -> Option<&'a [u8]> {
-        let rest = self.input.get(self.pos..)?;
-        let cr = rest.iter().position(|&b| b == b'\r')?;
-        if rest.get(cr + 1) != Some(&b'\n') {
-            return None;
-        }
-        self.pos += cr + 2;
-        Some(&rest[..cr])
-    }
-
-    /// A count or length, up to 9 digits (longer ones are left to the
-    /// [`Value`](crate::Value) path), read with its CRLF in one pass.
-    fn length(&mut self) -> Option<usize> {
-        let rest = self.input.get(self.pos..)?;
-        let mut n = 0;
-        for (at, &byte) in rest.iter().enumerate().take(10) {
-            match byte {
-                b'0'..=b'9' if at < 9 => n = n * 10 + usize::from(byte - b'0'),
-                b'\r' if at > 0 && rest.get(at + 1) == Some(&b'\n') => {
-                    self.pos += at + 2;
-                    return Some(n);
-                }
-                _ => return None,
-            }
-        }
-        None
     }
 
     /// A simple string or a blob string, not a null one.
     pub fn string(&mut self) -> Option<&'a [u8]> {
         match self.kind(b"+$")? {
-            b'+' => self.line(),
+            b'+' => self.0.line().ok(),
             _ => {
-                let len = self.length()?;
-                let end = self.pos.checked_add(len)?;
-                let blob = self.input.get(self.pos..end)?;
-                if self.input.get(end..end.checked_add(2)?)? != b"\r\n" {
-                    return None;
-                }
-                self.pos = end + 2;
-                Some(blob)
+                let len = self.0.length().ok()??;
+                self.0.blob(len).ok()
             }
         }
     }
@@ -94,21 +57,18 @@ impl<'a> Reader<'a> {
     ///
     /// [`Value::as_int`]: crate::Value::as_int
     pub fn int(&mut self) -> Option<i64> {
-        match self.input.get(self.pos)? {
-            b':' => {
-                self.pos += 1;
-                parse_int(self.line()?)
-            }
-            _ => parse_int(self.string()?),
+        match self.kind(b":") {
+            Some(_) => self.0.number().ok(),
+            None => parse_int(self.string()?),
         }
     }
 
     /// A null (`_`, or RESP2's `$-1` and `*-1`), consumed if it is next.
     pub fn nil(&mut self) -> bool {
-        let rest = self.input.get(self.pos..).unwrap_or_default();
+        let rest = self.0.input.get(self.0.pos..).unwrap_or_default();
         for null in [&b"_\r\n"[..], b"$-1\r\n", b"*-1\r\n"] {
             if rest.starts_with(null) {
-                self.pos += null.len();
+                self.0.pos += null.len();
                 return true;
             }
         }
@@ -118,7 +78,7 @@ impl<'a> Reader<'a> {
     /// The header of an array of exactly `len` elements.
     pub fn array_of(&mut self, len: usize) -> Option<()> {
         self.kind(b"*")?;
-        (self.length()? == len).then_some(())
+        (self.0.length().ok()?? == len).then_some(())
     }
 }
 
@@ -173,12 +133,18 @@ mod tests {
         assert_eq!(same::<String>(b"+hash\r\n"), Some("hash".into()));
         assert_eq!(same::<String>(b"$5\r\na\r\nbc\r\n"), Some("a\r\nbc".into()));
         assert_eq!(same::<String>(b"$0\r\n\r\n"), Some(String::new()));
+        // Lengths of up to 9 digits are read in one pass, others as numbers.
         assert_eq!(same::<String>(b"$000000003\r\nabc\r\n"), Some("abc".into()));
-        // Lengths of 10 digits and more, signs, no digits: the Value path.
+        assert_eq!(
+            same::<String>(b"$0000000003\r\nabc\r\n"),
+            Some("abc".into())
+        );
+        assert_eq!(same::<String>(b"$+3\r\nabc\r\n"), Some("abc".into()));
         for reply in [
-            &b"$0000000003\r\nabc\r\n"[..],
-            b"$+3\r\nabc\r\n",
-            b"$\r\n\r\n",
+            &b"$\r\n\r\n"[..],
+            b"$-2\r\n",
+            b"$3\r\nabcd\r\n",
+            b"$3\nabc\r\n",
         ] {
             assert_eq!(same::<String>(reply), None);
         }
