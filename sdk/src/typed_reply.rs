@@ -2,12 +2,13 @@
 //! [`call_as`](crate::call_as).
 //!
 //! Most commands answer with an integer, a string, a nil or a short array
-//! of them (`TIME`, `HMGET` of a few fields). For those, [`FromValue::read`]
-//! takes the reply's bytes in place, without building a [`Value`] tree
-//! first: no allocation for an integer, one for a string, none for the
-//! array itself. Anything else, or a reply that does not fit `T`, is left
-//! to the [`Value`] path, which gives the same result and says why when it
-//! fails; the tests below hold the two paths to the same answers.
+//! of them, read into a tuple (`TIME`, `HMGET` of two fields). For those,
+//! [`FromValue::read`] takes the reply's bytes in place, without building a
+//! [`Value`] tree first: no allocation for an integer, one for a string,
+//! none for the array itself. Anything else, or a reply that does not fit
+//! `T`, is left to the [`Value`] path, which gives the same result and says
+//! why when it fails; the tests below hold the two paths to the same
+//! answers.
 //!
 //! [`FromValue::read`]: crate::FromValue::read
 //! [`Value`]: crate::Value
