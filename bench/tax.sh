@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Wasm tax, instruction by instruction (issue 17): instructions per HSET for (a) no module,
 # (c) the empty trigger, (d) never_matches, (e) last_updated and (f) the native module, and where
-# they go, from callgrind (bench/callgrind.sh, bench/tax.py).
+# they go, from callgrind (bench/callgrind.sh, bench/tax.py); then (e)'s guest code by Wasm
+# function, from a build of last_updated with its function names and the module's perf map.
 #
 #   bench/tax.sh [REQUESTS]     # per variant, default 20000
 #
-# Needs scripts/setup.sh, the native baseline (cargo build --release -p native-last-updated) and
-# valgrind. About 5 minutes.
+# Needs scripts/setup.sh, the native baseline (built here) and valgrind; c++filt (binutils), where
+# it is, gives the guest's functions their Rust names. About 7 minutes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 (cd "$ROOT" && cargo build --release --quiet -p native-last-updated)
