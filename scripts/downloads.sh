@@ -44,12 +44,14 @@ private_apt() {
         -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o "APT::Sandbox::User=root" "$@"
 }
 
-# debian_orig_tarball <dir> <suite> <source package> <tarball name> <sha256>:
-# downloads only the upstream tarball of a Debian source package into <dir>
-# and prints its path.
+# debian_orig_tarball <dir> <suite> <source package>[=<version>] <tarball name>
+# <sha256>: downloads only the upstream tarball of a Debian source package
+# into <dir> and prints its path. A suite that keeps one version only
+# (experimental) is asked for the pinned one, so that a newer upload fails
+# with a clear message instead of fetching another file.
 debian_orig_tarball() {
     local dir="$1" suite="$2" pkg="$3" name="$4" sha="$5"
-    local hint="Debian $suite's source package '$pkg' no longer carries $name: pin the new upstream version and its SHA-256 in scripts/setup.sh, or delete .cache/ and retry if the download was cut."
+    local hint="Debian $suite's source package '${pkg%%=*}' no longer carries $name: pin the new upstream version and its SHA-256 in scripts/setup.sh, or delete .cache/ and retry if the download was cut."
     if [ ! -f "$dir/src/$name" ]; then
         mkdir -p "$dir/src"
         echo "deb-src [trusted=yes] $(debian_mirror) $suite main" >"$dir/sources.list"

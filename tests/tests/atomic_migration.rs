@@ -1,11 +1,13 @@
-//! Valkey 9's atomic slot migration (`CLUSTER MIGRATESLOTS`) under writes,
-//! on 3 primaries with a replica each: the whole slot moves at once, with
-//! its outbox stream, so no event falls between two nodes.
+//! Atomic slot migration under writes — Valkey 9's `CLUSTER MIGRATESLOTS`,
+//! Redis 8.6's `CLUSTER MIGRATION IMPORT` — on 3 primaries with a replica
+//! each: the whole slot moves at once, with its outbox stream, so no event
+//! falls between two nodes.
 //!
 //! The target replays the source's keys and writes, and the source deletes
 //! its copies once the target serves the slot: none of that fires a trigger
-//! or reaches the outbox. Redis 8 and Valkey 8 have no atomic migration
-//! (`tests/outbox_consumer.rs` moves slots key by key on all three).
+//! or reaches the outbox. Every key's events are counted: each write once in
+//! the outbox and once in the trigger's counts. Redis 8.0 and Valkey 8 have
+//! no atomic migration (`tests/outbox_consumer.rs` moves slots key by key).
 
 use std::collections::HashMap;
 
@@ -25,8 +27,28 @@ fn tally<'a>(values: impl Iterator<Item = &'a str>) -> HashMap<String, usize> {
 }
 
 #[test]
-fn an_atomic_slot_migration_under_writes_keeps_every_event_once() {
-    let cluster = Cluster::start(Flavor::Valkey9, 3, 1);
+fn an_atomic_slot_migration_under_writes_keeps_every_event_once_valkey9() {
+    atomic_slot_migration_under_writes(Flavor::Valkey9);
+}
+
+#[test]
+fn an_atomic_slot_migration_under_writes_keeps_every_event_once_redis86() {
+    atomic_slot_migration_under_writes(Flavor::Redis86);
+}
+
+/// What each key should have seen: `(event, key)` → count.
+fn expected_per_key(tag: &str) -> HashMap<String, usize> {
+    let mut expected = HashMap::new();
+    for i in 0..WRITES {
+        let key = format!("user:{tag}:{}", i % KEYS);
+        *expected.entry(format!("set {key}")).or_insert(0) += 1;
+        expected.insert(format!("new {key}"), 1);
+    }
+    expected
+}
+
+fn atomic_slot_migration_under_writes(flavor: Flavor) {
+    let cluster = Cluster::start(flavor, 3, 1);
     let p = cluster.primaries();
     let mut con = cluster.nodes[p[0]].connect();
     assert_eq!(load(&mut con, "tagged_log"), "tagged_log");
@@ -72,26 +94,26 @@ fn an_atomic_slot_migration_under_writes_keeps_every_event_once() {
         "the source took writes during the move: {moved_at}"
     );
 
-    // The target holds the slot's one outbox stream, with every event once.
+    // The target holds the slot's one outbox stream, with every event of
+    // every key once: no `del` of the source's clean-up, no replay.
     let mut target = cluster.nodes[p[1]].connect();
     let entries = outbox_entries(&mut target);
     assert!(entries.iter().all(|e| e.slot == slot), "one slot");
-    let events = tally(entries.iter().map(|e| e.field("event")));
-    assert_eq!(events.get("set"), Some(&WRITES), "{events:?}");
-    assert_eq!(events.get("new"), Some(&KEYS), "{events:?}");
-    assert_eq!(
-        events.get("del"),
-        None,
-        "the source's clean-up is no user's delete"
-    );
+    let expected = expected_per_key(&tag);
+    let events: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{} {}", e.field("event"), e.field("key")))
+        .collect();
+    let in_outbox = tally(events.iter().map(String::as_str));
+    assert_eq!(in_outbox, expected, "{flavor:?}: the outbox, per key");
     assert!(outbox_entries(&mut cluster.nodes[p[0]].connect()).is_empty());
 
-    // The trigger fired once per write, on the node that took it.
+    // The trigger fired once per write and key, on the node that took it.
+    let fired: HashMap<String, usize> = query(&mut target, &["HGETALL", &format!("fired:{tag}")]);
+    assert_eq!(fired, expected, "{flavor:?}: the trigger, per key");
     let log = list(&mut target, &format!("log:{tag}"));
-    let fired = tally(log.iter().map(String::as_str));
-    assert_eq!(fired.get("set"), Some(&WRITES), "{fired:?}");
-    assert_eq!(fired.get("new"), Some(&KEYS), "{fired:?}");
-    assert_eq!(fired.len(), 2, "no del, no restore: {fired:?}");
+    let names = tally(log.iter().map(String::as_str));
+    assert_eq!(names.len(), 2, "no del, no restore: {names:?}");
 
     // Nothing failed anywhere.
     for &node in &p {

@@ -189,3 +189,43 @@ on_all_servers!(fn a_value_goes_only_with_its_own_removal(server) {
         .expect("MULTI/EXEC");
     assert_eq!(list(&mut con, "log:set"), ["none", "string/3"], "{flavor:?}");
 });
+
+// Redis 8.2's `overwritten` and `type_changed` come before the command's
+// own event, and after `rename_to`: each sees the value the overwrite
+// removed, without taking it from the event that reports the command. A
+// server without them refuses a trigger or a rule that names them.
+on_all_servers!(fn overwrites_report_the_value_they_removed(server) {
+    let flavor = server.flavor;
+    let mut con = server.connect();
+    if flavor != Flavor::Redis86 {
+        let error = load_error(&mut con, &[&wasm("removed_on_overwrite")]);
+        assert!(error.contains("does not raise 'overwritten' events"), "{flavor:?}: {error}");
+        let error = redis::cmd("OUTBOX")
+            .arg(&["ADD", "types", "EVENTS", "@type_changed"][..])
+            .query::<Value>(&mut con)
+            .expect_err("a rule on an event the server does not raise")
+            .to_string();
+        assert!(error.contains("does not raise '@type_changed' events"), "{flavor:?}: {error}");
+        return;
+    }
+    load(&mut con, "removed_on_overwrite");
+    let _: i64 = query(&mut con, &["HSET", "o:1", "f", "v"]);
+    let _: String = query(&mut con, &["SET", "o:1", "x"]);
+    let _: String = query(&mut con, &["SET", "o:1", "yz"]);
+    let _: String = query(&mut con, &["SET", "o:2", "abc"]);
+    let _: String = query(&mut con, &["RENAME", "o:1", "o:2"]);
+    assert_eq!(
+        list(&mut con, "log:o"),
+        [
+            "overwritten hash/1",
+            "type_changed hash/1",
+            "set hash/1",
+            "overwritten string/1",
+            "set string/1",
+            "set none",
+            "rename_to string/3",
+            "overwritten string/3",
+        ]
+    );
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "types", "EVENTS", "@type_changed"]);
+});

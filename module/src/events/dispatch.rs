@@ -54,10 +54,11 @@ pub(super) extern "C" fn on_keyspace_event(
         };
         let key_string = key;
         let key = RedisString::string_as_slice(key_string);
-        let kind = NotifyEvent::from_bits_truncate(kind);
+        // With the classes redis-module does not name (`overwritten`).
+        let kind = NotifyEvent::from_bits_retain(kind);
         let ctx = Context::new(ctx);
         // The value this event removed, if one was read (`removed.rs`).
-        let removed = removed::take(&ctx, key);
+        let removed = removed::take(&ctx, event, key);
         if guard::guest_running() {
             // Raised by a guest's call: see `guard.rs`. A guest's own
             // writes fire no trigger, but go to the outbox like any change.

@@ -14,7 +14,8 @@
 //! `MULTI` runs at `EXEC`, which the filter sees instead, so its events do
 //! fire triggers.
 //!
-//! Valkey 9's atomic slot migration is followed in `atomic_migration.rs`.
+//! Atomic slot migration (Valkey 9, Redis 8.4+) is followed in
+//! `atomic_migration.rs`.
 
 use std::cell::Cell;
 use std::os::raw::c_int;
@@ -22,21 +23,18 @@ use std::os::raw::c_int;
 use redis_module::{raw, Context, RedisString};
 
 use super::atomic_migration;
-use crate::server::{register_command_filter, valkey_major_version};
+use crate::server::register_command_filter;
 
 thread_local! {
     static MOVING_KEYS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Registers the command filter, and on Valkey 9 or later follows atomic
-/// slot migrations; only in a cluster. Returns the module options this
-/// needs.
+/// Registers the command filter, and follows atomic slot migrations on
+/// the servers that have them; only in a cluster. Returns the module
+/// options this needs.
 pub fn init(ctx: &Context) -> Result<c_int, String> {
     register_command_filter(ctx, note_command, "notes slot migrations")?;
-    if valkey_major_version(ctx).is_some_and(|major| major >= 9) {
-        return atomic_migration::init(ctx);
-    }
-    Ok(0)
+    atomic_migration::init(ctx)
 }
 
 /// Whether the command in progress moves keys between cluster nodes.

@@ -16,7 +16,7 @@ use std::os::raw::c_int;
 
 use redis_module::{Context, ContextFlags};
 
-use crate::server;
+use crate::{library, server};
 
 mod atomic_migration;
 mod budget;
@@ -37,6 +37,7 @@ pub use removed::counts as removed_value_counts;
 /// cluster, slot migrations are noted. Returns the module options (a
 /// `ModuleOptions` bit set) this needs.
 pub fn init(ctx: &Context) -> Result<c_int, String> {
+    library::set_server_classes(server::raised_classes());
     server::set_keyspace_handler(dispatch::on_keyspace_event);
     server::set_removal_handler(removed::on_key_removed);
     busy::init(ctx)?;

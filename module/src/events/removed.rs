@@ -17,7 +17,10 @@
 //!    ([`take`]), and hands it to the triggers that asked, in `on_fired`
 //!    and in `run`. In a `RENAME` onto an existing key, `rename_to` takes
 //!    the destination's old value, and `rename_from` the source's (now the
-//!    destination's).
+//!    destination's). Redis 8.2's `overwritten` and `type_changed` see the
+//!    value the overwrite removed without taking it: they come before the
+//!    command's own event (`set`), or after the one that took it
+//!    (`rename_to`).
 //! 4. What no notification took is dropped when the command (the execution
 //!    unit) ends, by a post-notification job, or when Redis is back in its
 //!    event loop.
@@ -59,6 +62,8 @@ struct Kept {
 thread_local! {
     /// Values read and not yet taken, in the order they were read.
     static KEPT: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
+    /// The value taken last, for an `overwritten` event after it.
+    static LAST_TAKEN: RefCell<Option<Kept>> = const { RefCell::new(None) };
     /// Whether a job to drop them at the end of the command is scheduled.
     static DROP_SCHEDULED: Cell<bool> = const { Cell::new(false) };
 }
@@ -75,18 +80,30 @@ pub fn counts() -> (u64, u64, u64) {
     (get(&READ), get(&TOO_LARGE), get(&MODULE_TYPE))
 }
 
-/// The value removed from `key` that the notification in progress reports,
-/// if one was read for it. Cheap when none was.
+/// The value removed from `key` that the notification in progress (of
+/// `event`) reports, if one was read for it. Cheap when none was.
 #[inline]
-pub(super) fn take(ctx: &Context, key: &[u8]) -> Option<Removed> {
-    if KEPT.with_borrow(Vec::is_empty) {
+pub(super) fn take(ctx: &Context, event: &str, key: &[u8]) -> Option<Removed> {
+    if KEPT.with_borrow(Vec::is_empty) && LAST_TAKEN.with_borrow(Option::is_none) {
         return None;
     }
     let db = selected_db(ctx.ctx);
-    KEPT.with_borrow_mut(|kept| {
-        let at = kept.iter().rposition(|k| k.db == db && k.key == key)?;
-        Some(kept.remove(at).value)
-    })
+    let is_it = |k: &Kept| k.db == db && k.key == key;
+    if matches!(event, "overwritten" | "type_changed") {
+        let kept =
+            KEPT.with_borrow(|kept| kept.iter().rfind(|k| is_it(k)).map(|k| k.value.clone()));
+        return kept.or_else(|| {
+            LAST_TAKEN
+                .with_borrow(|last| last.as_ref().filter(|k| is_it(k)).map(|k| k.value.clone()))
+        });
+    }
+    let taken = KEPT.with_borrow_mut(|kept| {
+        let at = kept.iter().rposition(is_it)?;
+        Some(kept.remove(at))
+    })?;
+    let value = taken.value.clone();
+    LAST_TAKEN.set(Some(taken));
+    Some(value)
 }
 
 /// Drops the values no notification took: at the end of the command (the
@@ -94,6 +111,7 @@ pub(super) fn take(ctx: &Context, key: &[u8]) -> Option<Removed> {
 /// loop.
 pub(super) fn drop_kept() {
     KEPT.with_borrow_mut(Vec::clear);
+    LAST_TAKEN.set(None);
     DROP_SCHEDULED.set(false);
 }
 

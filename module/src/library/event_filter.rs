@@ -5,7 +5,14 @@
 //! match is a bit test and, only when names are listed, a few short string
 //! comparisons.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use redis_module::NotifyEvent;
+
+/// Redis 8.2's `overwritten` (`o`) and `type_changed` (`c`) classes, which
+/// redis-module does not name.
+pub const OVERWRITTEN: NotifyEvent = NotifyEvent::from_bits_retain(1 << 15);
+pub const TYPE_CHANGED: NotifyEvent = NotifyEvent::from_bits_retain(1 << 16);
 
 /// The event classes a trigger can name, with the Redis notification bits
 /// they stand for (the letters of `notify-keyspace-events`).
@@ -23,9 +30,11 @@ const CLASSES: &[(&str, NotifyEvent)] = &[
     ("@module", NotifyEvent::MODULE),
     ("@new", NotifyEvent::NEW),
     ("@keymiss", NotifyEvent::MISSED),
+    ("@overwritten", OVERWRITTEN),
+    ("@type_changed", TYPE_CHANGED),
 ];
 
-/// Every event Redis 8 and Valkey 8 and 9 raise, by the class they raise
+/// Every event Redis 8.0 to 8.6 and Valkey 8 and 9 raise, by the class they raise
 /// it under, so that a trigger that names them needs only that class of
 /// notifications. A name with a dot (`json.set`) is another module's event
 /// (class `@module`); any other name is refused when a client loads it
@@ -129,7 +138,19 @@ const NAME_CLASSES: &[(NotifyEvent, &[&str])] = &[
     (NotifyEvent::EVICTED, &["evicted"]),
     (NotifyEvent::NEW, &["new"]),
     (NotifyEvent::MISSED, &["keymiss"]),
+    (OVERWRITTEN, &["overwritten"]),
+    (TYPE_CHANGED, &["type_changed"]),
 ];
+
+/// The notification classes the server raises (all, until `MODULE LOAD`
+/// says, and without a server).
+static SERVER_CLASSES: AtomicI32 = AtomicI32::new(-1);
+
+/// At `MODULE LOAD`: the classes this server raises, so that a trigger or
+/// rule on an event it never raises is refused.
+pub fn set_server_classes(classes: NotifyEvent) {
+    SERVER_CLASSES.store(classes.bits(), Ordering::Relaxed);
+}
 
 /// Whether `name` (lower case) is an event of another module: they are
 /// named `<module>.<event>` by convention (`json.set`).
@@ -138,13 +159,26 @@ fn is_module_event(name: &str) -> bool {
 }
 
 /// Refuses event names that no server raises: a trigger or rule declared
-/// on `exipred` would load and never fire. Checked when a client loads a
-/// library or adds a rule, not when one comes back from an RDB file, the
-/// AOF or a primary: what was loaded must always load again.
+/// on `exipred` would load and never fire; likewise an event or class this
+/// server does not raise (`overwritten` before Redis 8.2). Checked when a
+/// client loads a library or adds a rule, not when one comes back from an
+/// RDB file, the AOF, a primary or another node: what was loaded must
+/// always load again.
 pub fn check_known(events: &[String]) -> Result<(), String> {
+    let raised = NotifyEvent::from_bits_retain(SERVER_CLASSES.load(Ordering::Relaxed));
     for event in events {
         let event = event.to_ascii_lowercase();
-        if event.starts_with('@') || is_module_event(&event) || class_of(&event).is_some() {
+        let class = match CLASSES.iter().find(|(name, _)| *name == event) {
+            Some((_, class)) => Some(*class),
+            None => class_of(&event),
+        };
+        if class.is_some_and(|class| !raised.contains(class)) {
+            return Err(format!(
+                "this server does not raise '{event}' events ('overwritten' and \
+                 'type_changed' come with Redis 8.2)"
+            ));
+        }
+        if event.starts_with('@') || is_module_event(&event) || class.is_some() {
             continue;
         }
         let names = NAME_CLASSES.iter().flat_map(|(_, names)| names.iter());

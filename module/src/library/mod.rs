@@ -31,7 +31,7 @@ pub mod stats;
 
 pub use building::{check, Checked, EventNames};
 pub use changes::{add_rule, apply, delete, delete_rule, load, Change};
-pub use event_filter::{check_known as check_event_names, EventFilter};
+pub use event_filter::{check_known as check_event_names, set_server_classes, EventFilter};
 pub use loading::{
     loading_ended, loading_failed, loading_started, replace_all, stage, SavedLibrary, SavedSet,
 };

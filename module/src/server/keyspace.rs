@@ -65,7 +65,8 @@ pub fn deliver_removals(wanted: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Every class of keyspace notifications a removal can raise.
+/// Every class of keyspace notifications a removal can raise (Redis 8.2's
+/// `overwritten` and `type_changed` only come where a trigger names them).
 fn every_class() -> NotifyEvent {
     NotifyEvent::GENERIC
         | NotifyEvent::STRING
@@ -84,18 +85,37 @@ pub fn set_keyspace_handler(handler: KeyspaceHandler) {
     HANDLER.set(Some(handler));
 }
 
+/// Redis 8.4+'s `REDISMODULE_NOTIFY_KEY_TRIMMED`: keys an atomic slot
+/// migration took away. Never subscribed: a subscriber makes Redis delete
+/// them one by one on its main thread instead of in the background.
+const KEY_TRIMMED: c_int = raw::REDISMODULE_NOTIFY_KEY_TRIMMED as c_int;
+
+/// The notification classes this server raises (redis-module does not name
+/// the newer ones, such as Redis 8.2's `overwritten` and `type_changed`).
+pub fn raised_classes() -> NotifyEvent {
+    let Some(all) = (unsafe { raw::RedisModule_GetKeyspaceNotificationFlagsAll }) else {
+        return NotifyEvent::empty();
+    };
+    // SAFETY: a plain query, on the main thread.
+    let all = unsafe { all() };
+    NotifyEvent::from_bits_retain(all & !KEY_TRIMMED)
+        - NotifyEvent::LOADED
+        - NotifyEvent::KEYSPACE
+        - NotifyEvent::KEYEVENT
+}
+
 /// Makes sure Redis delivers the notification classes in `wanted` to the
 /// keyspace handler.
 pub fn deliver_keyspace_events(wanted: NotifyEvent) -> Result<(), String> {
-    let (Some(subscribe), Some(all)) = (
-        unsafe { raw::RedisModule_SubscribeToKeyspaceEvents },
-        unsafe { raw::RedisModule_GetKeyspaceNotificationFlagsAll },
-    ) else {
+    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToKeyspaceEvents }) else {
         return Err("this server cannot subscribe to keyspace events".into());
     };
     // Only the classes this server knows.
-    let known = NotifyEvent::from_bits_truncate(unsafe { all() });
-    let missing = wanted & known & !SUBSCRIBED.get();
+    // On bits: bitflags' `!` would drop the classes redis-module does not
+    // name.
+    let missing = NotifyEvent::from_bits_retain(
+        wanted.bits() & raised_classes().bits() & !SUBSCRIBED.get().bits(),
+    );
     if missing.is_empty() {
         return Ok(());
     }

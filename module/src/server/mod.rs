@@ -2,8 +2,9 @@
 //! which the rest of the module goes through for what several parts need —
 //! the log, the module's own context and the context of a callback in
 //! progress, tasks for the main thread, Redis strings, replies written
-//! piece by piece, subscriptions to keyspace and server events, and the
-//! value of a key about to be removed, read and encoded in RESP3.
+//! piece by piece, subscriptions to keyspace and server events, atomic
+//! slot migrations as either server reports them, and the value of a key
+//! about to be removed, read and encoded in RESP3.
 //!
 //! It holds no state of the product and knows nothing of Wasm, libraries or
 //! triggers: it may not use any other part of the module.
@@ -16,6 +17,7 @@ mod removed_value;
 mod reply;
 mod resp3_writer;
 mod settings;
+mod slot_migration;
 mod strings;
 
 pub use context::{
@@ -26,7 +28,8 @@ pub use keys::{
     db_size, is_served_here, select_db, selected_db, stream_last_id, stream_length, KeyLength,
 };
 pub use keyspace::{
-    deliver_keyspace_events, deliver_removals, set_keyspace_handler, set_removal_handler,
+    deliver_keyspace_events, deliver_removals, raised_classes, set_keyspace_handler,
+    set_removal_handler,
 };
 pub use log::redis_log;
 pub use removed_value::{
@@ -34,4 +37,5 @@ pub use removed_value::{
 };
 pub use reply::{reply_guarded, Reply};
 pub use settings::{config_get, valkey_major_version};
+pub use slot_migration::{follow_atomic_slot_migrations, SlotMigration};
 pub use strings::{bytes_of, create_string, free_string};

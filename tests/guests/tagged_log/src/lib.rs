@@ -3,7 +3,8 @@
 //!
 //! - `log`: every `new`, `set`, `del` or `restore` event of a key
 //!   `user:{<tag>}…` appends the event's name to the list `log:{<tag>}`,
-//!   which lives in the same slot (on the same node) as the key.
+//!   which lives in the same slot (on the same node) as the key, and counts
+//!   it per key in the hash `fired:{<tag>}` (field `<event> <key>`).
 //! - `foreign`: a `set` of `foreign:…` writes `elsewhere:<key>`, which has
 //!   no hash tag, so lives in another slot: refused unless this node also
 //!   serves that slot.
@@ -26,9 +27,12 @@ fn hash_tag(key: &[u8]) -> Option<&[u8]> {
 }
 
 fn log(event: &Event) -> Result<()> {
-    let mut list = b"log:".to_vec();
-    list.extend_from_slice(hash_tag(event.key()).unwrap_or(event.key()));
+    let tag = hash_tag(event.key()).unwrap_or(event.key());
+    let list = [b"log:", tag].concat();
     call("RPUSH", (list, event.name()))?;
+    let counts = [b"fired:", tag].concat();
+    let field = [event.name().as_bytes(), b" ", event.key()].concat();
+    call("HINCRBY", (counts, field, 1))?;
     Ok(())
 }
 
