@@ -101,6 +101,8 @@ pub struct Server {
     child: Child,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// Environment variables of the server process.
+    env: Vec<(String, String)>,
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -110,8 +112,15 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn spawn(flavor: Flavor, port: u16, dir: &Path, extra: &[String]) -> Child {
+fn spawn(
+    flavor: Flavor,
+    port: u16,
+    dir: &Path,
+    extra: &[String],
+    env: &[(String, String)],
+) -> Child {
     Command::new(flavor.server_binary())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("--port")
         .arg(port.to_string())
         .args(["--bind", "127.0.0.1"])
@@ -156,13 +165,14 @@ impl Server {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let port = free_port();
-            let child = spawn(flavor, port, dir.path(), &extra);
+            let child = spawn(flavor, port, dir.path(), &extra, &[]);
             let mut server = Server {
                 flavor,
                 port,
                 child,
                 dir,
                 extra: extra.clone(),
+                env: Vec::new(),
             };
             match server.wait_ready() {
                 Ok(()) => return server,
@@ -181,6 +191,16 @@ impl Server {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Kills the server and starts it again with the same arguments and
+    /// the environment variables `env`, in the same directory.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.restart();
     }
 
     /// Kills the server and starts it again with the same arguments, in
@@ -203,7 +223,13 @@ impl Server {
             if attempt > 0 {
                 self.port = free_port();
             }
-            self.child = spawn(self.flavor, self.port, self.dir.path(), &self.extra);
+            self.child = spawn(
+                self.flavor,
+                self.port,
+                self.dir.path(),
+                &self.extra,
+                &self.env,
+            );
             match self.wait_ready() {
                 Ok(()) => return Ok(()),
                 Err(e) if e.contains("already in use") => last_error = e,

@@ -270,3 +270,31 @@ on_each_flavor!(fn a_new_primary_gets_the_libraries_and_fires(flavor) {
         "{flavor:?}: {fired:?}"
     );
 });
+
+// A rolling upgrade: a node of another build speaks another protocol on the
+// cluster bus. The others log it once and ignore its messages (nothing
+// misread, nothing applied); once it runs their build, the set converges.
+on_each_flavor!(fn a_node_of_another_protocol_is_ignored_until_upgraded(flavor) {
+    let mut cluster = Cluster::start(flavor, 3, 0);
+    let other = 2;
+    cluster.nodes[other].restart_with_env(&[("WASM_TRIGGERS_BUS_PROTOCOL", "99")]);
+    cluster.wait_healthy();
+    let error = load_error(&mut cluster.nodes[other].connect(), &[&wasm("tagged_log")]);
+    assert!(
+        error.contains("applied on this node and on 0 of 2 other nodes"),
+        "{flavor:?}: {error}"
+    );
+    // Its state went out every second meanwhile: each node logged it once.
+    let warning = "ignoring trigger messages of cluster protocol 99";
+    for node in 0..2 {
+        let log = cluster.nodes[node].log();
+        assert_eq!(log.matches(warning).count(), 1, "{flavor:?}, node {node}:\n{log}");
+        assert!(library_names(&mut cluster.nodes[node].connect()).is_empty());
+    }
+    // Upgraded (its set saved first): it speaks the others' protocol, and
+    // they take its set.
+    save(&mut cluster.nodes[other].connect());
+    cluster.nodes[other].restart_with_env(&[]);
+    cluster.wait_healthy();
+    wait_everywhere(&cluster, &["tagged_log"]);
+});

@@ -175,39 +175,60 @@ on_each_flavor!(fn the_seed_cases_through_the_consumer(flavor) {
     collector.wait_for(&k2, &["new", "set", "append", "set"]);
 });
 
-// A primary killed (`kill -9`) while writes go on: its replica takes over,
-// and every write the client saw acknowledged by a replica (`WAIT`) has its
-// event delivered.
+// A primary killed (`kill -9`) while a consumer reads: its replica takes
+// over (checked: it serves the primary's slots, which the killed node no
+// longer does), and every event is delivered, in order per key: those of
+// the writes the client saw acknowledged by the replica (`WAIT`) before
+// the kill, and those of the writes the promoted replica accepted after.
+// Keys of 4 hash tags: many entries per stream.
 on_each_flavor!(fn a_failover_loses_no_acknowledged_event(flavor) {
-    let cluster = Cluster::start(flavor, 3, 1);
+    let mut cluster = Cluster::start(flavor, 3, 1);
     add_rule_everywhere(&cluster, &["users", "PREFIX", "user:", "EVENTS", "set"]);
-    let collector = Collector::start(vec![address(&cluster.nodes[0])], "c1");
-    let victim = cluster.primaries().into_iter().find(|&n| n != 0).expect("a primary");
-    let mut cluster = cluster;
-    let mut acknowledged = Vec::new();
-    for i in 0..300 {
-        if i == 100 {
-            cluster.nodes[victim].kill();
-        }
-        let key = format!("user:{i}");
-        let written = (|| -> Result<bool, String> {
-            let mut con = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                cluster.connect_for(&key)
-            }))
-            .map_err(|_| "no node".to_string())?;
-            let _: () = redis::cmd("SET").arg(&key).arg(i).query(&mut con).map_err(|e| e.to_string())?;
-            let replicas: i64 = redis::cmd("WAIT").arg(1).arg(1000).query(&mut con).map_err(|e| e.to_string())?;
-            Ok(replicas >= 1)
-        })();
-        if written == Ok(true) {
-            acknowledged.push(key);
-        }
+    let reader_node = cluster.primaries()[0];
+    let collector = Collector::start(vec![address(&cluster.nodes[reader_node])], "c1");
+    let victim = cluster.primaries().into_iter().find(|&n| n != reader_node).expect("a primary");
+    let heir = cluster.replica_of(victim);
+    let mut tags = Vec::new();
+    for _ in 0..4 {
+        tags.push(cluster.tag_on(victim, &tags));
     }
-    assert!(acknowledged.len() > 150, "{} writes acknowledged", acknowledged.len());
-    eventually("the event of every acknowledged write", || {
-        let got: HashSet<String> = collector.events().into_iter().map(|(k, _)| k).collect();
-        acknowledged.iter().all(|k| got.contains(k))
+    let key = |i: usize| format!("user:{}:{i}", tags[i % tags.len()]);
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut con = cluster.nodes[victim].connect();
+    for i in 0..200 {
+        let _: () = query(&mut con, &["SET", &key(i), &i.to_string()]);
+        let replicas: i64 = query(&mut con, &["WAIT", "1", "5000"]);
+        assert_eq!(replicas, 1, "{flavor:?}: write {i} reached the replica");
+        acknowledged.push(key(i));
+    }
+    cluster.nodes[victim].kill();
+    eventually("the replica promoted", || cluster.is_primary(heir));
+    eventually("the replica serving the killed primary's slots", || {
+        tags.iter().all(|tag| cluster.owner_of(tag) == heir)
     });
+    let mut con = cluster.nodes[heir].connect();
+    for i in 200..400 {
+        let _: () = query(&mut con, &["SET", &key(i), &i.to_string()]);
+        acknowledged.push(key(i));
+    }
+    eventually("the event of every acknowledged write", || {
+        collector.events().len() >= acknowledged.len()
+    });
+    // Every write's event once, and each stream's in the order written.
+    let events = collector.events();
+    let expected: BTreeMap<String, Vec<String>> =
+        acknowledged.iter().map(|k| (k.clone(), vec!["set".to_string()])).collect();
+    assert_eq!(collector.by_key(), expected, "{flavor:?}");
+    for tag in &tags {
+        let order: Vec<usize> = events
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix(&format!("user:{tag}:"))?.parse().ok())
+            .collect();
+        let mut written = order.clone();
+        written.sort_unstable();
+        assert_eq!(order, written, "{flavor:?}: the stream of {tag} in order");
+        assert_eq!(order.len(), 100, "{flavor:?}: {tag}");
+    }
 });
 
 // A consumer that dies with entries delivered and not acknowledged: its
@@ -268,16 +289,32 @@ on_each_flavor!(fn the_outbox_loses_what_psubscribe_loses(flavor) {
         }
     };
 
+    // How many pattern subscriptions the server has: the listener's, once
+    // it listens; none once it left.
+    let patterns = |count: i64| {
+        eventually(&format!("{count} PSUBSCRIBE listener"), || {
+            let n: i64 = query(&mut server.connect(), &["PUBSUB", "NUMPAT"]);
+            n == count
+        })
+    };
+    let heard_count = |count: usize| {
+        eventually(&format!("the listener to hear {count} events"), || {
+            heard.lock().expect("heard").len() == count
+        })
+    };
+
     let stop = Arc::new(AtomicBool::new(false));
     let collector = std::thread::scope(|scope| {
         let (h, s) = (Arc::clone(&heard), Arc::clone(&stop));
         let listener = scope.spawn(move || listen(h, s));
         let collector = Collector::start(vec![address(&server)], "reader");
-        std::thread::sleep(Duration::from_millis(300));
+        patterns(1);
         write(&mut con, 0..100);
-        // Both readers away for 2 s while writes go on.
+        heard_count(100);
+        // Both readers away while 200 writes go on.
         stop.store(true, Ordering::SeqCst);
         listener.join().expect("listener");
+        patterns(0);
         let entries = Arc::clone(&collector.entries);
         drop(collector);
         write(&mut con, 100..300);
@@ -285,9 +322,9 @@ on_each_flavor!(fn the_outbox_loses_what_psubscribe_loses(flavor) {
         let (h, s) = (Arc::clone(&heard), Arc::clone(&stop));
         let listener = scope.spawn(move || listen(h, s));
         let collector = Collector::start_into(vec![address(&server)], "reader", entries);
-        std::thread::sleep(Duration::from_millis(300));
+        patterns(1);
         write(&mut con, 300..400);
-        std::thread::sleep(Duration::from_millis(300));
+        heard_count(200);
         stop.store(true, Ordering::SeqCst);
         listener.join().expect("listener");
         collector
@@ -297,7 +334,7 @@ on_each_flavor!(fn the_outbox_loses_what_psubscribe_loses(flavor) {
     let outbox_lost = 400 - collector.events().len();
     println!("{flavor:?}: PSUBSCRIBE lost {psubscribe_lost} of 400 events, the outbox {outbox_lost}");
     assert_eq!(outbox_lost, 0);
-    assert!(psubscribe_lost >= 150, "the listener was away for 200 writes: {psubscribe_lost}");
+    assert_eq!(psubscribe_lost, 200, "the listener was away for exactly 200 writes");
 });
 
 // The Go seed's checkout flow on a cluster: orders expiring on all three

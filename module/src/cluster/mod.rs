@@ -14,7 +14,8 @@
 //!   for its whole set and takes it. So a node that was down, or that joins
 //!   later, catches up by itself.
 //!
-//! Messages are `bincode`-encoded (`bus.rs`). Everything here runs on
+//! Messages are `bincode`-encoded behind a protocol version, so that a
+//! cluster can be upgraded one node at a time (`bus.rs`). Everything here runs on
 //! Redis' main thread. Uses `library`, `replication` and `server`; of the
 //! other parts, only `commands` and `persistence` use it.
 
@@ -31,7 +32,7 @@ mod bus;
 mod converge;
 mod spread;
 
-use bus::{Message, NodeId, MESSAGE_TYPE, NODE_ID_LEN};
+use bus::{Message, NodeId, MESSAGE_TYPE, NODE_ID_LEN, UNVERSIONED_MESSAGE_TYPE};
 use converge::GOSSIP_PERIOD;
 pub use spread::spread;
 
@@ -52,8 +53,10 @@ pub fn init(ctx: &Context) -> Result<(), String> {
     let Some(register) = (unsafe { raw::RedisModule_RegisterClusterMessageReceiver }) else {
         return Err("this server cannot send module messages over the cluster bus".into());
     };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    unsafe { register(ctx.ctx, MESSAGE_TYPE, Some(on_message)) };
+    for kind in [MESSAGE_TYPE, UNVERSIONED_MESSAGE_TYPE] {
+        // SAFETY: called during `MODULE LOAD` with its context.
+        unsafe { register(ctx.ctx, kind, Some(on_message)) };
+    }
     ctx.create_timer(GOSSIP_PERIOD, converge::gossip, ());
     Ok(())
 }
@@ -62,7 +65,7 @@ pub fn init(ctx: &Context) -> Result<(), String> {
 extern "C" fn on_message(
     ctx: *mut raw::RedisModuleCtx,
     sender: *const c_char,
-    _kind: u8,
+    kind: u8,
     payload: *const u8,
     len: u32,
 ) {
@@ -76,8 +79,10 @@ extern "C" fn on_message(
             ptr::copy_nonoverlapping(sender as *const u8, from.as_mut_ptr(), NODE_ID_LEN);
             std::slice::from_raw_parts(payload, len as usize)
         };
-        match bus::decode(bytes) {
-            Ok(message) => receive(ctx, &from, message),
+        let sender = String::from_utf8_lossy(&from[..NODE_ID_LEN]);
+        match bus::decode(kind, bytes, &sender) {
+            Ok(Some(message)) => receive(ctx, &from, message),
+            Ok(None) => {}
             Err(e) => redis_log(
                 "warning",
                 &format!("ignored a damaged trigger message from another node: {e}"),

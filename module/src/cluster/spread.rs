@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisValue};
 
-use super::bus::{other_nodes, send, send_bytes, Message, NodeId};
+use super::bus::{encode, other_nodes, send, send_bytes, Message, NodeId};
 use crate::library::{self, Change};
 use crate::replication::{propagate, Propagation};
 use crate::server::{redis_log, reply_guarded};
@@ -112,8 +112,7 @@ pub fn spread(ctx: &Context, change: Change, version: u64, reply: RedisValue) ->
         version,
         change,
     };
-    let bytes = bincode::encode_to_vec(&message, bincode::config::standard())
-        .map_err(|e| RedisError::String(format!("ERR cannot encode the change: {e}")))?;
+    let bytes = encode(&message).map_err(|e| RedisError::String(format!("ERR {e}")))?;
     let nodes = other_nodes(ctx.ctx);
     let mut outcome = Outcome {
         what,

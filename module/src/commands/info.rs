@@ -49,6 +49,7 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .field("outbox_trimmed", outbox.trimmed as i64)?
         .field("outbox_failed", outbox.failed as i64)?
         .field("outbox_evicted", outbox.evicted as i64)?
+        .field("outbox_held", events::held_while_slots_move() as i64)?
         .build_section()?
         .add_section("forwarder")
         .field("forwarder_state", fwd::state())?

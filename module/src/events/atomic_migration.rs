@@ -27,35 +27,9 @@ use std::os::raw::c_int;
 
 use redis_module::Context;
 
+use super::slot_set::Slots;
 use crate::outbox::key_slot;
 use crate::server::{follow_atomic_slot_migrations, is_served_here, SlotMigration};
-
-/// A set of slots, one bit each; empty (no allocation) when no slot is in.
-#[derive(Default)]
-struct Slots(Vec<u64>);
-
-impl Slots {
-    fn contains(&self, slot: u16) -> bool {
-        let slot = usize::from(slot);
-        !self.0.is_empty() && self.0[slot / 64] & (1 << (slot % 64)) != 0
-    }
-
-    fn set(&mut self, ranges: &[(u16, u16)], member: bool) {
-        self.0.resize(16384 / 64, 0);
-        for &(start, end) in ranges {
-            for slot in usize::from(start)..=usize::from(end.min(16383)) {
-                if member {
-                    self.0[slot / 64] |= 1 << (slot % 64);
-                } else {
-                    self.0[slot / 64] &= !(1 << (slot % 64));
-                }
-            }
-        }
-        if self.0.iter().all(|&word| word == 0) {
-            self.0 = Vec::new();
-        }
-    }
-}
 
 thread_local! {
     /// The slots this node imports now.
@@ -76,7 +50,7 @@ pub(super) fn init(ctx: &Context) -> Result<c_int, String> {
 /// user: a key being imported or trimmed, or a key of an exported slot
 /// this node no longer serves.
 pub fn raised_by_moving(ctx: &Context, key: &[u8]) -> bool {
-    let empty = |set: &RefCell<Slots>| set.borrow().0.is_empty();
+    let empty = |set: &RefCell<Slots>| set.borrow().is_empty();
     if IMPORTING.with(empty) && EXPORTED.with(empty) && TRIMMING.with(empty) {
         return false;
     }

@@ -1,39 +1,79 @@
-//! Slot migration in a cluster, as triggers must not see it.
+//! Slot migration key by key (`CLUSTER SETSLOT … MIGRATING|IMPORTING`, then
+//! `MIGRATE` in batches, as `redis-cli --cluster reshard` does), as
+//! triggers and the outbox must see it.
 //!
-//! Moving a slot moves its keys with `MIGRATE`: the source node deletes
-//! each key (a `del` event) and the target creates it with
-//! `RESTORE-ASKING` (`new` and `restore` events). To a trigger these would
-//! look like a user deleting and creating keys, so they do not fire
-//! triggers: a command filter notes whether the command about to run is
-//! one of those two, and the dispatch skips their `del`, `new` and
-//! `restore` events (see `dispatch.rs`).
+//! **Moving a key is not a change.** The source deletes each key it sends
+//! (a `del` event) and the target creates it with `RESTORE-ASKING` (`new`
+//! and `restore` events). A command filter notes whether the command about
+//! to run is one of those two, and the dispatch skips their `del`, `new`
+//! and `restore` events (`dispatch.rs`). A filter sees every command just
+//! before it runs, so the note is always about the command in progress;
+//! events raised between commands (expiry, eviction) are never of those
+//! kinds. A `MIGRATE` queued in `MULTI` runs at `EXEC`, which the filter
+//! sees instead, so its events do fire triggers.
 //!
-//! A command filter sees every command just before it runs, so the note is
-//! always about the command in progress. Events raised between commands
-//! (expiry, eviction) are never of those three kinds. A `MIGRATE` queued in
-//! `MULTI` runs at `EXEC`, which the filter sees instead, so its events do
-//! fire triggers.
+//! **No event falls between two nodes.** A slot's outbox stream is a key
+//! of the slot: it moves in one of the batches, and an entry can only be
+//! appended where it is. So while this node moves a slot, a command on a
+//! key an outbox rule matches is refused before it runs, with `-TRYAGAIN`
+//! (what Redis answers a command whose keys are split between the two
+//! nodes), when its entry could not be appended: on the target, until the
+//! slot is its own; on the source, once the stream has left (or if the
+//! slot has none yet) while the command's keys are still here. The filter
+//! replaces such a command with `OUTBOX TRYAGAIN`; clients retry it, and it
+//! succeeds once the move ends. Inside `MULTI` every command on the slot is
+//! refused, so that a transaction does all or nothing.
 //!
-//! Atomic slot migration (Valkey 9, Redis 8.4+) is followed in
-//! `atomic_migration.rs`.
+//! Which slots move is read from this node's line of `CLUSTER NODES`: at
+//! start, and every second while a slot moves. A `CLUSTER SETSLOT` counts
+//! from the moment the filter sees it (`MIGRATING` and `IMPORTING` open the
+//! slot, `NODE` and `STABLE` close it) and prevails for a few seconds, then
+//! `CLUSTER NODES` says again (it tells whether the command failed). Atomic slot migration (Valkey 9, Redis 8.4+) is followed
+//! in `atomic_migration.rs`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context, RedisString};
+use redis_module::Context;
 
 use super::atomic_migration;
-use crate::server::register_command_filter;
+use super::slot_set::Slots;
+use crate::library;
+use crate::outbox::{is_stream_key, key_slot, stream_key};
+use crate::server::{
+    is_primary, key_exists_in, module_ctx, open_slots, register_command_filter, FilteredCommand,
+};
 
 thread_local! {
     static MOVING_KEYS: Cell<bool> = const { Cell::new(false) };
+    /// The slots this node sends to another, key by key.
+    static MIGRATING: RefCell<Slots> = RefCell::default();
+    /// The slots this node receives from another, key by key.
+    static IMPORTING: RefCell<Slots> = RefCell::default();
+    /// Whether the timer that reads the open slots is armed.
+    static TIMER_ARMED: Cell<bool> = const { Cell::new(false) };
+    /// The slots a `CLUSTER SETSLOT` changed lately, and when.
+    static RECENT: RefCell<Vec<(u16, SlotState, Instant)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Registers the command filter, and follows atomic slot migrations on
-/// the servers that have them; only in a cluster. Returns the module
-/// options this needs.
+/// Commands refused with `-TRYAGAIN` while their slot moved.
+static HELD: AtomicU64 = AtomicU64::new(0);
+
+/// How often the open slots are read again while one is open.
+const CHECK_PERIOD: Duration = Duration::from_secs(1);
+/// How long a `CLUSTER SETSLOT` seen by the filter prevails over what
+/// `CLUSTER NODES` says.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Registers the command filter, reads the slots this node moves, and
+/// follows atomic slot migrations on the servers that have them; only in a
+/// cluster. Returns the module options this needs.
 pub fn init(ctx: &Context) -> Result<c_int, String> {
     register_command_filter(ctx, note_command, "notes slot migrations")?;
+    TIMER_ARMED.set(true);
+    ctx.create_timer(Duration::ZERO, check_open_slots, ());
     atomic_migration::init(ctx)
 }
 
@@ -48,17 +88,143 @@ pub fn raised_by_moving(event: &str) -> bool {
     matches!(event, "del" | "new" | "restore")
 }
 
-/// The command filter: runs before every command. Never panics.
-extern "C" fn note_command(fctx: *mut raw::RedisModuleCommandFilterCtx) {
-    let Some(arg) = (unsafe { raw::RedisModule_CommandFilterArgGet }) else {
+/// The number of commands refused with `-TRYAGAIN` while their slot moved
+/// key by key, for `INFO triggers`.
+pub fn held() -> u64 {
+    HELD.load(Ordering::Relaxed)
+}
+
+/// The command filter: runs before every command.
+fn note_command(command: &mut FilteredCommand) {
+    let moving = command.is("migrate") || command.is("restore-asking");
+    MOVING_KEYS.set(moving);
+    if moving {
+        return;
+    }
+    if command.is("cluster") {
+        return note_setslot(command);
+    }
+    let none = |slots: &RefCell<Slots>| slots.borrow().is_empty();
+    if MIGRATING.with(none) && IMPORTING.with(none) {
+        return;
+    }
+    hold_if_split(command);
+}
+
+/// `CLUSTER SETSLOT <slot> MIGRATING|IMPORTING|NODE|STABLE` counts at
+/// once, and for [`GRACE`]: `CLUSTER NODES` may not show it yet (Valkey
+/// waits for the replicas before it applies one).
+fn note_setslot(command: &FilteredCommand) {
+    let word = |i: usize| command.arg(i).map(|a| a.to_ascii_lowercase());
+    if word(1).as_deref() != Some(b"setslot") {
+        return;
+    }
+    let Some(slot) = command
+        .arg(2)
+        .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u16>().ok())
+        .filter(|&slot| slot < 16384)
+    else {
         return;
     };
-    // SAFETY: `fctx` is the filter context Redis passes; argument 0 is the
-    // command name, a string Redis owns.
-    let name = unsafe { arg(fctx, 0) };
-    let moving = !name.is_null() && {
-        let name = RedisString::string_as_slice(name);
-        name.eq_ignore_ascii_case(b"migrate") || name.eq_ignore_ascii_case(b"restore-asking")
+    let state = match word(3).as_deref() {
+        Some(b"migrating") => SlotState::Migrating,
+        Some(b"importing") => SlotState::Importing,
+        // The move ends: the slot is this node's, or another's.
+        Some(b"node" | b"stable") => SlotState::Stable,
+        _ => return,
     };
-    MOVING_KEYS.set(moving);
+    state.apply(slot);
+    RECENT.with_borrow_mut(|recent| {
+        recent.retain(|&(s, _, _)| s != slot);
+        recent.push((slot, state, Instant::now()));
+    });
+    arm_timer(&Context::new(module_ctx()));
+}
+
+/// What a `CLUSTER SETSLOT` made of a slot.
+#[derive(Clone, Copy)]
+enum SlotState {
+    Migrating,
+    Importing,
+    Stable,
+}
+
+impl SlotState {
+    fn apply(self, slot: u16) {
+        let mark = |set: &RefCell<Slots>, member| set.borrow_mut().set(&[(slot, slot)], member);
+        MIGRATING.with(|s| mark(s, matches!(self, SlotState::Migrating)));
+        IMPORTING.with(|s| mark(s, matches!(self, SlotState::Importing)));
+    }
+}
+
+fn arm_timer(ctx: &Context) {
+    if !TIMER_ARMED.replace(true) {
+        ctx.create_timer(CHECK_PERIOD, check_open_slots, ());
+    }
+}
+
+/// The timer: reads the slots this node moves from `CLUSTER NODES`, but
+/// for those a `SETSLOT` changed less than [`GRACE`] ago; again in a second
+/// while any is open or recent.
+fn check_open_slots(ctx: &Context, (): ()) {
+    TIMER_ARMED.set(false);
+    let set = |slots: &[u16]| {
+        let mut set = Slots::default();
+        set.set(&slots.iter().map(|&s| (s, s)).collect::<Vec<_>>(), true);
+        set
+    };
+    if let Some((migrating, importing)) = open_slots(ctx) {
+        MIGRATING.set(set(&migrating));
+        IMPORTING.set(set(&importing));
+    }
+    let recent = RECENT.with_borrow_mut(|recent| {
+        recent.retain(|&(_, _, at)| at.elapsed() < GRACE);
+        for &(slot, state, _) in recent.iter() {
+            state.apply(slot);
+        }
+        !recent.is_empty()
+    });
+    let open = |slots: &RefCell<Slots>| !slots.borrow().is_empty();
+    if recent || MIGRATING.with(open) || IMPORTING.with(open) {
+        arm_timer(ctx);
+    }
+}
+
+/// Refuses a command whose outbox entry could not be appended here while
+/// its slot moves, as the opening comment says.
+fn hold_if_split(command: &mut FilteredCommand) {
+    let keys = command.keys();
+    let Some(first) = keys.first() else {
+        return;
+    };
+    let slot = key_slot(first);
+    let importing = IMPORTING.with_borrow(|s| s.contains(slot));
+    if !importing && !MIGRATING.with_borrow(|s| s.contains(slot)) {
+        return;
+    }
+    // A replica applies what its primary sent.
+    if !is_primary() {
+        return;
+    }
+    let Some(client) = command.client() else {
+        return;
+    };
+    let mut watched = false;
+    library::with_set(|_, rules| {
+        watched = !rules.is_empty()
+            && keys.iter().any(|key| {
+                !is_stream_key(key)
+                    && (client.in_multi || rules.iter().any(|r| key.starts_with(&r.spec.prefix)))
+            });
+    });
+    if !watched {
+        return;
+    }
+    let held = importing
+        || (!key_exists_in(client.db, &stream_key(slot))
+            && keys.iter().any(|key| key_exists_in(client.db, key)));
+    if held {
+        HELD.fetch_add(1, Ordering::Relaxed);
+        command.replace(&[b"OUTBOX", b"TRYAGAIN", slot.to_string().as_bytes()]);
+    }
 }

@@ -4,7 +4,8 @@
 //! a guest's own calls raise (`guard.rs`), the time and payloads one
 //! command's triggers share (`budget.rs`), `-BUSY` and `TRIGGER KILL` while
 //! guests hold the server (`busy.rs`), slot migrations, which fire no
-//! triggers (`migration.rs`; `atomic_migration.rs` for Valkey 9's),
+//! triggers and let no outbox event fall between two nodes (`migration.rs`
+//! key by key, `atomic_migration.rs` whole slots, `slot_set.rs`),
 //! events sent to the outbox by its rules (`to_outbox.rs`), and the values
 //! removed keys held, read for the triggers that ask (`removed.rs`).
 //!
@@ -27,9 +28,11 @@ mod here;
 mod migration;
 mod removed;
 mod run;
+mod slot_set;
 mod to_outbox;
 
 pub use budget::over_budget;
+pub use migration::held as held_while_slots_move;
 pub use removed::counts as removed_value_counts;
 
 /// At `MODULE LOAD`: keyspace events go to the dispatch (once a library

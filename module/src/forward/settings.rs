@@ -2,14 +2,13 @@
 //! `redis.conf`, `CONFIG SET triggers.amqp-…`), read by the forwarder's
 //! thread as a [`Settings`] snapshot before each batch.
 
-use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use redis_module::configuration::{ConfigurationContext, ConfigurationValue};
-use redis_module::{raw, Context, RedisError, RedisString};
+use redis_module::{Context, RedisError, RedisString};
 
-use crate::server::register_command_filter;
+use crate::server::{register_command_filter, FilteredCommand};
 
 /// `triggers.amqp-format`: the message body. (One enum per module: the
 /// macro imports a trait.)
@@ -132,22 +131,17 @@ pub fn init(ctx: &Context) -> Result<(), String> {
     register_command_filter(ctx, note_config_get, "tells CONFIG GET from CONFIG REWRITE")
 }
 
-/// The command filter: runs before every command. Never panics.
-extern "C" fn note_config_get(fctx: *mut raw::RedisModuleCommandFilterCtx) {
-    let (Some(arg), Some(count)) = (unsafe { raw::RedisModule_CommandFilterArgGet }, unsafe {
-        raw::RedisModule_CommandFilterArgsCount
-    }) else {
-        return;
+/// The command filter: runs before every command.
+fn note_config_get(command: &mut FilteredCommand) {
+    let is = |index: usize, word: &[u8]| {
+        command
+            .arg(index)
+            .is_some_and(|arg| arg.eq_ignore_ascii_case(word))
     };
-    // SAFETY: `fctx` is the filter context Redis passes; the arguments are
-    // strings Redis owns.
-    let is = |index: c_int, word: &[u8]| {
-        let string = unsafe { arg(fctx, index) };
-        !string.is_null() && RedisString::string_as_slice(string).eq_ignore_ascii_case(word)
-    };
-    let running = unsafe { count(fctx) } >= 2 && is(0, b"config") && is(1, b"get");
+    let running = is(0, b"config") && is(1, b"get");
     CONFIG_GET_RUNNING.store(running, Ordering::Relaxed);
 }
+
 /// The settings, as one batch uses them.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Settings {

@@ -124,30 +124,3 @@ fn set_server_event_handler(
     }
     Ok(())
 }
-
-/// A command filter: called before every command, with its arguments.
-pub type CommandFilter = extern "C" fn(*mut raw::RedisModuleCommandFilterCtx);
-
-/// At `MODULE LOAD`: registers `filter` for every command but the module's
-/// own; `what` names it in the error.
-pub fn register_command_filter(
-    ctx: &Context,
-    filter: CommandFilter,
-    what: &str,
-) -> Result<(), String> {
-    let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
-        return Err("this server has no command filters".into());
-    };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    let registered = unsafe {
-        register(
-            ctx.ctx,
-            Some(filter),
-            raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
-        )
-    };
-    if registered.is_null() {
-        return Err(format!("cannot register the command filter that {what}"));
-    }
-    Ok(())
-}

@@ -4,7 +4,7 @@ use std::os::raw::c_int;
 
 use redis_module::{raw, Context, RedisValue};
 
-use super::{create_string, free_string};
+use super::{create_string, free_string, module_ctx};
 
 /// What a key holds, as far as the outbox needs to know.
 pub enum KeyLength {
@@ -118,4 +118,55 @@ pub fn db_size(ctx: *mut raw::RedisModuleCtx) -> u64 {
 pub fn is_served_here(ctx: &Context, key: &[u8]) -> bool {
     // An error reply comes back as a value.
     matches!(ctx.call("EXISTS", &[key][..]), Ok(RedisValue::Integer(_)))
+}
+
+/// Whether `key` is in database `db`, looked up without side effects: an
+/// expired key is not deleted, nothing is counted or notified. Uses the
+/// module's own context, so it may be called where Redis gives none (a
+/// command filter).
+pub fn key_exists_in(db: i32, key: &[u8]) -> bool {
+    let (Some(open), Some(key_type), Some(close)) = (
+        unsafe { raw::RedisModule_OpenKey },
+        unsafe { raw::RedisModule_KeyType },
+        unsafe { raw::RedisModule_CloseKey },
+    ) else {
+        return false;
+    };
+    let ctx = module_ctx();
+    if ctx.is_null() {
+        return false;
+    }
+    let before = selected_db(ctx);
+    if !select_db(ctx, db) {
+        return false;
+    }
+    let mode = raw::REDISMODULE_READ
+        | raw::REDISMODULE_OPEN_KEY_NOTOUCH
+        | raw::REDISMODULE_OPEN_KEY_NONOTIFY
+        | raw::REDISMODULE_OPEN_KEY_NOSTATS
+        | raw::REDISMODULE_OPEN_KEY_NOEXPIRE;
+    let name = create_string(key);
+    // SAFETY: the module's context, on the main thread; the key is opened
+    // for reading and closed before `name` is freed.
+    let exists = unsafe {
+        let handle = open(ctx, name, mode as c_int);
+        let exists =
+            !handle.is_null() && key_type(handle) as isize != raw::REDISMODULE_KEYTYPE_EMPTY;
+        if !handle.is_null() {
+            close(handle);
+        }
+        exists
+    };
+    free_string(name);
+    select_db(ctx, before);
+    exists
+}
+
+/// Whether this server is a primary (not a replica), as its role is now.
+pub fn is_primary() -> bool {
+    let (Some(flags), ctx) = (unsafe { raw::RedisModule_GetContextFlags }, module_ctx()) else {
+        return false;
+    };
+    // SAFETY: the module's context, on the main thread.
+    !ctx.is_null() && unsafe { flags(ctx) } & raw::REDISMODULE_CTX_FLAGS_MASTER as c_int != 0
 }

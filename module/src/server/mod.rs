@@ -9,6 +9,7 @@
 //! It holds no state of the product and knows nothing of Wasm, libraries or
 //! triggers: it may not use any other part of the module.
 
+mod command_filter;
 mod context;
 mod keys;
 mod keyspace;
@@ -20,12 +21,14 @@ mod settings;
 mod slot_migration;
 mod strings;
 
+pub use command_filter::{register_command_filter, FilteredCommand};
 pub use context::{
-    deliver_server_event, init, module_ctx, register_command_filter, run_on_main_thread,
-    subscribe_to_server_event, RedisCtx, ServerEventHandler,
+    deliver_server_event, init, module_ctx, run_on_main_thread, subscribe_to_server_event,
+    RedisCtx, ServerEventHandler,
 };
 pub use keys::{
-    db_size, is_served_here, select_db, selected_db, stream_last_id, stream_length, KeyLength,
+    db_size, is_primary, is_served_here, key_exists_in, select_db, selected_db, stream_last_id,
+    stream_length, KeyLength,
 };
 pub use keyspace::{
     deliver_keyspace_events, deliver_removals, raised_classes, set_keyspace_handler,
@@ -37,5 +40,5 @@ pub use removed_value::{
 };
 pub use reply::{reply_guarded, Reply};
 pub use settings::{config_get, valkey_major_version};
-pub use slot_migration::{follow_atomic_slot_migrations, SlotMigration};
+pub use slot_migration::{follow_atomic_slot_migrations, open_slots, SlotMigration};
 pub use strings::{bytes_of, create_string, free_string};

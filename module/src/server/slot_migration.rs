@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use redis_module::{raw, Context};
+use redis_module::{raw, Context, RedisValue};
 
 use super::{redis_log, subscribe_to_server_event, valkey_major_version};
 
@@ -243,4 +243,57 @@ extern "C" fn on_redis_trim_event(
     // `RedisModuleClusterSlotMigrationTrimInfoV1`, valid for the call.
     let ranges = unsafe { redis_ranges((*(data as *const RedisTrimInfo)).slots) };
     deliver(what, &ranges);
+}
+
+/// The slots this node moves key by key (`CLUSTER SETSLOT <slot>
+/// MIGRATING|IMPORTING`): those it migrates to another node, and those it
+/// imports from one, as its line of `CLUSTER NODES` shows them
+/// (`[<slot>->-<node>]`, `[<slot>-<-<node>]`). `None` if it cannot be read.
+pub fn open_slots(ctx: &Context) -> Option<(Vec<u16>, Vec<u16>)> {
+    let nodes = match ctx.call("CLUSTER", &["NODES"][..]) {
+        Ok(RedisValue::SimpleString(s) | RedisValue::BulkString(s)) => s,
+        Ok(RedisValue::BulkRedisString(s)) => s.to_string_lossy(),
+        Ok(RedisValue::VerbatimString((_, s))) => String::from_utf8_lossy(&s).into_owned(),
+        Ok(RedisValue::StringBuffer(s)) => String::from_utf8_lossy(&s).into_owned(),
+        _ => return None,
+    };
+    Some(parse_open_slots(&nodes))
+}
+
+fn parse_open_slots(nodes: &str) -> (Vec<u16>, Vec<u16>) {
+    let (mut migrating, mut importing) = (Vec::new(), Vec::new());
+    let Some(myself) = nodes.lines().find(|line| {
+        line.split(' ')
+            .nth(2)
+            .is_some_and(|f| f.split(',').any(|f| f == "myself"))
+    }) else {
+        return (migrating, importing);
+    };
+    for field in myself.split(' ') {
+        let Some(inner) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) else {
+            continue;
+        };
+        if let Some((slot, _)) = inner.split_once("->-") {
+            migrating.extend(slot.parse::<u16>().ok());
+        } else if let Some((slot, _)) = inner.split_once("-<-") {
+            importing.extend(slot.parse::<u16>().ok());
+        }
+    }
+    (migrating, importing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_open_slots;
+
+    #[test]
+    fn open_slots_of_this_node() {
+        let nodes = "\
+07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002,host myself,master - 0 0 2 connected 5461-10922 [5461->-e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca] [93-<-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 master - 0 1426238316232 1 connected 0-5460 [5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]
+";
+        assert_eq!(parse_open_slots(nodes), (vec![5461], vec![93]));
+        assert_eq!(parse_open_slots(""), (vec![], vec![]));
+    }
 }

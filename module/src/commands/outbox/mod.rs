@@ -4,7 +4,7 @@
 //! See `outbox/` for the streams and their entries, `forward/` for the
 //! forwarder.
 
-use redis_module::{Context, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::Subcommand;
 
@@ -15,7 +15,7 @@ mod forwarding;
 mod list;
 mod streams;
 
-pub(super) const SUBCOMMANDS: [Subcommand; 8] = [
+pub(super) const SUBCOMMANDS: [Subcommand; 9] = [
     Subcommand {
         name: "add",
         flags: "write deny-oom deny-script",
@@ -56,6 +56,14 @@ pub(super) const SUBCOMMANDS: [Subcommand; 8] = [
         flags: "deny-script allow-loading allow-stale",
         cmdfunc: entry_point!(help),
     },
+    Subcommand {
+        // What a command becomes while its slot moves and its outbox entry
+        // could not be appended (`events/migration.rs`). Any client may get
+        // it, whatever its ACL permissions: hence `no-auth`.
+        name: "tryagain",
+        flags: "no-auth fast",
+        cmdfunc: entry_point!(try_again),
+    },
 ];
 
 const HELP: &[&str] = &[
@@ -77,9 +85,25 @@ const HELP: &[&str] = &[
     "    Forward this node's outbox to RabbitMQ (triggers.amqp-url), after a DISCONNECT.",
     "DISCONNECT",
     "    Stop forwarding from this node until CONNECT or a restart; entries wait in the outbox.",
+    "TRYAGAIN <slot>",
+    "    What a command becomes while its slot moves key by key and its event could not be",
+    "    appended to the outbox on this node: a -TRYAGAIN error.",
     "HELP",
     "    Print this help.",
 ];
+
+/// `OUTBOX TRYAGAIN <slot>`: the reply to a command refused while its slot
+/// moves key by key.
+fn try_again(_ctx: &Context, args: &[RedisString]) -> RedisResult {
+    let slot = args
+        .first()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    Err(RedisError::String(format!(
+        "TRYAGAIN slot {slot} is moving and its outbox stream is on the other node: retry \
+         once the move ends"
+    )))
+}
 
 fn help(_ctx: &Context, _args: &[RedisString]) -> RedisResult {
     Ok(RedisValue::Array(
