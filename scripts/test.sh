@@ -36,10 +36,14 @@ status=0
 # --no-fail-fast: a failing test binary does not hide the others' results.
 cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$LOG" || status=$?
 # The examples' own tests, as a trigger author runs them: `cargo test` in
-# their workspace, through wasm-triggers-harness.
+# their workspace, through wasm-triggers-harness: on Redis 8.0 (the
+# harness's default), then on Valkey 9.
 if [ $# -eq 0 ]; then
-    step "the examples' own tests (cargo test in examples-wasm, wasm-triggers-harness)"
+    step "the examples' own tests (cargo test in examples-wasm, wasm-triggers-harness), on Redis 8.0"
     (cd examples-wasm && cargo test --release 2>&1) | tee -a "$LOG" || status=$?
+    step "the examples' own tests, on Valkey 9 (TRIGGERS_SERVER)"
+    (cd examples-wasm && TRIGGERS_SERVER="$ROOT/.cache/valkey-9/bin/valkey-server" cargo test --release 2>&1) \
+        | tee -a "$LOG" || status=$?
 fi
 # One closing line for the whole run, summed over cargo's per-binary lines.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }

@@ -128,6 +128,10 @@ on_each_flavor!(fn a_slot_moved_in_batches_keeps_every_acknowledged_event_once(f
         args.extend(batch.iter().map(String::as_str));
         let _: String = query(&mut source, &args);
         batches += 1;
+        if batches == 1 {
+            let moved = batch.iter().find(|k| k.starts_with("ord:")).expect("a key moved");
+            a_transaction_does_nothing(&cluster.nodes[to], &tag, moved);
+        }
         write_all(&mut client);
     }
     cluster.finish_slot_move(slot, to);
@@ -159,5 +163,32 @@ on_each_flavor!(fn a_slot_moved_in_batches_keeps_every_acknowledged_event_once(f
         assert_eq!(info_number(&mut con, "triggers", "triggers_outbox_failed"), 0, "node {node}");
         held += info_number(&mut con, "triggers", "triggers_outbox_held");
     }
-    assert_eq!(held, client.refused as i64, "{flavor:?}");
+    assert_eq!(held, client.refused as i64 + 2, "{flavor:?}: and the transaction's two");
 });
+
+/// On the target, a transaction of a write to a moved key and one to a key
+/// no rule matches, in the moving slot: both refused, neither done.
+fn a_transaction_does_nothing(target: &Server, tag: &str, moved: &str) {
+    let mut con = target.connect();
+    let other = format!("other:{tag}");
+    for command in [&["ASKING"][..], &["MULTI"]] {
+        let _: String = query(&mut con, command);
+    }
+    let _: String = query(&mut con, &["SET", &other, "v"]);
+    let _: String = query(&mut con, &["HSET", moved, "n", "x"]);
+    let replies: Vec<Value> = match redis::cmd("EXEC").query::<Value>(&mut con) {
+        Ok(Value::Array(replies)) => replies,
+        // The client reports the first error of the transaction as its own.
+        Err(error) if error.code() == Some("TRYAGAIN") => vec![],
+        other => panic!("EXEC: {other:?}"),
+    };
+    for reply in &replies {
+        let Value::ServerError(error) = reply else {
+            panic!("done in a transaction while the slot moves: {replies:?}");
+        };
+        assert_eq!(error.code(), "TRYAGAIN", "{replies:?}");
+    }
+    let _: String = query(&mut con, &["ASKING"]);
+    let exists: i64 = query(&mut con, &["EXISTS", &other]);
+    assert_eq!(exists, 0);
+}
