@@ -56,13 +56,25 @@ TOOLS="$CACHE/tools"
 WASM_BINDGEN_VERSION=0.2.130
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
     || { log "adding the wasm32-unknown-unknown Rust target"; rustup target add wasm32-unknown-unknown; }
-if [ ! -x "$TOOLS/bin/wasm-pack" ]; then
-    log "installing wasm-pack 0.15.1 from crates.io (about 2 minutes)"
-    cargo install --quiet --debug --locked --root "$TOOLS" wasm-pack --version 0.15.1
-fi
-if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_VERSION" ]; then
-    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io (about 3 minutes)"
-    cargo install --quiet --debug --force --root "$TOOLS" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+# They build in the background, beside the servers and the module (a Rust
+# build leaves cores idle in its long serial steps); the setup waits for
+# them before it builds the examples with wasm-pack.
+tools_pid=""
+need_wasm_pack=no; need_wasm_bindgen=no
+[ -x "$TOOLS/bin/wasm-pack" ] || need_wasm_pack=yes
+[ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | cut -d' ' -f2)" = "$WASM_BINDGEN_VERSION" ] \
+    || need_wasm_bindgen=yes
+if [ $need_wasm_pack = yes ] || [ $need_wasm_bindgen = yes ]; then
+    log "installing wasm-pack 0.15.1 and wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io, in the background"
+    (
+        if [ $need_wasm_pack = yes ]; then
+            cargo install --quiet --debug --locked --root "$TOOLS" wasm-pack --version 0.15.1
+        fi
+        if [ $need_wasm_bindgen = yes ]; then
+            cargo install --quiet --debug --force --root "$TOOLS" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+        fi
+    ) >"$CACHE/tools-build.log" 2>&1 &
+    tools_pid=$!
 fi
 
 # --- Redis 8.0.2 and 8.6.3: upstream tarballs of Debian source packages -------
@@ -161,6 +173,10 @@ log "building the module (target/release/libwasm_triggers.so)"
 # The whole workspace, so that features unify as in `cargo test --workspace`
 # and the tests reuse these builds.
 (cd "$ROOT" && cargo build --release --workspace)
+if [ -n "$tools_pid" ]; then
+    log "waiting for wasm-pack and wasm-bindgen-cli"
+    wait "$tools_pid" || { tail -n 40 "$CACHE/tools-build.log"; download_die "installing wasm-pack or wasm-bindgen-cli from crates.io failed (log above)."; }
+fi
 "$ROOT/scripts/build-wasm.sh"
 version() { "$1" --version | cut -d' ' -f3 | cut -d= -f2; }
 log "ready: Redis $(version "$CACHE/redis-8/bin/redis-server") and $(version "$CACHE/redis-86/bin/redis-server"), Valkey $(version "$VALKEY_DIR/bin/valkey-server"), Valkey $(version "$VALKEY9_DIR/bin/valkey-server")"

@@ -139,6 +139,7 @@ on_all_servers!(fn trigger_subcommands_are_granted_separately(server) {
             "outbox|help",
             "outbox|list",
             "outbox|streams",
+            "outbox|tryagain",
             "trigger|delete",
             "trigger|help",
             "trigger|kill",

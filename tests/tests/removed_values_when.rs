@@ -113,11 +113,21 @@ on_each_flavor!(fn a_slot_migration_reads_nothing(flavor) {
     assert_eq!(read(&mut cluster.nodes[p[1]].connect()), before[p[1]].0 + 1, "{flavor:?}");
 });
 
-// Valkey 9's atomic slot migration: the source deletes the moved keys
-// once the target serves the slot; nothing is read, nothing fires.
+// Atomic slot migration (Valkey 9, Redis 8.6): the source deletes the
+// moved keys once the target serves the slot; nothing is read, nothing
+// fires.
 #[test]
-fn an_atomic_slot_migration_reads_nothing() {
-    let (cluster, tag, keys) = cluster_with_keys(Flavor::Valkey9);
+fn an_atomic_slot_migration_reads_nothing_valkey9() {
+    an_atomic_slot_migration_reads_nothing(Flavor::Valkey9);
+}
+
+#[test]
+fn an_atomic_slot_migration_reads_nothing_redis86() {
+    an_atomic_slot_migration_reads_nothing(Flavor::Redis86);
+}
+
+fn an_atomic_slot_migration_reads_nothing(flavor: Flavor) {
+    let (cluster, tag, keys) = cluster_with_keys(flavor);
     let p = cluster.primaries();
     let before = counts(&cluster);
     let slot = cluster.slot(&tag);
@@ -128,9 +138,13 @@ fn an_atomic_slot_migration_reads_nothing() {
         let left: i64 = query(&mut cluster.nodes[p[0]].connect(), &count);
         left == 0
     });
-    assert_eq!(counts(&cluster), before);
+    assert_eq!(counts(&cluster), before, "{flavor:?}");
     let _: i64 = query(&mut cluster.nodes[p[1]].connect(), &["DEL", &keys[0]]);
-    assert_eq!(read(&mut cluster.nodes[p[1]].connect()), before[p[1]].0 + 1);
+    assert_eq!(
+        read(&mut cluster.nodes[p[1]].connect()),
+        before[p[1]].0 + 1,
+        "{flavor:?}"
+    );
 }
 
 // Without a trigger that asks, nothing is read: not before one is loaded,
