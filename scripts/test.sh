@@ -31,37 +31,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p wasm-triggers-sdk -p w
 version() { "$ROOT/.cache/$1/bin/$2" --version | cut -d' ' -f3 | cut -d= -f2; }
 step "tests: unit, doc and integration (Redis $(version redis-8 redis-server) and $(version redis-86 redis-server), Valkey $(version valkey-8 valkey-server), Valkey $(version valkey-9 valkey-server))"
 LOG="$(mktemp)"
-BROKER_LOG="$(mktemp)"
-trap 'rm -f "$LOG" "$BROKER_LOG"' EXIT
+trap 'rm -f "$LOG"' EXIT
 status=0
 # --no-fail-fast: a failing test binary does not hide the others' results.
-if [ $# -gt 0 ]; then
-    cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$LOG" || status=$?
-else
-    # The forwarder's tests spend their time waiting for the RabbitMQ brokers
-    # they start: they run beside the other tests (cargo holds no lock while
-    # tests run), and their output follows the others'. Everything is built
-    # first, with the same selection of packages and so the same features.
-    cargo test --release --workspace --no-run --quiet
-    broker_tests=(forwarder forwarder_connection)
-    broker_args=() other_args=()
-    for name in "${broker_tests[@]}"; do broker_args+=(--test "$name"); done
-    for file in tests/tests/*.rs; do
-        name="$(basename "$file" .rs)"
-        [[ " ${broker_tests[*]} " == *" $name "* ]] || other_args+=(--test "$name")
-    done
-    cargo test --release --workspace --no-fail-fast "${broker_args[@]}" >"$BROKER_LOG" 2>&1 &
-    broker_pid=$!
-    (
-        rc=0
-        cargo test --release --workspace --no-fail-fast --lib --bins "${other_args[@]}" || rc=$?
-        cargo test --release --workspace --doc || rc=$?
-        exit "$rc"
-    ) 2>&1 | tee "$LOG" || status=$?
-    wait "$broker_pid" || status=$?
-    step "the forwarder's tests (run beside the others)"
-    tee -a "$LOG" <"$BROKER_LOG"
-fi
+cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$LOG" || status=$?
 # The examples' own tests, as a trigger author runs them: `cargo test` in
 # their workspace, through wasm-triggers-harness: on Redis 8.0 (the
 # harness's default), then on Valkey 9.
