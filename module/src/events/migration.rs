@@ -96,12 +96,14 @@ pub fn held() -> u64 {
 
 /// The command filter: runs before every command.
 fn note_command(command: &mut FilteredCommand) {
-    let moving = command.is("migrate") || command.is("restore-asking");
+    let name = command.arg(0).unwrap_or_default();
+    let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
+    let moving = is(b"migrate") || is(b"restore-asking");
     MOVING_KEYS.set(moving);
     if moving {
         return;
     }
-    if command.is("cluster") {
+    if is(b"cluster") {
         return note_setslot(command);
     }
     let none = |slots: &RefCell<Slots>| slots.borrow().is_empty();

@@ -46,12 +46,6 @@ impl FilteredCommand {
         (!arg.is_null()).then(|| RedisString::string_as_slice(arg))
     }
 
-    /// Whether the command's name is `name` (ASCII, any case).
-    pub fn is(&self, name: &str) -> bool {
-        self.arg(0)
-            .is_some_and(|arg| arg.eq_ignore_ascii_case(name.as_bytes()))
-    }
-
     /// The command's keys, as Redis finds them (none for an unknown
     /// command or a wrong number of arguments).
     pub fn keys(&self) -> Vec<&[u8]> {
