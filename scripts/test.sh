@@ -34,7 +34,33 @@ LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 status=0
 # --no-fail-fast: a failing test binary does not hide the others' results.
-cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$LOG" || status=$?
+if [ $# -gt 0 ]; then
+    cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$LOG" || status=$?
+else
+    # Two lanes. The forwarder's tests (tests/tests/forwarder*.rs) spend most
+    # of their time waiting for RabbitMQ brokers to boot, so they run beside
+    # the others instead of after them. Everything is built first: the lanes
+    # only run tests. --workspace in each, so that no lane rebuilds a crate
+    # with other features.
+    cargo test --release --workspace --no-run 2>&1 | tee "$LOG" || status=$?
+    forwarder=() others=()
+    for test in tests/tests/*.rs; do
+        name="$(basename "$test" .rs)"
+        case "$name" in
+            forwarder*) forwarder+=(--test "$name") ;;
+            *) others+=(--test "$name") ;;
+        esac
+    done
+    LANE_LOG="$(mktemp)"
+    trap 'rm -f "$LOG" "$LANE_LOG"' EXIT
+    cargo test --release --workspace --no-fail-fast "${forwarder[@]}" >"$LANE_LOG" 2>&1 &
+    lane=$!
+    cargo test --release --workspace --no-fail-fast --lib --bins "${others[@]}" 2>&1 | tee -a "$LOG" || status=$?
+    cargo test --release --workspace --no-fail-fast --doc 2>&1 | tee -a "$LOG" || status=$?
+    wait "$lane" || status=$?
+    step "the forwarder's tests (run beside the others)"
+    tee -a "$LOG" <"$LANE_LOG"
+fi
 # The examples' own tests, as a trigger author runs them: `cargo test` in
 # their workspace, through wasm-triggers-harness: on Redis 8.0 (the
 # harness's default), then on Valkey 9.

@@ -40,48 +40,61 @@ impl Broker {
         Broker::launch(Some(certificates))
     }
 
+    /// Starts a broker on ports found free. Another test's server may take
+    /// one of them before the broker binds it (the broker then exits while
+    /// it boots): then it starts again on other ports.
     fn launch(tls: Option<&Certificates>) -> Broker {
         assert!(
             Path::new(RABBITMQ).join("rabbitmq-server").exists(),
             "RabbitMQ is not installed: run scripts/setup.sh"
         );
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::write(dir.path().join("plugins"), "[].\n").expect("the plugins file");
-        let epmd_port = free_port();
-        let epmd = Command::new(epmd_binary())
-            .args(["-port", &epmd_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("epmd");
-        let node = format!("t{}@localhost", free_port());
-        let tls_port = tls.map(|certificates| {
-            let port = free_port();
-            let config = format!(
-                "listeners.ssl.1 = 127.0.0.1:{port}\n\
-                 ssl_options.cacertfile = {}\n\
-                 ssl_options.certfile = {}\n\
-                 ssl_options.keyfile = {}\n\
-                 ssl_options.verify = verify_peer\n\
-                 ssl_options.fail_if_no_peer_cert = true\n",
-                certificates.ca.display(),
-                certificates.server_cert.display(),
-                certificates.server_key.display(),
-            );
-            std::fs::write(dir.path().join("rabbitmq.conf"), config).expect("the config file");
-            port
-        });
-        let mut broker = Broker {
-            port: free_port(),
-            tls_port,
-            node,
-            epmd_port,
-            dir,
-            epmd,
-            server: None,
-        };
-        broker.start_server();
-        broker
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            std::fs::write(dir.path().join("plugins"), "[].\n").expect("the plugins file");
+            let epmd_port = free_port();
+            let epmd = Command::new(epmd_binary())
+                .args(["-port", &epmd_port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("epmd");
+            let node = format!("t{}@localhost", free_port());
+            let tls_port = tls.map(|certificates| {
+                let port = free_port();
+                let config = format!(
+                    "listeners.ssl.1 = 127.0.0.1:{port}\n\
+                     ssl_options.cacertfile = {}\n\
+                     ssl_options.certfile = {}\n\
+                     ssl_options.keyfile = {}\n\
+                     ssl_options.verify = verify_peer\n\
+                     ssl_options.fail_if_no_peer_cert = true\n",
+                    certificates.ca.display(),
+                    certificates.server_cert.display(),
+                    certificates.server_key.display(),
+                );
+                std::fs::write(dir.path().join("rabbitmq.conf"), config).expect("the config file");
+                port
+            });
+            let mut broker = Broker {
+                port: free_port(),
+                tls_port,
+                node,
+                epmd_port,
+                dir,
+                epmd,
+                server: None,
+            };
+            match broker.boot() {
+                Ok(()) => return broker,
+                // Dropping it stops what it started.
+                Err(e) => {
+                    eprintln!("RabbitMQ did not start; again on other ports: {e}");
+                    last_error = e;
+                }
+            }
+        }
+        panic!("RabbitMQ did not start in 5 tries, each on other ports:\n{last_error}");
     }
 
     fn env(&self, command: &mut Command) {
@@ -101,8 +114,23 @@ impl Broker {
         }
     }
 
-    /// Starts (again) the broker, with the same data, and waits for it.
+    /// Starts the stopped broker again, with the same data and AMQP port,
+    /// and waits for it. Its distribution port is chosen anew on each try.
     pub fn start_server(&mut self) {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            match self.boot() {
+                Ok(()) => return,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("RabbitMQ did not start again in 5 tries:\n{last_error}");
+    }
+
+    /// Starts the broker's server and waits until it serves AMQP. An error
+    /// if it (or its `epmd`) exits first, as when a port it was given has
+    /// been taken; the server is then stopped.
+    fn boot(&mut self) -> Result<(), String> {
         let mut command = Command::new(Path::new(RABBITMQ).join("rabbitmq-server"));
         self.env(&mut command);
         let log = std::fs::File::create(self.dir.path().join("out.log")).expect("a log file");
@@ -112,38 +140,77 @@ impl Broker {
             .spawn()
             .expect("rabbitmq-server");
         self.server = Some(server);
+        let result = self.wait_ready();
+        if result.is_err() {
+            self.kill_server();
+        }
+        result
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        // The port opens before the broker serves: wait for a connection.
+        // Starting takes from 3 s to a minute on a busy 2-core machine.
+        loop {
+            if let Some(exited) = self.exited() {
+                return Err(exited);
+            }
+            let why_not = match std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                Err(e) => e.to_string(),
+                Ok(_) => {
+                    let url = self.url();
+                    match block_on(async move {
+                        tokio::time::timeout(
+                            Duration::from_secs(5),
+                            Connection::connect(&url, ConnectionProperties::default()),
+                        )
+                        .await
+                    }) {
+                        Ok(Ok(_)) => return Ok(()),
+                        Ok(Err(e)) => e.to_string(),
+                        Err(_) => "no answer in 5 s".to_string(),
+                    }
+                }
+            };
             assert!(
                 started.elapsed() < Duration::from_secs(180),
-                "RabbitMQ did not start in 180 s:\n{}",
-                std::fs::read_to_string(self.dir.path().join("out.log")).unwrap_or_default()
+                "RabbitMQ did not serve AMQP in 180 s ({}):\n{}",
+                why_not,
+                self.out_log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        // The port opens before the broker serves: wait for a connection.
-        // Starting takes from 3 s to a minute on a busy 2-core machine.
-        let started = Instant::now();
-        loop {
-            let url = self.url();
-            let attempt = block_on(async move {
-                tokio::time::timeout(
-                    Duration::from_secs(5),
-                    Connection::connect(&url, ConnectionProperties::default()),
-                )
-                .await
-            });
-            if let Ok(Ok(_)) = attempt {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(180),
-                "RabbitMQ refused connections for 180 s: {:?}\n{}",
-                attempt.map(|a| a.map(|_| ())),
-                std::fs::read_to_string(self.dir.path().join("out.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+    }
+
+    /// Why the server or its `epmd` is gone, if one of them is.
+    fn exited(&mut self) -> Option<String> {
+        if let Ok(Some(status)) = self.epmd.try_wait() {
+            return Some(format!("epmd exited ({status})"));
         }
+        let server = self.server.as_mut()?;
+        match server.try_wait() {
+            Ok(Some(status)) => Some(format!(
+                "rabbitmq-server exited ({status}) while it started:\n{}",
+                self.out_log()
+            )),
+            _ => None,
+        }
+    }
+
+    fn out_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("out.log")).unwrap_or_default()
+    }
+
+    /// Stops the server process and the Erlang VM it started.
+    fn kill_server(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        // The Erlang VM runs in a child of the script: stop it by its node.
+        let mut command = Command::new(Path::new(RABBITMQ).join("rabbitmqctl"));
+        self.env(&mut command);
+        let _ = command.args(["-n", &self.node, "stop"]).output();
     }
 
     /// Stops the broker (its data stays), as an outage.
@@ -195,14 +262,7 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-        // The Erlang VM runs in a child of the script: stop it by its node.
-        let mut command = Command::new(Path::new(RABBITMQ).join("rabbitmqctl"));
-        self.env(&mut command);
-        let _ = command.args(["-n", &self.node, "stop"]).output();
+        self.kill_server();
         let _ = self.epmd.kill();
         let _ = self.epmd.wait();
     }
