@@ -3,14 +3,16 @@
 # over the whole redis-server process: a figure that repeats on a noisy machine, unlike a rate.
 #
 #   bench/callgrind.sh [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…']
-#                      [--requests N] [--keep DIR]
+#                      [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR]
 #
 # Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
 # (default target/release/libwasm_triggers.so; "none" for no module), loads the library
 # (target/wasm/<NAME>.wasm, default last_updated; a path loads that file; "none" for no library)
 # and the outbox rule given (`OUTBOX ADD NAME ARGS…`, e.g. --rule 'all EVENTS @hash'), warms up
-# with N requests (default 20000) and waits for the optimized code, then counts N more
-# `HSET h:__rand_int__ f v` at pipeline 16 and prints the instructions per request. Give two
+# with --warmup requests (default: as many as counted) and waits for the optimized code, then
+# counts N more (--requests, default 20000) `HSET h:__rand_int__ f v` at pipeline 16 (--command
+# another one, `__rand_int__` one of --keys numbers, default 1000000) and prints the
+# instructions per request. Give two
 # --module builds in two runs to compare them. --keep DIR copies callgrind's output there, for
 # callgrind_annotate (bench/tax.sh). WASM_TRIGGERS_PERFMAP=1 in the environment has the module
 # name the guests' functions in /tmp/perf-<pid>.map, <pid> as in DIR/cg.out.<pid>.
@@ -20,6 +22,9 @@ MODULE="$ROOT/target/release/libwasm_triggers.so"
 LIBRARY=last_updated
 RULE=""
 REQUESTS=20000
+WARMUP=""
+COMMAND="HSET h:__rand_int__ f v"
+KEYS=1000000
 KEEP=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -27,8 +32,11 @@ while [ $# -gt 0 ]; do
         --library) LIBRARY="$2"; shift 2 ;;
         --rule) RULE="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
+        --warmup) WARMUP="$2"; shift 2 ;;
+        --command) COMMAND="$2"; shift 2 ;;
+        --keys) KEYS="$2"; shift 2 ;;
         --keep) KEEP="$2"; shift 2 ;;
-        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--keep DIR]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR]" >&2; exit 2 ;;
     esac
 done
 BIN="$ROOT/.cache/redis-8/bin"
@@ -72,18 +80,19 @@ if [ -n "$RULE" ]; then
     # shellcheck disable=SC2086  # the rule's words are separate arguments
     "$BIN/redis-cli" -p "$PORT" OUTBOX ADD $RULE >/dev/null
 fi
+# The command's words, split on spaces without expanding `*`.
+read -ra WORDS <<<"$COMMAND"
 workload() {
-    "$BIN/redis-benchmark" -p "$PORT" -c 32 -P 16 -r 1000000 -n "$REQUESTS" -q \
-        HSET 'h:__rand_int__' f v >/dev/null
+    "$BIN/redis-benchmark" -p "$PORT" -c 32 -P 16 -r "$KEYS" -n "$1" -q "${WORDS[@]}" >/dev/null
 }
-workload
+workload "${WARMUP:-$REQUESTS}"
 # Cranelift's code replaces the baseline code in the background.
 sleep 15
-callgrind_control -i on "$PID" >/dev/null
-workload
-callgrind_control -i off "$PID" >/dev/null
+callgrind_control -i on "$PID" >/dev/null 2>&1
+workload "$REQUESTS"
+callgrind_control -i off "$PID" >/dev/null 2>&1
 "$BIN/redis-cli" -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 wait "$PID" 2>/dev/null || true
 TOTAL=$(grep -h "^summary:\|^totals:" "$DIR"/cg.out.* | awk '{ s += $2 } END { print s }')
 if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp "$DIR"/cg.out.* "$KEEP/"; fi
-echo "$(basename "$MODULE") (library $LIBRARY${RULE:+, rule $RULE}): $((TOTAL / REQUESTS)) instructions per HSET ($TOTAL over $REQUESTS)"
+echo "$(basename "$MODULE") (library $LIBRARY${RULE:+, rule $RULE}): $((TOTAL / REQUESTS)) instructions per ${COMMAND%% *} ($TOTAL over $REQUESTS)"

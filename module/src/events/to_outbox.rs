@@ -24,18 +24,16 @@ pub(super) fn send(
     (key, key_name): (&[u8], KeyName),
     here: &mut Here,
 ) {
-    let mut matched: Vec<&Rc<Rule>> = Vec::new();
-    for rule in rules {
-        if rule.matches(kind, event, key) {
-            matched.push(rule);
-        }
-    }
-    if matched.is_empty() || outbox::is_stream_key(key) || !here.may_act() {
+    if !rules.iter().any(|rule| rule.matches(kind, event, key))
+        || outbox::is_stream_key(key)
+        || !here.may_act()
+    {
         return;
     }
-    let mut sources = Vec::with_capacity(matched.len());
-    let mut stats = Vec::with_capacity(matched.len());
-    for rule in matched {
+    // The source names the rules whose owner may read the key.
+    let mut source = String::from("rule:");
+    let mut stats = Vec::with_capacity(1);
+    for rule in rules.iter().filter(|rule| rule.matches(kind, event, key)) {
         RuleStats::bump(&rule.stats.num_matched);
         let allowed = match rule.owner.try_borrow_mut() {
             Ok(mut owner) => owner.may_read_key(key_name),
@@ -43,7 +41,10 @@ pub(super) fn send(
         };
         match allowed {
             Ok(true) => {
-                sources.push(rule.spec.name.as_str());
+                if !stats.is_empty() {
+                    source.push(',');
+                }
+                source.push_str(&rule.spec.name);
                 stats.push(Rc::clone(&rule.stats));
             }
             Ok(false) => RuleStats::bump(&rule.stats.num_denied),
@@ -53,14 +54,14 @@ pub(super) fn send(
             }
         }
     }
-    if sources.is_empty() {
+    if stats.is_empty() {
         return;
     }
     let job = AppendJob {
         db: here.db(),
         event: event.to_owned(),
         key: key.to_vec(),
-        source: format!("rule:{}", sources.join(",")),
+        source,
         stats,
     };
     let scheduled = ctx.add_post_notification_job(move |ctx| {

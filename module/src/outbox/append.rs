@@ -1,7 +1,8 @@
 //! Appending an entry to the outbox stream of its key's slot, from a
 //! post-notification job: atomically with the command that raised the
 //! event, and replicated with it (the `XADD` is propagated together with
-//! the command, in one `MULTI`/`EXEC`).
+//! the command, in one `MULTI`/`EXEC`). The entry is added in place
+//! (`server::stream_append`), not by running `XADD`: a third of the cost.
 //!
 //! An entry's fields: `db`, `event`, `key` (binary-safe), `time` (the
 //! server's time, in milliseconds since the Unix epoch) and `source` (what
@@ -28,7 +29,7 @@ use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
 use super::changes;
 use super::slots::{key_slot, stream_key};
 use crate::config;
-use crate::server::{redis_log, stream_length, KeyLength};
+use crate::server::{decimal, redis_log, stream_append, StreamAppend, Text};
 
 /// An event, as its outbox entry holds it.
 pub struct Entry<'a> {
@@ -106,46 +107,57 @@ pub fn append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
 fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
     let slot = key_slot(entry.key);
     let stream = stream_key(slot);
-    let length = match stream_length(ctx.ctx, &stream) {
-        KeyLength::Missing => 0,
-        KeyLength::Stream(length) => length,
-        KeyLength::Other => {
-            return Err(format!(
-                "the key {} is not a stream: the outbox cannot use it",
-                String::from_utf8_lossy(&stream)
-            ))
-        }
-    };
-    let cap = config::outbox_max_length();
-    if length >= cap && !make_room(ctx, &stream, length, cap)? {
-        return Ok(Appended::Dropped);
-    }
-    let db = entry.db.to_string();
-    let time = SystemTime::now()
+    let (mut db, mut time) = ([0; 20], [0; 20]);
+    let db = decimal(entry.db.max(0) as u64, &mut db);
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |t| t.as_millis())
-        .to_string();
-    let mut args: Vec<&[u8]> = Vec::with_capacity(12 + 2 * entry.fields.len());
-    args.extend_from_slice(&[
-        &stream,
-        b"*",
-        b"db",
-        db.as_bytes(),
-        b"event",
-        entry.event.as_bytes(),
-        b"key",
-        entry.key,
-        b"time",
-        time.as_bytes(),
-        b"source",
-        entry.source.as_bytes(),
+        .map_or(0, |t| t.as_millis() as u64);
+    let time = decimal(now, &mut time);
+    let mut fields: Vec<Text> = Vec::with_capacity(10 + 2 * entry.fields.len());
+    fields.extend_from_slice(&[
+        Text::Shared(b"db"),
+        Text::Shared(db),
+        Text::Shared(b"event"),
+        Text::Shared(entry.event.as_bytes()),
+        Text::Shared(b"key"),
+        Text::Own(entry.key),
+        Text::Shared(b"time"),
+        Text::Own(time),
+        Text::Shared(b"source"),
+        Text::Shared(entry.source.as_bytes()),
     ]);
-    for (name, value) in entry.fields {
-        args.extend_from_slice(&[name, value]);
+    for &(name, value) in entry.fields {
+        fields.extend_from_slice(&[Text::Own(name), Text::Own(value)]);
     }
-    run(ctx, Replicate::Yes, "XADD", &args)?;
-    changes::note_append(entry.db, slot);
-    Ok(Appended::Written)
+    let cap = config::outbox_max_length();
+    let mut made_room = false;
+    loop {
+        match stream_append(ctx.ctx, &stream, cap, &fields) {
+            StreamAppend::Added(..) => {
+                changes::note_append(entry.db, slot);
+                return Ok(Appended::Written);
+            }
+            StreamAppend::Full(length) if !made_room => {
+                if !make_room(ctx, &stream, length, cap)? {
+                    return Ok(Appended::Dropped);
+                }
+                made_room = true;
+            }
+            StreamAppend::Full(_) => return Ok(Appended::Dropped),
+            StreamAppend::NotAStream => {
+                return Err(format!(
+                    "the key {} is not a stream: the outbox cannot use it",
+                    String::from_utf8_lossy(&stream)
+                ))
+            }
+            StreamAppend::Refused(why) => {
+                return Err(format!(
+                    "XADD to the outbox stream {} failed: {why}",
+                    String::from_utf8_lossy(&stream)
+                ))
+            }
+        }
+    }
 }
 
 /// Whether a command's writes are replicated with the command in progress.

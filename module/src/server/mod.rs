@@ -19,6 +19,7 @@ mod reply;
 mod resp3_writer;
 mod settings;
 mod slot_migration;
+mod streams;
 mod strings;
 
 pub use command_filter::{register_command_filter, FilteredCommand};
@@ -41,4 +42,5 @@ pub use removed_value::{
 pub use reply::{reply_guarded, Reply};
 pub use settings::{config_get, valkey_major_version};
 pub use slot_migration::{follow_atomic_slot_migrations, open_slots, SlotMigration};
-pub use strings::{bytes_of, create_string, free_string};
+pub use streams::{stream_append, StreamAppend, Text};
+pub use strings::{bytes_of, create_string, decimal, free_string};

@@ -38,3 +38,31 @@ pub unsafe fn bytes_of<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
         std::slice::from_raw_parts(ptr as *const u8, len)
     }
 }
+
+/// `n` in decimal, written into `buf`, without the formatting machinery
+/// (for figures written on every event).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimals() {
+        let mut buf = [0; 20];
+        for n in [0, 7, 10, 1_765_000_000_123, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
+}
