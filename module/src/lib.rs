@@ -86,6 +86,17 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 
 fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
+    if let [.., last] = &args[..] {
+        if !args.len().is_multiple_of(2) {
+            redis_log(
+                "warning",
+                &format!(
+                    "module arguments come in pairs, a name and its value: '{last}' has no value"
+                ),
+            );
+            return Status::Err;
+        }
+    }
     // The forwarder's settings (`amqp-…`) are its own; the rest are limits.
     let (amqp, limits): (Vec<&[String]>, Vec<&[String]>) = args
         .chunks(2)

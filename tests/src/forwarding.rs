@@ -2,12 +2,12 @@
 //! queue, its `INFO` fields, a steady write load, and the check that
 //! messages came in order per outbox stream.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use lapin::types::FieldTable;
 
-use crate::{eventually, query, Broker, Client, Connection, Flavor, Got, Server};
+use crate::{eventually, key_slot, query, Broker, Client, Connection, Flavor, Got, Server};
 
 pub const EXCHANGE: &str = "amq.direct";
 pub const QUEUE: &str = "events";
@@ -50,29 +50,60 @@ pub fn forwarder_info(con: &mut Connection, field: &str) -> String {
         .to_string()
 }
 
-/// Each key `k:<i>` for `i` in `0..count` came, and the messages of each
-/// outbox stream (one per slot) came in the order of the writes.
-pub fn assert_in_order_per_stream(got: &[Got], count: usize) {
-    let mut last: HashMap<String, i64> = HashMap::new();
-    let mut keys = HashSet::new();
-    for message in got {
-        let index: i64 = message.header("key")["k:".len()..]
-            .parse()
-            .expect("a key k:<i>");
-        let id = message.message_id();
-        let (stream, _) = id.rsplit_once('/').expect("<stream>/<id>");
-        if keys.insert(index) {
-            let before = last.insert(stream.to_string(), index).unwrap_or(-1);
-            assert!(index > before, "{stream}: k:{index} after k:{before}");
-        }
-    }
-    assert_eq!(keys.len(), count);
+/// How many hash tags the keys of [`key`] use.
+pub const TAGS: usize = 4;
+
+/// The key of the `i`th write: `k:{t<i mod 4>}:<i>`. Keys of a few hash
+/// tags, so that each outbox stream (one per slot) holds many entries and
+/// their order means something.
+pub fn key(i: usize) -> String {
+    format!("k:{{t{}}}:{i}", i % TAGS)
 }
 
-/// Sets `k:<i>` for each `i` of `keys`, one every 5 ms: a steady load.
+/// Each key [`key`]`(i)` for `i` in `0..count` came, in order per stream
+/// ([`in_order_per_stream`]), over all [`TAGS`] streams.
+pub fn assert_in_order_per_stream(got: &[Got], count: usize) {
+    let (keys, streams) = in_order_per_stream(got);
+    assert_eq!(keys, (0..count).collect::<BTreeSet<_>>());
+    assert_eq!(streams, count.min(TAGS), "the number of streams");
+}
+
+/// Checks that each message holds a key [`key`]`(i)`, came from the outbox
+/// stream of that key's slot (its message id says which), and that the
+/// messages of each stream came in the order of the writes: the first
+/// arrival of each key after the first arrival of every key written before
+/// it to the same stream. A message sent again (at least once) may come
+/// later. The `i`s that came, and the number of streams they came from.
+pub fn in_order_per_stream(got: &[Got]) -> (BTreeSet<usize>, usize) {
+    let mut last: HashMap<String, usize> = HashMap::new();
+    let mut keys = BTreeSet::new();
+    for message in got {
+        let key = message.header("key");
+        let index: usize = key
+            .rsplit_once(':')
+            .and_then(|(_, i)| i.parse().ok())
+            .unwrap_or_else(|| panic!("a key k:{{t<n>}}:<i>, not {key}"));
+        assert_eq!(key, self::key(index), "the key of write {index}");
+        let id = message.message_id();
+        let (stream, _) = id.rsplit_once('/').expect("<stream>/<id>");
+        assert_eq!(
+            key_slot(stream.as_bytes()),
+            key_slot(key.as_bytes()),
+            "{key} in the stream {stream}"
+        );
+        if keys.insert(index) {
+            if let Some(before) = last.insert(stream.to_string(), index) {
+                assert!(index > before, "{stream}: {key} after write {before}");
+            }
+        }
+    }
+    (keys, last.len())
+}
+
+/// Sets [`key`]`(i)` for each `i` of `keys`, one every 5 ms: a steady load.
 pub fn write(con: &mut Connection, keys: std::ops::Range<usize>) {
     for i in keys {
-        let _: String = query(con, &["SET", &format!("k:{i}"), "v"]);
+        let _: String = query(con, &["SET", &key(i), "v"]);
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -101,7 +132,7 @@ pub fn writes_wait_and_say_why(
     why: &str,
 ) {
     for _ in 0..10 {
-        let _: String = query(con, &["SET", &format!("k:{written}"), "v"]);
+        let _: String = query(con, &["SET", &key(*written), "v"]);
         *written += 1;
     }
     eventually(&format!("the error {why}"), || {

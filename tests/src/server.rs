@@ -289,6 +289,25 @@ impl Server {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// Starts a server with the module and `extra` arguments that it is
+    /// expected to refuse: its log once it exited. Panics if it still runs
+    /// after 30 s.
+    pub fn refused(flavor: Flavor, extra: &[&str]) -> String {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let mut child = spawn(flavor, free_port(), dir.path(), &extra, &[]);
+        let started = std::time::Instant::now();
+        while matches!(child.try_wait(), Ok(None)) {
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{flavor:?} started with {extra:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -117,8 +117,28 @@ impl ConfigurationValue<RedisString> for Url {
     }
 
     fn set(&self, ctx: &ConfigurationContext, value: RedisString) -> Result<(), RedisError> {
+        check_url(&value.to_string_lossy()).map_err(RedisError::String)?;
         self.0.set(ctx, value)
     }
+}
+
+/// An error unless `url` is empty or an AMQP URL as the client reads it.
+/// The error does not quote the URL (it may hold a password).
+fn check_url(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    url.parse::<lapin::uri::AMQPUri>().map(drop).map_err(|e| {
+        let why = if e.contains(url) {
+            String::new()
+        } else {
+            format!(" ({e})")
+        };
+        format!(
+            "triggers.amqp-url is not an AMQP URL{why}: amqp://user:password@host:port/vhost, \
+             or amqps://…"
+        )
+    })
 }
 
 /// Whether the command running is `CONFIG GET`, as the command filter
@@ -235,7 +255,10 @@ pub fn apply_module_args(pairs: &[(String, String)]) -> Result<(), String> {
     };
     for (name, value) in pairs {
         match name.as_str() {
-            "amqp-url" => set(&URL.0 .0, value),
+            "amqp-url" => {
+                check_url(value)?;
+                set(&URL.0 .0, value)
+            }
             "amqp-exchange" => set(&EXCHANGE.0, value),
             "amqp-routing-key" => set(&ROUTING_KEY.0, value),
             "amqp-rules" => set(&RULES.0, value),
