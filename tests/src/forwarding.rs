@@ -70,14 +70,16 @@ pub fn assert_in_order_per_stream(got: &[Got], count: usize) {
 
 /// Checks that each message holds a key [`key`]`(i)`, came from the outbox
 /// stream of that key's slot (its message id says which), and that the
-/// messages of each stream came in the order of the writes: the first
-/// arrival of each key after the first arrival of every key written before
-/// it to the same stream. A message sent again (at least once) may come
-/// later. The `i`s that came, and the number of streams they came from.
+/// messages of each stream came in the order of the writes, counting each
+/// message where it came last: the forwarder's promise. (A message may
+/// come more than once. After a nack or a return, the messages of its
+/// stream already on their way may come before it, then come again after
+/// it; so counted by first arrival, the order would not hold.) The `i`s
+/// that came, and the number of streams they came from.
 pub fn in_order_per_stream(got: &[Got]) -> (BTreeSet<usize>, usize) {
-    let mut last: HashMap<String, usize> = HashMap::new();
-    let mut keys = BTreeSet::new();
-    for message in got {
+    // For each write, its stream and where its message came last.
+    let mut last: HashMap<usize, (String, usize)> = HashMap::new();
+    for (at, message) in got.iter().enumerate() {
         let key = message.header("key");
         let index: usize = key
             .rsplit_once(':')
@@ -91,13 +93,23 @@ pub fn in_order_per_stream(got: &[Got]) -> (BTreeSet<usize>, usize) {
             key_slot(key.as_bytes()),
             "{key} in the stream {stream}"
         );
-        if keys.insert(index) {
-            if let Some(before) = last.insert(stream.to_string(), index) {
-                assert!(index > before, "{stream}: {key} after write {before}");
-            }
+        last.insert(index, (stream.to_string(), at));
+    }
+    let mut streams: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+    for (index, (stream, at)) in &last {
+        streams.entry(stream).or_default().push((*at, *index));
+    }
+    for (stream, writes) in &mut streams {
+        writes.sort_unstable();
+        for pair in writes.windows(2) {
+            let ((_, before), (_, after)) = (pair[0], pair[1]);
+            assert!(
+                before < after,
+                "{stream}: the last copy of write {before} came before that of write {after}"
+            );
         }
     }
-    (keys, last.len())
+    (last.keys().copied().collect(), streams.len())
 }
 
 /// Sets [`key`]`(i)` for each `i` of `keys`, one every 5 ms: a steady load.
