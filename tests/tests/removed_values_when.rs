@@ -243,3 +243,40 @@ on_all_servers!(fn overwrites_report_the_value_they_removed(server) {
     );
     let _: String = query(&mut con, &["OUTBOX", "ADD", "types", "EVENTS", "@type_changed"]);
 });
+
+// A trigger that asks for removed values has Redis deliver the events that
+// report a removal, and no hash or stream events: a hash workload costs
+// nothing more. On Redis 8.6, which can take a subscription back, deleting
+// the last trigger or rule that needed a class stops it.
+on_each_flavor!(fn removed_values_leave_hash_and_stream_events_alone(flavor) {
+    let server = Server::start(flavor);
+    let mut con = server.connect();
+    let delivered = |con: &mut Connection| {
+        let info: String = query(con, &["INFO", "triggers"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("triggers_keyspace_events:"))
+            .expect("triggers_keyspace_events in INFO")
+            .trim()
+            .to_string()
+    };
+    assert_eq!(delivered(&mut con), "", "{flavor:?}");
+    load(&mut con, "expired_orders");
+    let classes = delivered(&mut con);
+    for class in ['g', '$', 'l', 's', 'z', 'x', 'e', 'd'] {
+        assert!(classes.contains(class), "{flavor:?}: {class} in {classes}");
+    }
+    assert!(!classes.contains('h') && !classes.contains('t'), "{flavor:?}: {classes}");
+    let _: String = query(&mut con, &["OUTBOX", "ADD", "hashes", "EVENTS", "@hash"]);
+    assert!(delivered(&mut con).contains('h'), "{flavor:?}");
+    let _: String = query(&mut con, &["OUTBOX", "DELETE", "hashes"]);
+    let _: String = query(&mut con, &["TRIGGER", "DELETE", "expired_orders"]);
+    let left = delivered(&mut con);
+    if flavor == Flavor::Redis86 {
+        assert_eq!(left, "", "taken back");
+        // And given again when needed.
+        load(&mut con, "expired_orders");
+        assert_eq!(delivered(&mut con), classes);
+    } else {
+        assert!(left.contains('h') && left.contains('g'), "{flavor:?}: kept: {left}");
+    }
+});

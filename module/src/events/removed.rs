@@ -26,8 +26,10 @@
 //!    event loop.
 //!
 //! So that every removal's notification reaches the handler and takes its
-//! value, every class of notifications is delivered while removed values
-//! are wanted. Nothing is read on a replica, while data loads, or for a
+//! value, every class of notifications that reports a removal is delivered
+//! while removed values are wanted (not hash and stream events, which never
+//! do: `server::deliver_removals`), and each removal of a key drops what
+//! was kept for it before. Nothing is read on a replica, while data loads, or for a
 //! key moving to another cluster node. `FLUSHALL` and `FLUSHDB` raise no
 //! event per key: nothing is read, nothing fires.
 //!
@@ -151,6 +153,12 @@ fn keep_if_wanted(ctx: &Context, key: *mut raw::RedisModuleKey, subevent: u64) {
         return;
     }
     let name = RedisString::string_as_slice(name);
+    let db = selected_db(ctx.ctx);
+    // Whatever was kept for the key is stale now: only this removal's
+    // value may be taken.
+    if KEPT.with_borrow(|kept| !kept.is_empty()) {
+        KEPT.with_borrow_mut(|kept| kept.retain(|k| !(k.db == db && k.key == name)));
+    }
     if !wanted_for(name, subevent) || atomic_migration::raised_by_moving(ctx, name) {
         return;
     }
@@ -160,9 +168,7 @@ fn keep_if_wanted(ctx: &Context, key: *mut raw::RedisModuleKey, subevent: u64) {
         return;
     }
     let value = read(key);
-    let db = selected_db(ctx.ctx);
     KEPT.with_borrow_mut(|kept| {
-        kept.retain(|k| !(k.db == db && k.key == name));
         kept.push(Kept {
             db,
             key: name.to_vec(),

@@ -138,7 +138,7 @@ pub fn add_rule(spec: RuleSpec, replace: bool) -> Result<(), String> {
 /// `OUTBOX DELETE`.
 pub fn delete_rule(name: &str) -> Result<(), String> {
     loading::commit_staged();
-    REGISTRY.with(|r| {
+    let deleted = REGISTRY.with(|r| {
         let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
         match r.rules.binary_search_by(|l| l.spec.name.as_str().cmp(name)) {
             Ok(i) => {
@@ -150,5 +150,8 @@ pub fn delete_rule(name: &str) -> Result<(), String> {
             }
             Err(_) => Err(format!("no outbox rule named '{name}'")),
         }
-    })
+    });
+    // The keyspace events only it needed stop, where they can.
+    after_change(false);
+    deleted
 }

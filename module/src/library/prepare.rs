@@ -2,6 +2,8 @@
 //! change of the registry: the compiled-code cache, the switch to
 //! optimized code, the memory compiling freed.
 
+use redis_module::NotifyEvent;
+
 use super::building::{build, EventNames};
 use super::loading::SavedLibrary;
 use super::registry::{with_libraries, REGISTRY};
@@ -50,8 +52,10 @@ pub(super) fn switch_to_optimized_code() {
 /// After the libraries or their code changed (`changed` when the change
 /// succeeded): the compiled-code cache keeps what the loaded libraries use
 /// (see [`code_cache::retain`]), Redis tells of removed values while a
-/// trigger reads them, and the memory compiling freed goes back to the
-/// system, once per change rather than once per library.
+/// trigger reads them, keyspace events no trigger or rule needs any more
+/// stop (where the server can take them back), and the memory compiling
+/// freed goes back to the system, once per change rather than once per
+/// library.
 pub(super) fn after_change(changed: bool) {
     REGISTRY.with(|r| {
         if let Ok(r) = r.try_borrow() {
@@ -63,6 +67,18 @@ pub(super) fn after_change(changed: bool) {
                 server::redis_log(
                     "warning",
                     &format!("removed values cannot be read: {error}"),
+                );
+            }
+            let needed = r
+                .libraries
+                .iter()
+                .map(|l| l.notifications())
+                .chain(r.rules.iter().map(|rule| rule.notifications()))
+                .fold(NotifyEvent::empty(), |all, n| all | n);
+            if let Err(error) = server::keep_only_keyspace_events(needed) {
+                server::redis_log(
+                    "warning",
+                    &format!("keyspace events no longer needed are still delivered: {error}"),
                 );
             }
         }

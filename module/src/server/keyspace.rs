@@ -5,11 +5,13 @@
 //! keyspace events cost Redis nothing on our account (a subscription makes
 //! Redis set up a context for every event of its classes, about 1,300
 //! instructions per event even when no trigger matches). Subscriptions only
-//! grow (Redis has no way to take one back); each covers classes not
-//! subscribed before, so every event reaches the handler once. The `Key`
-//! event is listened to only while it is wanted.
+//! grow, but on Redis 8.6+, which can take one back: there, after each
+//! change of the libraries, only the classes still needed stay. Each
+//! subscription covers classes not subscribed before, so every event
+//! reaches the handler once. The `Key` event is listened to only while it
+//! is wanted.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::raw::{c_char, c_int};
 
 use redis_module::{raw, NotifyEvent};
@@ -30,6 +32,8 @@ thread_local! {
     static HANDLER: Cell<Option<KeyspaceHandler>> = const { Cell::new(None) };
     /// The notification classes subscribed so far.
     static SUBSCRIBED: Cell<NotifyEvent> = const { Cell::new(NotifyEvent::empty()) };
+    /// The mask of each subscription made, to take it back by.
+    static SUBSCRIPTIONS: RefCell<Vec<c_int>> = const { RefCell::new(Vec::new()) };
     /// Where `Key` server events go: set once, at `MODULE LOAD`.
     static REMOVAL_HANDLER: Cell<Option<ServerEventHandler>> = const { Cell::new(None) };
     /// Whether `Key` server events are delivered.
@@ -55,7 +59,7 @@ pub fn deliver_removals(wanted: bool) -> Result<(), String> {
         let Some(handler) = REMOVAL_HANDLER.get() else {
             return Err("no handler for removed values".into());
         };
-        deliver_keyspace_events(every_class())?;
+        deliver_keyspace_events(removal_classes())?;
         Some(handler)
     } else {
         None
@@ -65,18 +69,23 @@ pub fn deliver_removals(wanted: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Every class of keyspace notifications a removal can raise (Redis 8.2's
-/// `overwritten` and `type_changed` only come where a trigger names them).
-fn every_class() -> NotifyEvent {
+/// The classes of the notifications that report a removal: `del`,
+/// `rename_from`/`rename_to`, `move_from`, `restore`, `copy_to` (generic),
+/// `set` (string), `sortstore` (list), `sinterstore`… (set), `zunionstore`,
+/// `georadiusstore`… (zset), `expired`, `evicted`, and other modules'
+/// events. Hash and stream commands never remove a key but by removing its
+/// last element, whose value is not read (its `del`, generic, follows):
+/// their classes are left out, so a hash or stream workload costs nothing
+/// more while a trigger asks for removed values. (Redis 8.2's
+/// `overwritten` and `type_changed` only come where a trigger names them.)
+fn removal_classes() -> NotifyEvent {
     NotifyEvent::GENERIC
         | NotifyEvent::STRING
         | NotifyEvent::LIST
         | NotifyEvent::SET
-        | NotifyEvent::HASH
         | NotifyEvent::ZSET
         | NotifyEvent::EXPIRED
         | NotifyEvent::EVICTED
-        | NotifyEvent::STREAM
         | NotifyEvent::MODULE
 }
 
@@ -126,5 +135,74 @@ pub fn deliver_keyspace_events(wanted: NotifyEvent) -> Result<(), String> {
         return Err("cannot subscribe to keyspace events".into());
     }
     SUBSCRIBED.set(SUBSCRIBED.get() | missing);
+    SUBSCRIPTIONS.with_borrow_mut(|masks| masks.push(missing.bits()));
     Ok(())
+}
+
+/// Where the server can take a subscription back (Redis 8.6+,
+/// `RM_UnsubscribeFromKeyspaceEvents`): Redis delivers only the classes in
+/// `needed` from now on (with those of removals while they are delivered),
+/// so that a trigger deleted costs nothing more. Elsewhere nothing changes:
+/// subscriptions only grow.
+pub fn keep_only_keyspace_events(needed: NotifyEvent) -> Result<(), String> {
+    let Some(unsubscribe) = (unsafe { raw::RedisModule_UnsubscribeFromKeyspaceEvents }) else {
+        return Ok(());
+    };
+    let mut needed = needed.bits() & raised_classes().bits();
+    if REMOVALS_DELIVERED.get() {
+        needed |= removal_classes().bits() & raised_classes().bits();
+    }
+    if SUBSCRIBED.get().bits() == needed {
+        return Ok(());
+    }
+    let (ctx, Some(handler)) = (module_ctx(), HANDLER.get()) else {
+        return Ok(());
+    };
+    if ctx.is_null() {
+        return Ok(());
+    }
+    // All taken back, then one subscription of what is needed: on the main
+    // thread, no event comes in between.
+    for mask in SUBSCRIPTIONS.take() {
+        // SAFETY: the module's context, on the main thread; `mask` and
+        // `handler` are those of a subscription made by
+        // `deliver_keyspace_events`, which Redis finds and takes back.
+        unsafe { unsubscribe(ctx, mask, Some(handler)) };
+    }
+    SUBSCRIBED.set(NotifyEvent::empty());
+    deliver_keyspace_events(NotifyEvent::from_bits_retain(needed))?;
+    Ok(())
+}
+
+/// The classes Redis delivers to the module now, in the letters of
+/// `notify-keyspace-events` (`g$lshzxetmdn`, and Redis 8.2's `o` and `c`).
+pub fn delivered_classes() -> String {
+    const LETTERS: [(NotifyEvent, char); 12] = [
+        (NotifyEvent::GENERIC, 'g'),
+        (NotifyEvent::STRING, '$'),
+        (NotifyEvent::LIST, 'l'),
+        (NotifyEvent::SET, 's'),
+        (NotifyEvent::HASH, 'h'),
+        (NotifyEvent::ZSET, 'z'),
+        (NotifyEvent::EXPIRED, 'x'),
+        (NotifyEvent::EVICTED, 'e'),
+        (NotifyEvent::STREAM, 't'),
+        (NotifyEvent::MISSED, 'm'),
+        (NotifyEvent::MODULE, 'd'),
+        (NotifyEvent::NEW, 'n'),
+    ];
+    let subscribed = SUBSCRIBED.get().bits();
+    let mut letters: String = LETTERS
+        .iter()
+        .filter(|(class, _)| subscribed & class.bits() != 0)
+        .map(|(_, letter)| *letter)
+        .collect();
+    // Redis 8.2's `overwritten` and `type_changed` (bits redis-module does
+    // not name).
+    for (bit, letter) in [(1 << 15, 'o'), (1 << 16, 'c')] {
+        if subscribed & bit != 0 {
+            letters.push(letter);
+        }
+    }
+    letters
 }
