@@ -119,8 +119,16 @@ fn spawn(
     extra: &[String],
     env: &[(String, String)],
 ) -> Child {
+    // A configuration file, empty, so that `CONFIG REWRITE` has one.
+    let config = dir.join("redis.conf");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&config)
+        .expect("a configuration file");
     Command::new(flavor.server_binary())
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .arg(config)
         .arg("--port")
         .arg(port.to_string())
         .args(["--bind", "127.0.0.1"])

@@ -122,6 +122,12 @@ on_each_flavor!(fn settings_as_module_arguments(flavor) {
     let got = receive(&client, 20);
     assert_in_order_per_stream(&got, 20);
     assert!(got.iter().all(|m| serde_json::from_slice::<serde_json::Value>(&m.body).is_ok()));
+    // CONFIG GET hides the password; CONFIG REWRITE writes it.
+    let shown: Vec<String> = query(&mut con, &["CONFIG", "GET", "triggers.amqp-url"]);
+    assert_eq!(shown[1], format!("amqp://guest:***@127.0.0.1:{}/%2f", broker.port));
+    let _: String = query(&mut con, &["CONFIG", "REWRITE"]);
+    let written = std::fs::read_to_string(server.dir().join("redis.conf")).expect("redis.conf");
+    assert!(written.contains(&format!("triggers.amqp-url \"{url}\"")) || written.contains(&format!("triggers.amqp-url {url}")), "{written}");
 
     for (args, why) in [
         (&["amqp-url", &url, "amqp-exchange"][..], "'amqp-exchange' has no value"),

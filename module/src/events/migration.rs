@@ -43,7 +43,7 @@ use super::slot_set::Slots;
 use crate::library;
 use crate::outbox::{is_stream_key, key_slot, stream_key};
 use crate::server::{
-    is_primary, key_exists_in, module_ctx, open_slots, register_command_filter, FilteredCommand,
+    is_primary, key_exists_in, module_ctx, open_slots, set_command_filter, FilteredCommand,
 };
 
 thread_local! {
@@ -71,7 +71,7 @@ const GRACE: Duration = Duration::from_secs(5);
 /// follows atomic slot migrations on the servers that have them; only in a
 /// cluster. Returns the module options this needs.
 pub fn init(ctx: &Context) -> Result<c_int, String> {
-    register_command_filter(ctx, note_command, "notes slot migrations")?;
+    set_command_filter(note_command, true, "notes slot migrations")?;
     TIMER_ARMED.set(true);
     ctx.create_timer(Duration::ZERO, check_open_slots, ());
     atomic_migration::init(ctx)

@@ -38,7 +38,7 @@ pub fn init(ctx: &Context) -> Result<(), String> {
         on_shutdown,
         "shutdown",
     )?;
-    settings::init(ctx)?;
+    settings::init()?;
     supervisor::start()
 }
 

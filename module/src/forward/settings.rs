@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use redis_module::configuration::{ConfigurationContext, ConfigurationValue};
-use redis_module::{Context, RedisError, RedisString};
+use redis_module::{RedisError, RedisString};
 
-use crate::server::{register_command_filter, FilteredCommand};
+use crate::server::{set_command_filter, FilteredCommand};
 
 /// `triggers.amqp-format`: the message body. (One enum per module: the
 /// macro imports a trait.)
@@ -117,9 +117,22 @@ impl ConfigurationValue<RedisString> for Url {
     }
 
     fn set(&self, ctx: &ConfigurationContext, value: RedisString) -> Result<(), RedisError> {
-        check_url(&value.to_string_lossy()).map_err(RedisError::String)?;
-        self.0.set(ctx, value)
+        let url = value.to_string_lossy();
+        check_url(&url).map_err(RedisError::String)?;
+        self.0.set(ctx, value)?;
+        watch_config_get(&url).map_err(RedisError::String)
     }
+}
+
+/// Has the command filter tell `CONFIG GET` from `CONFIG REWRITE` while
+/// the URL has a password to hide, and only then (a filter costs every
+/// command).
+fn watch_config_get(url: &str) -> Result<(), String> {
+    set_command_filter(
+        note_config_get,
+        redacted_url(url) != url,
+        "tells CONFIG GET from CONFIG REWRITE",
+    )
 }
 
 /// An error unless `url` is empty or an AMQP URL as the client reads it.
@@ -145,10 +158,11 @@ fn check_url(url: &str) -> Result<(), String> {
 /// registered by [`init`] last saw.
 static CONFIG_GET_RUNNING: AtomicBool = AtomicBool::new(false);
 
-/// Registers the command filter that tells `CONFIG GET` (which must not
-/// show the password) from `CONFIG REWRITE` (which must write it).
-pub fn init(ctx: &Context) -> Result<(), String> {
-    register_command_filter(ctx, note_config_get, "tells CONFIG GET from CONFIG REWRITE")
+/// At `MODULE LOAD`, once the server part is ready: the command filter
+/// that tells `CONFIG GET` (which must not show the password) from `CONFIG
+/// REWRITE` (which must write it), if the URL given has a password.
+pub fn init() -> Result<(), String> {
+    watch_config_get(&URL.value())
 }
 
 /// The command filter: runs before every command.
@@ -257,7 +271,8 @@ pub fn apply_module_args(pairs: &[(String, String)]) -> Result<(), String> {
         match name.as_str() {
             "amqp-url" => {
                 check_url(value)?;
-                set(&URL.0 .0, value)
+                set(&URL.0 .0, value);
+                watch_config_get(value)?;
             }
             "amqp-exchange" => set(&EXCHANGE.0, value),
             "amqp-routing-key" => set(&ROUTING_KEY.0, value),

@@ -2,14 +2,14 @@
 //! module) sends, just before Redis looks it up, seen through
 //! [`FilteredCommand`] by the module's handlers, which may replace it.
 //!
-//! One filter is registered with Redis; it calls each handler in the order
-//! they were added (after one replaced the command, the others see the
-//! replacement).
+//! One filter is registered with Redis while some handler is on; it calls
+//! each handler in the order they were added (after one replaced the
+//! command, the others see the replacement).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
 
-use redis_module::{raw, Context, RedisString};
+use redis_module::{raw, RedisString};
 
 use super::{create_string, module_ctx};
 
@@ -149,35 +149,54 @@ pub type CommandFilter = fn(&mut FilteredCommand);
 
 thread_local! {
     static HANDLERS: RefCell<Vec<CommandFilter>> = const { RefCell::new(Vec::new()) };
+    /// The filter Redis calls, while some handler is on.
+    static REGISTERED: Cell<*mut raw::RedisModuleCommandFilter> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// At `MODULE LOAD`: `handler` sees every command but the module's own;
-/// `what` names it in the error.
-pub fn register_command_filter(
-    ctx: &Context,
-    handler: CommandFilter,
-    what: &str,
-) -> Result<(), String> {
-    let first = HANDLERS.with_borrow_mut(|handlers| {
-        handlers.push(handler);
-        handlers.len() == 1
+/// Turns `handler` on (it sees every command but the module's own) or off.
+/// Redis calls the module's filter only while a handler is on: a filter
+/// costs every command about a hundred instructions. `what` names the
+/// handler in the error.
+pub fn set_command_filter(handler: CommandFilter, on: bool, what: &str) -> Result<(), String> {
+    HANDLERS.with_borrow_mut(|handlers| {
+        let at = handlers
+            .iter()
+            .position(|h| std::ptr::fn_addr_eq(*h, handler));
+        match (on, at) {
+            (true, None) => handlers.push(handler),
+            (false, Some(at)) => {
+                handlers.remove(at);
+            }
+            _ => {}
+        }
     });
-    if !first {
+    let wanted = HANDLERS.with_borrow(|handlers| !handlers.is_empty());
+    let registered = REGISTERED.get();
+    let ctx = module_ctx();
+    let is_registered = !registered.is_null();
+    if wanted == is_registered || ctx.is_null() {
         return Ok(());
     }
-    let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
-        return Err("this server has no command filters".into());
-    };
-    // SAFETY: called during `MODULE LOAD` with its context.
-    let registered = unsafe {
-        register(
-            ctx.ctx,
-            Some(on_command),
-            raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
-        )
-    };
-    if registered.is_null() {
-        return Err(format!("cannot register the command filter that {what}"));
+    if wanted {
+        let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
+            return Err("this server has no command filters".into());
+        };
+        // SAFETY: the module's context, on the main thread.
+        let filter = unsafe {
+            register(
+                ctx,
+                Some(on_command),
+                raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
+            )
+        };
+        if filter.is_null() {
+            return Err(format!("cannot register the command filter that {what}"));
+        }
+        REGISTERED.set(filter);
+    } else if let Some(unregister) = unsafe { raw::RedisModule_UnregisterCommandFilter } {
+        // SAFETY: the module's context and the filter it registered.
+        unsafe { unregister(ctx, registered) };
+        REGISTERED.set(std::ptr::null_mut());
     }
     Ok(())
 }
