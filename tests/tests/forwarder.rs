@@ -70,15 +70,24 @@ on_each_flavor!(fn a_broker_outage_loses_nothing(flavor) {
                 forwarder_info(&mut con, "backlog") != "0"
             });
             assert_ne!(forwarder_info(&mut con, "last_error"), "");
+            // How long the oldest has waited: the outage so far.
+            eventually("a lag of half a second", || {
+                forwarder_info(&mut con, "lag_ms").parse::<u64>().unwrap_or(0) >= 500
+            });
+            eventually("no confirmations per second", || forwarder_info(&mut con, "rate") == "0");
             broker.start_server();
         }
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
         std::thread::sleep(Duration::from_millis(5));
     }
+    eventually("confirmations per second", || {
+        forwarder_info(&mut con, "rate").parse::<u64>().unwrap_or(0) > 0
+    });
     let client = if client.channel.status().connected() { client } else { broker.client() };
     let got = receive(&client, 600);
     assert_in_order_per_stream(&got, 600);
     eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    assert_eq!(forwarder_info(&mut con, "lag_ms"), "0");
 });
 
 // A queue that refuses (x-max-length with reject-publish): the broker nacks,

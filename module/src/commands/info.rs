@@ -40,6 +40,7 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
         .field("removed_values_read", removed_read as i64)?
         .field("removed_values_too_large", removed_too_large as i64)?
         .field("removed_values_module_type", removed_module_type as i64)?
+        .field("keyspace_events", crate::server::delivered_classes())?
         .field("code_cache_memory_hits", memory_hits as i64)?
         .field("code_cache_disk_hits", disk_hits as i64)?
         .field("code_cache_compiles", compiles as i64)?
@@ -58,6 +59,11 @@ fn write_info(ctx: &InfoContext) -> RedisResult<()> {
             settings::redacted_url(&settings::URL.value()),
         )?
         .field("forwarder_backlog", get(&fwd::BACKLOG) as i64)?
+        .field("forwarder_lag_ms", fwd::lag_ms() as i64)?
+        .field("forwarder_rate", {
+            fwd::sample_rate();
+            get(&fwd::RATE) as i64
+        })?
         .field("forwarder_sent", get(&fwd::SENT) as i64)?
         .field("forwarder_confirmed", get(&fwd::CONFIRMED) as i64)?
         .field("forwarder_nacked", get(&fwd::NACKED) as i64)?

@@ -5,6 +5,7 @@
 //! a broker that accepts connections and never answers is an error, not a
 //! hang.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -23,7 +24,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONNECTION_NAME: &str = "wasm-triggers forwarder";
 
 pub struct Broker {
-    connection: Connection,
+    connection: Arc<Connection>,
     channel: Channel,
     /// The settings it connected with: other settings need a new connection.
     url: String,
@@ -70,7 +71,7 @@ impl Broker {
             .map_err(|_| "the broker did not answer the connection in 5 s".to_string())?
             .map_err(|e| format!("cannot connect to the broker: {e}"))?;
         Ok(Broker {
-            connection,
+            connection: Arc::new(connection),
             channel,
             url: settings.url.clone(),
             heartbeat: settings.heartbeat,
@@ -141,6 +142,34 @@ impl Broker {
         )
         .await;
     }
+}
+
+/// The connection in use and its runtime, for `SHUTDOWN` to close it when
+/// the forwarder's thread cannot: that thread may be waiting for the
+/// server lock, which `SHUTDOWN` holds.
+static IN_USE: Mutex<Option<(Arc<Connection>, tokio::runtime::Handle)>> = Mutex::new(None);
+
+/// The connection `broker` holds is the one in use (`None`: none is).
+pub fn set_in_use(broker: Option<(&Broker, tokio::runtime::Handle)>) {
+    *IN_USE.lock().unwrap_or_else(PoisonError::into_inner) =
+        broker.map(|(broker, handle)| (Arc::clone(&broker.connection), handle));
+}
+
+/// At `SHUTDOWN`, on the main thread: closes the connection in use as AMQP
+/// says, on the runtime's own thread (the main thread does no network
+/// I/O), and waits up to `patience` for it. False if none was in use.
+pub fn close_in_use(patience: Duration) -> bool {
+    let in_use = IN_USE.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let Some((connection, handle)) = in_use else {
+        return false;
+    };
+    let (done, closed) = std::sync::mpsc::channel();
+    handle.spawn(async move {
+        let _ = timeout(patience, connection.close(200, ShortString::from("bye"))).await;
+        let _ = done.send(());
+    });
+    let _ = closed.recv_timeout(patience);
+    true
 }
 
 /// The connection's name, as the broker's log and management show it.

@@ -132,13 +132,14 @@ pub fn acknowledge(ctx: &Context, db: i32, stream: &[u8], ids: &[String]) -> Res
 
 /// How many entries of `stream` in database `db` the forwarder has yet to
 /// confirm: pending and not yet read (the group's `lag`, Redis ≥ 7); all of
-/// them before it has a group there.
-pub fn backlog(ctx: &Context, db: i32, stream: &[u8]) -> u64 {
+/// them before it has a group there. With the time (ms since the epoch, from
+/// its id) of the oldest of them, if any.
+pub fn backlog(ctx: &Context, db: i32, stream: &[u8]) -> (u64, Option<u64>) {
     if !select_db(ctx.ctx, db) {
-        return 0;
+        return (0, None);
     }
     let Ok(RedisValue::Array(groups)) = run(ctx, "XINFO", &[b"GROUPS", stream]) else {
-        return 0;
+        return (0, None);
     };
     for group in groups {
         let RedisValue::Array(flat) = group else {
@@ -156,10 +157,45 @@ pub fn backlog(ctx: &Context, db: i32, stream: &[u8]) -> u64 {
             Some(RedisValue::Integer(n)) => (*n).max(0) as u64,
             _ => 0,
         };
-        return number("pending") + number("lag");
+        let (pending, unread) = (number("pending"), number("lag"));
+        let oldest = if pending > 0 {
+            // XPENDING's summary: the count, then the smallest id.
+            match run(ctx, "XPENDING", &[stream, GROUP.as_bytes()]) {
+                Ok(RedisValue::Array(summary)) => summary.get(1).and_then(id_time),
+                _ => None,
+            }
+        } else if unread > 0 {
+            let after = field("last-delivered-id")
+                .and_then(bytes)
+                .unwrap_or_default();
+            let mut start = b"(".to_vec();
+            start.extend_from_slice(&after);
+            first_id_time(ctx, stream, &start)
+        } else {
+            None
+        };
+        return (pending + unread, oldest);
     }
     match run(ctx, "XLEN", &[stream]) {
-        Ok(RedisValue::Integer(n)) => n.max(0) as u64,
-        _ => 0,
+        Ok(RedisValue::Integer(n)) if n > 0 => (n as u64, first_id_time(ctx, stream, b"-")),
+        _ => (0, None),
     }
+}
+
+/// The time of the first entry of `stream` from `start` (an `XRANGE` start).
+fn first_id_time(ctx: &Context, stream: &[u8], start: &[u8]) -> Option<u64> {
+    match run(ctx, "XRANGE", &[stream, start, b"+", b"COUNT", b"1"]) {
+        Ok(RedisValue::Array(entries)) => match entries.first() {
+            Some(RedisValue::Array(entry)) => entry.first().and_then(id_time),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The milliseconds of a stream id `<ms>-<seq>`.
+fn id_time(id: &RedisValue) -> Option<u64> {
+    let id = bytes(id)?;
+    let ms = id.split(|&b| b == b'-').next()?;
+    std::str::from_utf8(ms).ok()?.parse().ok()
 }

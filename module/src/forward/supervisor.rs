@@ -7,8 +7,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::publishing;
 use super::turn::{log, Forwarder};
 
 /// Set at `SHUTDOWN`: the loop closes its connection and ends.
@@ -31,17 +32,36 @@ pub fn start() -> Result<(), String> {
 
 /// At `SHUTDOWN` (Redis exits next): wakes the thread, which closes its
 /// connection, and waits for it up to `patience`. The thread may be
-/// waiting for the server lock, which the caller holds: then it is left
-/// to end with the process (the broker then sees the connection drop;
-/// unconfirmed entries are still in the outbox).
+/// waiting for the server lock, which the caller holds: then the
+/// connection is closed on its runtime's thread, and the forwarder's
+/// thread ends with the process (unconfirmed entries are still in the
+/// outbox).
 pub fn stop(patience: Duration) {
+    let started = Instant::now();
     STOPPING.store(true, Ordering::SeqCst);
     if let Some(thread) = THREAD.get() {
         thread.unpark();
     }
+    // The thread closes its connection itself, unless it waits for the
+    // server lock: then the connection is closed from here. (None in use:
+    // the thread is closing it.)
+    let left = || patience.saturating_sub(started.elapsed());
+    if !wait_ended(patience.min(OWN_CLOSE)) && !publishing::close_in_use(left()) {
+        wait_ended(left());
+    }
+}
+
+/// How long `SHUTDOWN` lets the thread close its connection itself.
+const OWN_CLOSE: Duration = Duration::from_millis(200);
+
+/// Waits up to `patience` for the thread to end; whether it did.
+fn wait_ended(patience: Duration) -> bool {
     let (ended, signal) = &ENDED;
     let ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
-    let _ = signal.wait_timeout_while(ended, patience, |ended| !*ended);
+    let (ended, _) = signal
+        .wait_timeout_while(ended, patience, |ended| !*ended)
+        .unwrap_or_else(PoisonError::into_inner);
+    *ended
 }
 
 fn run() {

@@ -17,7 +17,7 @@ use redis_module::{Context, ContextFlags, ThreadSafeContext};
 use tokio::runtime::Runtime;
 
 use super::message::{message, OutboxEntry};
-use super::publishing::{Broker, Outcome};
+use super::publishing::{self, Broker, Outcome};
 use super::reading;
 use super::settings::Settings;
 use super::stats::{self, add, BACKLOG, CONFIRMED, NACKED, RETURNED, SENT, SKIPPED};
@@ -69,6 +69,7 @@ pub(super) fn log(level: &str, message: &str) {
 impl Forwarder {
     /// One turn; returns how long to wait before the next.
     pub(super) fn turn(&mut self) -> Duration {
+        stats::sample_rate();
         let settings = Settings::now();
         if !settings.enabled() || PAUSED.load(Ordering::SeqCst) {
             self.disconnect();
@@ -149,13 +150,16 @@ impl Forwarder {
             self.runtime = Some(runtime);
         }
         let runtime = self.runtime.as_ref().ok_or("no runtime")?;
-        self.broker = Some(runtime.block_on(Broker::connect(settings))?);
+        let broker = runtime.block_on(Broker::connect(settings))?;
+        publishing::set_in_use(Some((&broker, runtime.handle().clone())));
+        self.broker = Some(broker);
         stats::set_state("connected");
         Ok(())
     }
 
     pub(super) fn disconnect(&mut self) {
         if let (Some(broker), Some(runtime)) = (self.broker.take(), self.runtime.as_ref()) {
+            publishing::set_in_use(None);
             runtime.block_on(broker.close());
         }
     }
@@ -206,12 +210,17 @@ impl Forwarder {
         self.epoch = since.epoch;
         self.after = since.last;
         if self.counted.is_none_or(|at| at.elapsed() >= COUNT_EVERY) {
-            let backlog = self
-                .streams
-                .iter()
-                .map(|&(db, slot)| reading::backlog(ctx, db, &outbox::stream_key(slot)))
-                .sum();
+            let (mut backlog, mut oldest) = (0, None::<u64>);
+            for &(db, slot) in &self.streams {
+                let (count, first) = reading::backlog(ctx, db, &outbox::stream_key(slot));
+                backlog += count;
+                oldest = match (oldest, first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
             BACKLOG.store(backlog, Ordering::Relaxed);
+            stats::set_oldest_waiting(oldest);
             self.counted = Some(Instant::now());
         }
     }

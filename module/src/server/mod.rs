@@ -22,7 +22,7 @@ mod slot_migration;
 mod streams;
 mod strings;
 
-pub use command_filter::{register_command_filter, FilteredCommand};
+pub use command_filter::{set_command_filter, FilteredCommand};
 pub use context::{
     deliver_server_event, init, module_ctx, run_on_main_thread, subscribe_to_server_event,
     RedisCtx, ServerEventHandler,
@@ -32,8 +32,8 @@ pub use keys::{
     stream_length, KeyLength,
 };
 pub use keyspace::{
-    deliver_keyspace_events, deliver_removals, raised_classes, set_keyspace_handler,
-    set_removal_handler,
+    deliver_keyspace_events, deliver_removals, delivered_classes, keep_only_keyspace_events,
+    raised_classes, set_keyspace_handler, set_removal_handler,
 };
 pub use log::redis_log;
 pub use removed_value::{
