@@ -99,7 +99,10 @@ impl Broker {
 
     fn env(&self, command: &mut Command) {
         let dir = self.dir.path();
+        // An Erlang VM that crashes writes erl_crash.dump in its working
+        // directory: the broker's own.
         command
+            .current_dir(dir)
             .env("HOME", dir)
             .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", dir.join("log"))
