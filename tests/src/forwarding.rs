@@ -122,9 +122,14 @@ pub fn write(con: &mut Connection, keys: std::ops::Range<usize>) {
 
 /// Takes messages from the queue until `count` distinct ones came.
 pub fn receive(client: &Client, count: usize) -> Vec<Got> {
+    receive_from(client, QUEUE, count)
+}
+
+/// Takes messages from `queue` until `count` distinct ones came.
+pub fn receive_from(client: &Client, queue: &str, count: usize) -> Vec<Got> {
     let mut got: Vec<Got> = Vec::new();
-    eventually(&format!("{count} messages"), || {
-        got.extend(client.take(QUEUE));
+    eventually(&format!("{count} messages in {queue}"), || {
+        got.extend(client.take(queue));
         got.iter()
             .map(Got::message_id)
             .collect::<HashSet<_>>()

@@ -26,20 +26,6 @@ fn topic_exchange(client: &Client, exchange: &str) {
     .expect("exchange_declare");
 }
 
-/// Takes messages from `queue` until `count` distinct ones came.
-fn receive_from(client: &Client, queue: &str, count: usize) -> Vec<Got> {
-    let mut got: Vec<Got> = Vec::new();
-    eventually(&format!("{count} messages in {queue}"), || {
-        got.extend(client.take(queue));
-        got.iter()
-            .map(Got::message_id)
-            .collect::<HashSet<_>>()
-            .len()
-            >= count
-    });
-    got
-}
-
 // Two rules, one forwarded: the other's entries are skipped (counted,
 // acknowledged, never sent). Routed by `{source}.{event}.{db}` through a
 // topic exchange of the user's.

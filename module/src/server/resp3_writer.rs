@@ -11,6 +11,8 @@ pub(super) struct Encoded {
 
 /// Room kept in front of the elements for an aggregate's header (`%` and
 /// up to 20 digits and `\r\n`).
+use super::decimal;
+
 const HEADER_ROOM: usize = 24;
 
 /// Writes RESP3 up to a size, noting when it would go over.
@@ -91,20 +93,14 @@ impl Writer {
 
 /// `<kind><n>\r\n` at the end of a buffer, and where it starts: written
 /// without `format!`, which costs an allocation per element.
-fn header(kind: u8, mut n: usize) -> ([u8; HEADER_ROOM], usize) {
+fn header(kind: u8, n: usize) -> ([u8; HEADER_ROOM], usize) {
     let mut buffer = [0; HEADER_ROOM];
-    let mut at = HEADER_ROOM - 2;
-    buffer[at..].copy_from_slice(b"\r\n");
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    at -= 1;
+    let mut digits = [0; 20];
+    let digits = decimal(n as u64, &mut digits);
+    let at = HEADER_ROOM - 3 - digits.len();
     buffer[at] = kind;
+    buffer[at + 1..HEADER_ROOM - 2].copy_from_slice(digits);
+    buffer[HEADER_ROOM - 2..].copy_from_slice(b"\r\n");
     (buffer, at)
 }
 
