@@ -20,7 +20,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
 
-log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+# Each line says when it starts, in minutes and seconds since the setup started.
+log() { printf '\033[1m[setup %d:%02d]\033[0m %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 # shellcheck source=scripts/downloads.sh
 . "$ROOT/scripts/downloads.sh"
 
