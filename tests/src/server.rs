@@ -112,6 +112,15 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A new free port for `--cluster-port`, if the arguments have one.
+fn other_cluster_port(extra: &mut [String]) {
+    if let Some(at) = extra.iter().position(|a| a == "--cluster-port") {
+        if let Some(port) = extra.get_mut(at + 1) {
+            *port = free_port().to_string();
+        }
+    }
+}
+
 fn spawn(
     flavor: Flavor,
     port: u16,
@@ -166,11 +175,15 @@ impl Server {
             "{} is missing: run scripts/setup.sh first",
             module.display()
         );
-        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let mut extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let mut last_error = String::new();
         // A port found free may be taken by another test before the server
-        // binds it: try a few.
-        for _ in 0..5 {
+        // binds it: try a few, each on other ports (the cluster bus port
+        // too).
+        for attempt in 0..5 {
+            if attempt > 0 {
+                other_cluster_port(&mut extra);
+            }
             let dir = tempfile::tempdir().expect("a temporary directory");
             let port = free_port();
             let child = spawn(flavor, port, dir.path(), &extra, &[]);
