@@ -5,9 +5,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use lapin::types::FieldTable;
+use futures_lite::StreamExt;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString};
 
-use crate::{eventually, key_slot, query, Broker, Client, Connection, Flavor, Got, Server};
+use crate::{
+    block_on, eventually, key_slot, query, Broker, Client, Connection, Flavor, Got, Server,
+};
 
 pub const EXCHANGE: &str = "amq.direct";
 pub const QUEUE: &str = "events";
@@ -162,4 +166,61 @@ pub fn writes_wait_and_say_why(
     eventually("the backlog kept", || {
         forwarder_info(con, "backlog") == written.to_string()
     });
+}
+
+/// The first `count` messages of the RabbitMQ stream `queue`, read from its
+/// start as a stream's consumers read (`basic.consume` with a prefetch and
+/// `x-stream-offset`: a stream has no `basic.get`).
+pub fn receive_from_stream(client: &Client, queue: &str, count: usize) -> Vec<Got> {
+    let channel = &client.channel;
+    block_on(async {
+        channel
+            .basic_qos(1000, BasicQosOptions::default())
+            .await
+            .expect("basic_qos");
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-stream-offset".into(),
+            AMQPValue::LongString(LongString::from("first")),
+        );
+        let mut consumer = channel
+            .basic_consume(
+                queue.into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                arguments,
+            )
+            .await
+            .expect("basic_consume");
+        let mut got = Vec::new();
+        while got.len() < count {
+            let delivery = tokio::time::timeout(Duration::from_secs(30), consumer.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} of {count} messages in {queue} in 30 s", got.len()))
+                .expect("the consumer went on")
+                .expect("a delivery");
+            delivery
+                .ack(BasicAckOptions::default())
+                .await
+                .expect("basic_ack");
+            got.push(Got {
+                body: delivery.data.clone(),
+                properties: delivery.properties.clone(),
+            });
+        }
+        channel
+            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+            .await
+            .expect("basic_cancel");
+        got
+    })
+}
+
+/// Queue arguments: `x-queue-type` and others.
+pub fn queue_arguments(pairs: &[(&str, AMQPValue)]) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    for (name, value) in pairs {
+        arguments.insert((*name).into(), value.clone());
+    }
+    arguments
 }

@@ -4,9 +4,9 @@
 //! The outbox is the backlog: durable, replicated, moving with its slot.
 //! A thread of its own (`supervisor.rs`, each turn in `turn.rs`) reads
 //! each of this node's outbox streams with a consumer group under the
-//! server lock (`reading.rs`),
-//! turns entries into messages (`message.rs`), publishes them with the
-//! lock released and waits for the broker's confirms (`publishing.rs`),
+//! server lock (`reading.rs`), turns entries into messages (`message.rs`),
+//! publishes them with the lock released (`publishing.rs`), keeps up to
+//! 2,000 of them unconfirmed while the next batches go out (`window.rs`),
 //! and acknowledges an entry only once the broker confirmed it. Nothing of
 //! it runs on Redis' main thread but the short reads and acknowledgements.
 //! Settings are module configuration (`settings.rs`); `INFO triggers`
@@ -28,6 +28,7 @@ pub mod settings;
 pub mod stats;
 mod supervisor;
 mod turn;
+mod window;
 
 /// At `MODULE LOAD`: starts the thread, which stays idle until
 /// `triggers.amqp-url` is set, and stops it at `SHUTDOWN`.

@@ -1,9 +1,11 @@
 //! The broker side, on the forwarder's own Tokio runtime (never on Redis'
 //! main thread): one connection and one channel in confirm mode, every
 //! message published `mandatory`, and each one's fate from the broker —
-//! confirmed, nacked, or returned as unroutable. Every wait is bounded, so
-//! a broker that accepts connections and never answers is an error, not a
-//! hang.
+//! confirmed, nacked, or returned as unroutable. Sending a batch and
+//! waiting for its confirms are two steps, so that later batches go out
+//! while the broker still writes earlier ones to disk. Every wait is
+//! bounded, so a broker that accepts connections and never answers is an
+//! error, not a hang.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::{LongString, ShortString};
-use lapin::{Channel, Connect, Connection, ConnectionProperties};
+use lapin::{Channel, Connect, Connection, ConnectionProperties, PublisherConfirm};
 use tokio::time::timeout;
 
 use super::message::Message;
@@ -88,13 +90,14 @@ impl Broker {
             && self.channel.status().connected()
     }
 
-    /// Publishes `messages` in order and waits for the broker's word on
-    /// each. An error means the connection is no longer usable.
-    pub async fn publish(
+    /// Publishes `messages` in order, without waiting for the broker's
+    /// word on them: the confirms to wait for, one per message (see
+    /// [`outcomes`]). An error means the connection is no longer usable.
+    pub async fn send(
         &self,
         exchange: &str,
         messages: &[Message],
-    ) -> Result<Vec<Outcome>, String> {
+    ) -> Result<Vec<PublisherConfirm>, String> {
         let send_all = async {
             let mut confirms = Vec::with_capacity(messages.len());
             for message in messages {
@@ -114,23 +117,11 @@ impl Broker {
                     .await?;
                 confirms.push(confirm);
             }
-            let mut outcomes = Vec::with_capacity(confirms.len());
-            for confirm in confirms {
-                let confirmation = confirm.await?;
-                outcomes.push(if confirmation.is_ack() {
-                    match confirmation.take_message() {
-                        Some(returned) => Outcome::Returned(returned.reply_text.to_string()),
-                        None => Outcome::Confirmed,
-                    }
-                } else {
-                    Outcome::Nacked
-                });
-            }
-            Ok::<_, lapin::Error>(outcomes)
+            Ok::<_, lapin::Error>(confirms)
         };
         timeout(CONFIRM_TIMEOUT, send_all)
             .await
-            .map_err(|_| "the broker did not confirm a batch in 10 s".to_string())?
+            .map_err(|_| "the broker did not take a batch in 10 s".to_string())?
             .map_err(|e| format!("publishing failed: {e}"))
     }
 
@@ -142,6 +133,30 @@ impl Broker {
         )
         .await;
     }
+}
+
+/// The broker's word on each message of a batch, in order, within
+/// [`CONFIRM_TIMEOUT`]. An error means the connection is no longer usable.
+pub async fn outcomes(confirms: Vec<PublisherConfirm>) -> Result<Vec<Outcome>, String> {
+    let wait_all = async {
+        let mut outcomes = Vec::with_capacity(confirms.len());
+        for confirm in confirms {
+            let confirmation = confirm.await?;
+            outcomes.push(if confirmation.is_ack() {
+                match confirmation.take_message() {
+                    Some(returned) => Outcome::Returned(returned.reply_text.to_string()),
+                    None => Outcome::Confirmed,
+                }
+            } else {
+                Outcome::Nacked
+            });
+        }
+        Ok::<_, lapin::Error>(outcomes)
+    };
+    timeout(CONFIRM_TIMEOUT, wait_all)
+        .await
+        .map_err(|_| "the broker did not confirm a batch in 10 s".to_string())?
+        .map_err(|e| format!("publishing failed: {e}"))
 }
 
 /// The connection in use and its runtime, for `SHUTDOWN` to close it when

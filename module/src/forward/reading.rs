@@ -1,13 +1,15 @@
 //! The outbox as the forwarder reads it, under the server lock: its own
 //! consumer group on every outbox stream, the entries it has yet to
 //! forward (first those it read before and did not acknowledge, in order,
-//! then new ones), and `XACK` once the broker confirmed them. Every write
+//! then new ones, from where the last read left off), and `XACK` once the
+//! broker confirmed them. Every write
 //! (`XGROUP CREATE`, the group's delivery state, `XACK`) is replicated, so
 //! a replica that takes over forwards from where its primary stopped.
 
-use redis_module::{Context, RedisValue};
+use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context, RedisValue};
 
 use super::message::OutboxEntry;
+use super::window::Cursor;
 use crate::outbox::{self, Replicate};
 use crate::server::select_db;
 
@@ -21,18 +23,37 @@ fn run(ctx: &Context, command: &str, args: &[&[u8]]) -> Result<RedisValue, Strin
     outbox::run(ctx, Replicate::Yes, command, args)
 }
 
-/// Up to `count` entries of `stream` in database `db` to forward: those
-/// read before and not acknowledged, else new ones.
+/// Up to `count` entries of `stream` in database `db` to forward, from
+/// `cursor`: those read before and not acknowledged, else new ones; with
+/// where the next read goes on.
 pub fn read(
     ctx: &Context,
     db: i32,
     stream: &[u8],
     count: usize,
-) -> Result<Vec<OutboxEntry>, String> {
+    cursor: &Cursor,
+) -> Result<(Vec<OutboxEntry>, Cursor), String> {
     if !select_db(ctx.ctx, db) {
         return Err(format!("cannot select database {db}"));
     }
-    let pending = match read_group(ctx, stream, b"0", count) {
+    if let Cursor::Pending(after) = cursor {
+        let pending = read_or_create(ctx, stream, after.as_bytes(), count)?;
+        if let Some(last) = pending.last() {
+            let next = Cursor::Pending(last.id.clone());
+            return Ok((pending, next));
+        }
+    }
+    Ok((read_or_create(ctx, stream, b">", count)?, Cursor::New))
+}
+
+/// [`read_group`], creating the group where the stream has none yet.
+fn read_or_create(
+    ctx: &Context,
+    stream: &[u8],
+    from: &[u8],
+    count: usize,
+) -> Result<Vec<OutboxEntry>, String> {
+    match read_group(ctx, stream, from, count) {
         Err(e) if e.contains("NOGROUP") => {
             // A stream deleted, or moved to another node with its slot, has
             // nothing left to read here.
@@ -40,16 +61,15 @@ pub fn read(
                 return Ok(Vec::new());
             }
             run(ctx, "XGROUP", &[b"CREATE", stream, GROUP.as_bytes(), b"0"])?;
-            Vec::new()
+            // A new group has nothing pending: every entry is new.
+            read_group(ctx, stream, b">", count)
         }
-        other => other?,
-    };
-    if !pending.is_empty() {
-        return Ok(pending);
+        other => other,
     }
-    read_group(ctx, stream, b">", count)
 }
 
+/// `XREADGROUP` of up to `count` entries of `stream` from `from`, its
+/// reply read in place (no copy of it but the entries' own).
 fn read_group(
     ctx: &Context,
     stream: &[u8],
@@ -57,9 +77,13 @@ fn read_group(
     count: usize,
 ) -> Result<Vec<OutboxEntry>, String> {
     let count = count.to_string();
-    let reply = run(
-        ctx,
+    let options = CallOptionsBuilder::new()
+        .errors_as_replies()
+        .replicate()
+        .build();
+    let reply: CallResult = ctx.call_ext(
         "XREADGROUP",
+        &options,
         &[
             b"GROUP",
             GROUP.as_bytes(),
@@ -70,37 +94,47 @@ fn read_group(
             stream,
             from,
         ],
-    )?;
+    );
+    let reply = reply.map_err(|e| {
+        format!(
+            "XREADGROUP on the outbox failed: {}",
+            e.to_utf8_string().unwrap_or_default()
+        )
+    })?;
     // [[stream, [[id, [field, value, ...]], ...]]], or nil.
-    let RedisValue::Array(streams) = reply else {
+    let CallReply::Array(streams) = &reply else {
         return Ok(Vec::new());
     };
     let mut entries = Vec::new();
-    for one in streams {
-        let RedisValue::Array(parts) = one else {
+    for one in streams.iter() {
+        let Ok(CallReply::Array(parts)) = one else {
             continue;
         };
-        let Some(RedisValue::Array(items)) = parts.get(1) else {
+        let Some(Ok(CallReply::Array(items))) = parts.get(1) else {
             continue;
         };
-        for item in items {
-            let RedisValue::Array(item) = item else {
+        entries.reserve(items.len());
+        for item in items.iter() {
+            let Ok(CallReply::Array(item)) = item else {
                 continue;
             };
-            let Some(id) = item.first().and_then(bytes) else {
+            let Some(Ok(CallReply::String(id))) = item.get(0) else {
                 continue;
             };
             // A pending entry trimmed since has no fields: nothing to send.
-            let fields = match item.get(1) {
-                Some(RedisValue::Array(flat)) => flat
-                    .chunks(2)
-                    .filter_map(|pair| Some((bytes(pair.first()?)?, bytes(pair.get(1)?)?)))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let mut fields = Vec::new();
+            if let Some(Ok(CallReply::Array(flat))) = item.get(1) {
+                fields.reserve(flat.len() / 2);
+                let mut flat = flat.iter();
+                while let (Some(Ok(CallReply::String(name))), Some(Ok(CallReply::String(value)))) =
+                    (flat.next(), flat.next())
+                {
+                    fields.push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
+                }
+            }
             entries.push(OutboxEntry {
                 stream: stream.to_vec(),
-                id: String::from_utf8_lossy(&id).into_owned(),
+                id: String::from_utf8_lossy(id.as_bytes()).into_owned(),
                 fields,
             });
         }

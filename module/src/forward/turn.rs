@@ -1,13 +1,15 @@
 //! One turn of the forwarder's loop (`supervisor.rs` runs the loop). Each
-//! turn it takes the server lock to read a batch
-//! (`reading.rs`), lets it go to publish the batch and wait for the
-//! broker (`publishing.rs`), and takes it again to acknowledge what the
-//! broker confirmed. Only primaries forward; a node that becomes a replica
+//! turn it collects the broker's answers to the batches in flight
+//! (`window.rs`) without the server lock, takes the lock once to
+//! acknowledge what the broker confirmed and read the next batch
+//! (`reading.rs`), and lets it go to publish that batch (`publishing.rs`),
+//! without waiting for its confirms while fewer than [`IN_FLIGHT`] messages
+//! are unconfirmed. Only primaries forward; a node that becomes a replica
 //! drops its connection at its next turn.
 //!
-//! Per stream, only the entries before the first one the broker did not
-//! confirm are acknowledged: the rest are read again, in order, after a
-//! pause that doubles up to 5 s.
+//! When the broker refuses a message, the batches in flight are answered
+//! first, then every stream is read again from its first pending entry,
+//! after a pause that doubles up to 5 s.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,19 +19,24 @@ use redis_module::{Context, ContextFlags, ThreadSafeContext};
 use tokio::runtime::Runtime;
 
 use super::message::{message, OutboxEntry};
-use super::publishing::{self, Broker, Outcome};
+use super::publishing::{self, Broker};
 use super::reading;
 use super::settings::Settings;
-use super::stats::{self, add, BACKLOG, CONFIRMED, NACKED, RETURNED, SENT, SKIPPED};
+use super::stats::{self, add, BACKLOG, SENT, SKIPPED};
+use super::window::{Answered, Entry, StreamId, Wait, Window};
 use crate::outbox;
 use crate::server::{config_get, redis_log};
 
 /// Set by `OUTBOX DISCONNECT`, cleared by `OUTBOX CONNECT`.
 pub static PAUSED: AtomicBool = AtomicBool::new(false);
 
-/// Entries read per stream, and in all, per turn.
+/// Entries read per stream, and in all, per batch: the server lock is held
+/// about a millisecond for each 200 (reading them and acknowledging as many).
 const PER_STREAM: usize = 100;
-const PER_TURN: usize = 1000;
+const PER_BATCH: usize = 200;
+/// Messages published and not yet confirmed, at most: the next batch waits
+/// for the oldest one's confirms.
+const IN_FLIGHT: usize = 2000;
 /// How often every outbox stream is looked at, not only those this node
 /// appended to: streams loaded, replicated before a failover, or moved in.
 /// It looks up one key per slot in each database that has keys, as
@@ -40,15 +47,18 @@ const COUNT_EVERY: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_millis(20);
 const MAX_PAUSE: Duration = Duration::from_secs(5);
 
-/// A stream: its database and slot.
-type StreamId = (i32, u16);
-
 #[derive(Default)]
 pub(super) struct Forwarder {
     runtime: Option<Runtime>,
     broker: Option<Broker>,
+    window: Window,
+    /// Answers collected without the server lock, acknowledged under it.
+    answered: Vec<Answered>,
     /// Streams that may have entries to forward.
     streams: BTreeSet<StreamId>,
+    /// The stream the next batch starts with, so that every stream gets
+    /// its turn however full the others are.
+    next_stream: Option<StreamId>,
     /// Where `outbox::since` left off.
     epoch: u64,
     after: u64,
@@ -84,37 +94,92 @@ impl Forwarder {
             }
             return Duration::from_millis(100);
         }
-        let Some(batch) = self.read_batch() else {
+        // The broker's answers, without the server lock: all of them after a
+        // refusal, the oldest when the window is full.
+        let wait = if self.window.stopped() {
+            Wait::All
+        } else if self.window.messages() >= IN_FLIGHT {
+            Wait::Oldest
+        } else {
+            Wait::No
+        };
+        self.collect_answers(wait);
+        // Nothing is read before the connection is there: what is read is
+        // published in the same turn.
+        let connected = self.broker.as_ref().is_some_and(|b| b.serves(&settings));
+        let read = connected && !self.window.stopped() && self.window.messages() < IN_FLIGHT;
+        let Some(batch) = self.acknowledge_and_read(read) else {
             self.disconnect();
             stats::set_state("replica");
             return Duration::from_millis(100);
         };
-        if batch.is_empty() {
-            if self.broker.is_none() {
-                // Connect ahead of the first event, to show errors early.
-                if let Err(e) = self.connect(&settings) {
-                    return self.failed(&e);
-                }
-                self.pause = Duration::ZERO;
-            }
-            return IDLE;
+        if let Some(error) = self.take_error() {
+            return error;
         }
-        if let Err(e) = self.connect(&settings) {
-            self.count_backlog();
+        if !connected {
+            // On a primary: connect (ahead of the first event, to show
+            // errors early); the next turn reads.
+            if let Err(e) = self.connect(&settings) {
+                self.count_backlog();
+                return self.failed(&e);
+            }
+            return Duration::ZERO;
+        }
+        if self.window.stopped() {
+            if !self.window.is_empty() {
+                // The next turn waits for the rest of the window.
+                return Duration::ZERO;
+            }
+            let read = self.window.restart_reading();
+            self.streams.extend(read);
+            return self.back_off();
+        }
+        if batch.is_empty() {
+            if self.window.is_empty() {
+                return IDLE;
+            }
+            // Nothing new: wait for the broker, then acknowledge.
+            self.collect_answers(Wait::Oldest);
+            return Duration::ZERO;
+        }
+        if let Err(e) = self.publish(&settings, batch) {
+            self.disconnect();
             return self.failed(&e);
         }
-        match self.forward(&settings, batch) {
-            Ok(true) => {
-                self.pause = Duration::ZERO;
-                self.logged_error = None;
-                Duration::ZERO
+        Duration::ZERO
+    }
+
+    /// What the answers collected say went wrong, if anything: `Some` with
+    /// the wait before the next turn when the connection is lost (a
+    /// refusal stops the window instead).
+    fn take_error(&mut self) -> Option<Duration> {
+        let mut lost = None;
+        let mut accepted = false;
+        for answered in std::mem::take(&mut self.answered) {
+            match answered.error {
+                Some(error) if answered.lost => {
+                    lost.get_or_insert(error);
+                }
+                Some(error) => stats::set_error(&error),
+                None => accepted = true,
             }
-            // `forward` recorded why.
-            Ok(false) => self.back_off(),
-            Err(e) => {
-                self.disconnect();
-                self.failed(&e)
-            }
+        }
+        if let Some(error) = lost {
+            self.disconnect();
+            return Some(self.failed(&error));
+        }
+        // A batch the broker took whole ends the pauses after errors.
+        if accepted && !self.window.stopped() {
+            self.pause = Duration::ZERO;
+            self.logged_error = None;
+        }
+        None
+    }
+
+    fn collect_answers(&mut self, wait: Wait) {
+        if let Some(runtime) = self.runtime.as_ref() {
+            let answered = self.window.answered(runtime, wait);
+            self.answered.extend(answered);
         }
     }
 
@@ -157,16 +222,22 @@ impl Forwarder {
         Ok(())
     }
 
+    /// Closes the connection; the batches in flight stay pending, to be
+    /// read again.
     pub(super) fn disconnect(&mut self) {
+        let read = self.window.abandon();
+        self.streams.extend(read);
+        self.answered.clear();
         if let (Some(broker), Some(runtime)) = (self.broker.take(), self.runtime.as_ref()) {
             publishing::set_in_use(None);
             runtime.block_on(broker.close());
         }
     }
 
-    /// Under the server lock: the next entries to forward, by stream; `None`
-    /// on a replica or while data loads.
-    fn read_batch(&mut self) -> Option<Vec<(StreamId, Vec<OutboxEntry>)>> {
+    /// Under the server lock: acknowledges what the broker confirmed, then
+    /// reads the next entries to forward, by stream (if `read`). `None` on
+    /// a replica or while data loads.
+    fn acknowledge_and_read(&mut self, read: bool) -> Option<Vec<(StreamId, Vec<OutboxEntry>)>> {
         let context = ThreadSafeContext::new();
         let ctx = context.lock();
         let flags = ctx.get_flags();
@@ -174,25 +245,47 @@ impl Forwarder {
             self.listed = None;
             return None;
         }
+        for answered in &self.answered {
+            for ((db, slot), ids) in &answered.acknowledge {
+                if let Err(e) = reading::acknowledge(&ctx, *db, &outbox::stream_key(*slot), ids) {
+                    stats::set_error(&e);
+                }
+            }
+        }
         self.find_streams(&ctx);
+        if !read {
+            return Some(Vec::new());
+        }
+        // From `next_stream` on, then the streams before it.
+        let start = self.next_stream.unwrap_or((i32::MIN, 0));
+        let order: Vec<StreamId> = self
+            .streams
+            .range(start..)
+            .chain(self.streams.range(..start))
+            .copied()
+            .collect();
         let mut batch = Vec::new();
         let mut total = 0;
-        let mut drained = Vec::new();
-        for &(db, slot) in &self.streams {
-            if total >= PER_TURN {
+        for stream in order {
+            if total >= PER_BATCH {
+                self.next_stream = Some(stream);
                 break;
             }
-            match reading::read(&ctx, db, &outbox::stream_key(slot), PER_STREAM) {
-                Ok(entries) if entries.is_empty() => drained.push((db, slot)),
-                Ok(entries) => {
-                    total += entries.len();
-                    batch.push(((db, slot), entries));
+            let (db, slot) = stream;
+            let cursor = self.window.cursor(stream);
+            let count = PER_STREAM.min(PER_BATCH - total);
+            match reading::read(&ctx, db, &outbox::stream_key(slot), count, &cursor) {
+                Ok((entries, next)) => {
+                    self.window.set_cursor(stream, next);
+                    if entries.is_empty() {
+                        self.streams.remove(&stream);
+                    } else {
+                        total += entries.len();
+                        batch.push((stream, entries));
+                    }
                 }
                 Err(e) => stats::set_error(&e),
             }
-        }
-        for stream in drained {
-            self.streams.remove(&stream);
         }
         Some(batch)
     }
@@ -249,98 +342,42 @@ impl Forwarder {
         }
     }
 
-    /// Publishes a batch and acknowledges what the broker confirmed: every
-    /// message of the batch is published before the confirms are awaited,
-    /// so a batch costs one round trip to the broker (and its disk).
-    /// `Ok(false)` when some message was nacked or returned.
-    fn forward(
+    /// Publishes a batch without waiting for the broker's confirms (a task
+    /// on the runtime waits for them), and adds it to the window.
+    fn publish(
         &mut self,
         settings: &Settings,
         batch: Vec<(StreamId, Vec<OutboxEntry>)>,
-    ) -> Result<bool, String> {
+    ) -> Result<(), String> {
         let broker = self.broker.as_ref().ok_or("not connected")?;
         let runtime = self.runtime.as_ref().ok_or("no runtime")?;
-        // Entries trimmed while pending, and those of rules not forwarded,
-        // are acknowledged without a message.
-        let sent: Vec<Vec<&OutboxEntry>> = batch
-            .iter()
-            .map(|(_, entries)| {
-                entries
-                    .iter()
-                    .filter(|e| !e.fields.is_empty() && settings.forwards(&text(e.field("source"))))
-                    .collect()
-            })
-            .collect();
-        let messages: Vec<_> = sent
-            .iter()
-            .flatten()
-            .map(|e| message(e, settings))
-            .collect();
-        let total: usize = batch.iter().map(|(_, entries)| entries.len()).sum();
-        add(&SKIPPED, (total - messages.len()) as u64);
-        add(&SENT, messages.len() as u64);
-        let mut outcomes = runtime
-            .block_on(broker.publish(&settings.exchange, &messages))?
-            .into_iter();
-        let mut acknowledge: Vec<(StreamId, Vec<String>)> = Vec::new();
-        let mut all_accepted = true;
-        let mut first_error = None;
-        for ((stream, entries), sent) in batch.iter().zip(&sent) {
-            let outcomes: Vec<Outcome> = outcomes.by_ref().take(sent.len()).collect();
-            for outcome in &outcomes {
-                match outcome {
-                    Outcome::Confirmed => add(&CONFIRMED, 1),
-                    Outcome::Nacked => add(&NACKED, 1),
-                    Outcome::Returned(reason) => {
-                        add(&RETURNED, 1);
-                        first_error.get_or_insert_with(|| {
-                            format!("a message was returned unroutable: {reason}")
-                        });
+        let mut messages = Vec::new();
+        let mut streams = Vec::with_capacity(batch.len());
+        for (stream, entries) in batch {
+            let entries = entries
+                .into_iter()
+                .map(|entry| {
+                    // Entries trimmed while pending, and those of rules not
+                    // forwarded, are acknowledged without a message.
+                    let sent =
+                        !entry.fields.is_empty() && settings.forwards(&text(entry.field("source")));
+                    if sent {
+                        messages.push(message(&entry, settings));
                     }
-                }
-            }
-            // The first refused message, and all after it, stay pending.
-            let keep_from = match outcomes.iter().position(|o| *o != Outcome::Confirmed) {
-                Some(index) => {
-                    all_accepted = false;
-                    first_error.get_or_insert_with(|| "the broker nacked a message".into());
-                    Some(sent[index].id.as_str())
-                }
-                None => None,
-            };
-            let done: Vec<String> = entries
-                .iter()
-                .map(|e| e.id.clone())
-                .take_while(|id| keep_from.is_none_or(|keep| id_before(id, keep)))
-                .collect();
-            acknowledge.push((*stream, done));
+                    Entry { id: entry.id, sent }
+                })
+                .collect::<Vec<_>>();
+            add(&SKIPPED, entries.iter().filter(|e| !e.sent).count() as u64);
+            streams.push((stream, entries));
         }
-        let context = ThreadSafeContext::new();
-        let ctx = context.lock();
-        for ((db, slot), ids) in acknowledge {
-            if let Err(e) = reading::acknowledge(&ctx, db, &outbox::stream_key(slot), &ids) {
-                stats::set_error(&e);
-            }
-        }
-        if let Some(error) = first_error {
-            stats::set_error(&error);
-        }
-        Ok(all_accepted)
+        add(&SENT, messages.len() as u64);
+        let confirms = runtime.block_on(broker.send(&settings.exchange, &messages))?;
+        let outcomes = runtime.spawn(publishing::outcomes(confirms));
+        self.window.push(streams, outcomes);
+        Ok(())
     }
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Whether stream id `a` (`<ms>-<seq>`) comes before `b`.
-fn id_before(a: &str, b: &str) -> bool {
-    let parse = |id: &str| {
-        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-        (
-            ms.parse::<u64>().unwrap_or(0),
-            seq.parse::<u64>().unwrap_or(0),
-        )
-    };
-    parse(a) < parse(b)
 }

@@ -8,8 +8,16 @@
 //!    message is in the queue.
 //! 3. Drain: the broker stopped, writes made, the broker started: how fast
 //!    the backlog goes to zero.
+//! 4. The forwarder beside a plain client, in alternating rounds: a lapin
+//!    client publishing as many messages like the forwarder's (persistent,
+//!    `mandatory`, the same headers) to the same durable queue with
+//!    publisher confirms and at most 1,000 unconfirmed, against the
+//!    forwarder draining a backlog of as many outbox entries over 64
+//!    streams; with the p99 of a second Redis client's PINGs during each,
+//!    for what the forwarder's work under the server lock costs others.
 //!
-//! `cargo run --release -p wasm-triggers-tests --example forwarder_bench [requests] [rounds]`
+//! `cargo run --release -p wasm-triggers-tests --example forwarder_bench [drain] [requests] [rounds]`
+//! (`drain`: only part 4)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,6 +25,9 @@ use std::time::{Duration, Instant};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use wasm_triggers_tests::*;
+
+mod anchors;
+mod drain;
 
 fn benchmark(server: &Server, requests: usize) -> f64 {
     let output = Command::new(repo_root().join(".cache/redis-8/bin/redis-benchmark"))
@@ -54,7 +65,7 @@ fn benchmark(server: &Server, requests: usize) -> f64 {
         .unwrap_or_else(|| panic!("no rate in {text}"))
 }
 
-fn queued(client: &Client) -> u32 {
+pub(crate) fn queued(client: &Client) -> u32 {
     let queue = block_on(client.channel.queue_declare(
         "bench".into(),
         QueueDeclareOptions {
@@ -80,7 +91,7 @@ fn start_forwarding(con: &mut Connection, client: &Client, broker: &Broker) {
     let _: String = query(con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
 }
 
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < limit, "{what} took over {limit:?}");
@@ -90,14 +101,20 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Du
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `drain`: only part 4.
+    let only_drain = args.first().is_some_and(|a| a == "drain");
+    if only_drain {
+        args.remove(0);
+    }
+    let requests: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
     let mut broker = Broker::start();
     let client = broker.client();
     client.bind("bench", "amq.direct", "bench", FieldTable::default());
     let server = Server::start(Flavor::Redis8);
     let mut con = server.connect();
+
     let _: String = query(
         &mut con,
         &["CONFIG", "SET", "triggers.amqp-routing-key", "bench"],
@@ -106,6 +123,10 @@ fn main() {
         &mut con,
         &["CONFIG", "SET", "triggers.outbox-max-length", "1000000"],
     );
+    if only_drain {
+        drain::beside_plain_clients(&server, &mut con, &client, &broker, requests, rounds);
+        return;
+    }
 
     let (mut plain, mut outbox, mut forwarded, mut end_to_end) = (vec![], vec![], vec![], vec![]);
     for round in 0..rounds {
@@ -163,4 +184,7 @@ fn main() {
         took.as_secs_f64(),
         f64::from(appended) / started.elapsed().as_secs_f64()
     );
+    let _: String = query(&mut con, &["OUTBOX", "DELETE", "sets"]);
+    let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
+    drain::beside_plain_clients(&server, &mut con, &client, &broker, requests, rounds);
 }
