@@ -7,10 +7,12 @@
 # forwarder draining a backlog over 64 streams beside a plain lapin client
 # publishing as many messages with confirms (at most 1,000 unconfirmed) to
 # the same broker, and beside amqplib doing the same (if Node is here), with
-# a second client's PING p99 during each.
+# a second client's PING p99 during each; and end to end at steady write
+# rates below the broker's (the forwarder's largest backlog and lag).
 #
 #   bench/forwarder.sh [drain] [requests] [rounds]     # default 100000 3; drain: only the last part
 #   BEFORE_MODULE=old.so bench/forwarder.sh drain     # and an older build's forwarder in the same rounds
+#   bench/forwarder.sh keep-up [seconds]               # only the end to end at steady write rates (default 10 s)
 #
 # Needs scripts/setup.sh (Redis 8, RabbitMQ, the module).
 set -euo pipefail

@@ -14,10 +14,14 @@
 //!    publisher confirms and at most 1,000 unconfirmed, against the
 //!    forwarder draining a backlog of as many outbox entries over 64
 //!    streams; with the p99 of a second Redis client's PINGs during each,
-//!    for what the forwarder's work under the server lock costs others.
+//!    for what the forwarder's work under the server lock costs others
+//!    (`drain.rs`, the clients in `anchors.rs`).
+//! 5. End to end at steady write rates (4,000, 8,000 and 12,000 SETs per
+//!    second): the forwarder's largest backlog and lag while the writes go
+//!    on (`keep_up.rs`); run alone with `keep-up [seconds]`.
 //!
-//! `cargo run --release -p wasm-triggers-tests --example forwarder_bench [drain] [requests] [rounds]`
-//! (`drain`: only part 4)
+//! `bench/forwarder.sh [drain | keep-up] [requests | seconds] [rounds]`
+//! (`drain`: only part 4; `keep-up`: only part 5)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -28,6 +32,7 @@ use wasm_triggers_tests::*;
 
 mod anchors;
 mod drain;
+mod keep_up;
 
 fn benchmark(server: &Server, requests: usize) -> f64 {
     let output = Command::new(repo_root().join(".cache/redis-8/bin/redis-benchmark"))
@@ -103,8 +108,10 @@ pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     // `drain`: only part 4.
+    // `keep-up [seconds]`: only part 5, at three rates.
     let only_drain = args.first().is_some_and(|a| a == "drain");
-    if only_drain {
+    let only_keep_up = args.first().is_some_and(|a| a == "keep-up");
+    if only_drain || only_keep_up {
         args.remove(0);
     }
     let requests: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -123,6 +130,11 @@ fn main() {
         &mut con,
         &["CONFIG", "SET", "triggers.outbox-max-length", "1000000"],
     );
+    if only_keep_up {
+        let seconds = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
+        keep_up::at_three_rates(&server, &client, &broker, seconds);
+        return;
+    }
     if only_drain {
         drain::beside_plain_clients(&server, &mut con, &client, &broker, requests, rounds);
         return;
@@ -187,4 +199,5 @@ fn main() {
     let _: String = query(&mut con, &["OUTBOX", "DELETE", "sets"]);
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
     drain::beside_plain_clients(&server, &mut con, &client, &broker, requests, rounds);
+    keep_up::at_three_rates(&server, &client, &broker, 10);
 }
