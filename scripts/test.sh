@@ -46,9 +46,9 @@ else
     # (RabbitMQ brokers) and then the examples' own tests; lane 2, the tests
     # of clusters and replicas; lane 3, the rest (forwarder_settings.rs
     # included, for the lanes to take about as long), the unit tests and the
-    # doc tests. Everything is built first: the
-    # lanes only run tests. --workspace in each, so that no lane rebuilds a
-    # crate with other features.
+    # doc tests. Everything is built first: the lanes only run tests.
+    # --workspace in each, so that no lane rebuilds a crate with other
+    # features.
     cargo test --release --workspace --no-run 2>&1 | tee "$LOG" || status=$?
     (cd examples-wasm && cargo test --no-run 2>&1) | tee -a "$LOG" || status=$?
     forwarder=() clusters=() others=()

@@ -6,7 +6,7 @@
 //! (`XGROUP CREATE`, the group's delivery state, `XACK`) is replicated, so
 //! a replica that takes over forwards from where its primary stopped.
 
-use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context, RedisValue};
+use redis_module::{CallReply, Context, RedisValue};
 
 use super::message::OutboxEntry;
 use super::window::Cursor;
@@ -77,33 +77,26 @@ fn read_group(
     count: usize,
 ) -> Result<Vec<OutboxEntry>, String> {
     let count = count.to_string();
-    let options = CallOptionsBuilder::new()
-        .errors_as_replies()
-        .replicate()
-        .build();
-    let reply: CallResult = ctx.call_ext(
-        "XREADGROUP",
-        &options,
-        &[
-            b"GROUP",
-            GROUP.as_bytes(),
-            CONSUMER.as_bytes(),
-            b"COUNT",
-            count.as_bytes(),
-            b"STREAMS",
-            stream,
-            from,
-        ],
-    );
-    let reply = reply.map_err(|e| {
-        format!(
-            "XREADGROUP on the outbox failed: {}",
-            e.to_utf8_string().unwrap_or_default()
-        )
-    })?;
-    // [[stream, [[id, [field, value, ...]], ...]]], or nil.
-    let CallReply::Array(streams) = &reply else {
-        return Ok(Vec::new());
+    let args: [&[u8]; 8] = [
+        b"GROUP",
+        GROUP.as_bytes(),
+        CONSUMER.as_bytes(),
+        b"COUNT",
+        count.as_bytes(),
+        b"STREAMS",
+        stream,
+        from,
+    ];
+    outbox::run_with(ctx, Replicate::Yes, "XREADGROUP", &args, |reply| {
+        entries(stream, reply)
+    })
+}
+
+/// The entries of an `XREADGROUP` reply: `[[stream, [[id, [field, value,
+/// ...]], ...]]]`, or nil.
+fn entries(stream: &[u8], reply: &CallReply) -> Vec<OutboxEntry> {
+    let CallReply::Array(streams) = reply else {
+        return Vec::new();
     };
     let mut entries = Vec::new();
     for one in streams.iter() {
@@ -139,7 +132,7 @@ fn read_group(
             });
         }
     }
-    Ok(entries)
+    entries
 }
 
 fn bytes(value: &RedisValue) -> Option<Vec<u8>> {

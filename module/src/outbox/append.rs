@@ -24,7 +24,7 @@ use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redis_module::{CallOptionsBuilder, CallResult, Context, RedisValue};
+use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context, RedisValue};
 
 use super::changes;
 use super::slots::{key_slot, stream_key};
@@ -176,13 +176,25 @@ pub fn run(
     command: &str,
     args: &[&[u8]],
 ) -> Result<RedisValue, String> {
+    run_with(ctx, replicate, command, args, |reply| reply.into())
+}
+
+/// [`run`], with the reply read in place by `read` rather than copied
+/// into a [`RedisValue`].
+pub fn run_with<T>(
+    ctx: &Context,
+    replicate: Replicate,
+    command: &str,
+    args: &[&[u8]],
+    read: impl FnOnce(&CallReply) -> T,
+) -> Result<T, String> {
     let mut options = CallOptionsBuilder::new().errors_as_replies();
     if replicate == Replicate::Yes {
         options = options.replicate();
     }
     let reply: CallResult = ctx.call_ext(command, &options.build(), args);
     match reply {
-        Ok(reply) => Ok((&reply).into()),
+        Ok(reply) => Ok(read(&reply)),
         Err(error) => Err(format!(
             "{command} on the outbox failed: {}",
             error.to_utf8_string().unwrap_or_default()

@@ -15,7 +15,7 @@ mod changes;
 mod slots;
 mod streams;
 
-pub use append::{append, counts, note_evicted, run, Appended, Entry, Replicate};
+pub use append::{append, counts, note_evicted, run, run_with, Appended, Entry, Replicate};
 pub use changes::since;
 pub use slots::{is_stream_key, key_slot, stream_key};
 pub use streams::non_empty;

@@ -1,6 +1,8 @@
 //! RESP3, written up to a size: the encoding of a removed value
 //! (`removed_value.rs`), as Redis would reply it to a client.
 
+use super::decimal;
+
 #[derive(Debug)]
 pub(super) struct Encoded {
     pub(super) bytes: Vec<u8>,
@@ -11,8 +13,6 @@ pub(super) struct Encoded {
 
 /// Room kept in front of the elements for an aggregate's header (`%` and
 /// up to 20 digits and `\r\n`).
-use super::decimal;
-
 const HEADER_ROOM: usize = 24;
 
 /// Writes RESP3 up to a size, noting when it would go over.

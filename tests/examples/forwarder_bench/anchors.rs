@@ -17,9 +17,15 @@ pub const CLIENT_WINDOW: usize = 1000;
 /// Outbox streams the drained backlog spreads over.
 pub const STREAMS: usize = 64;
 
-/// Message `i` as the forwarder would send it for a `set` of key `k:{t<i%64>}:<i>`.
+/// The key of the `i`th write, `k:{t<i % 64>}:<i>`: [`STREAMS`] hash tags,
+/// so many entries in each outbox stream.
+pub fn key(i: usize) -> String {
+    format!("k:{{t{}}}:{i}", i % STREAMS)
+}
+
+/// Message `i` as the forwarder would send it for a `set` of [`key`]`(i)`.
 fn message_like_the_forwarder(i: usize) -> (Vec<u8>, BasicProperties) {
-    let key = format!("k:{{t{}}}:{i}", i % STREAMS);
+    let key = key(i);
     let id = format!("outbox:{{{}}}/1700000000000-{i}", i % STREAMS);
     let mut headers = FieldTable::default();
     for (name, value) in [

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use wasm_triggers_tests::*;
 
-use crate::anchors::{amqplib_client, plain_client, CLIENT_WINDOW, STREAMS};
-use crate::{queued, wait_until};
+use crate::anchors::{amqplib_client, key, plain_client, CLIENT_WINDOW, STREAMS};
+use crate::{bench_server, median, queued, wait_until};
 
 /// The forwarder draining a backlog of `count` outbox entries over
 /// [`STREAMS`] streams into the queue `bench`: messages per second, from
@@ -20,10 +20,7 @@ pub fn drain(con: &mut Connection, client: &Client, broker: &Broker, count: usiz
     for chunk in (0..count).collect::<Vec<_>>().chunks(1000) {
         let mut pipe = redis::pipe();
         for i in chunk {
-            pipe.cmd("SET")
-                .arg(format!("k:{{t{}}}:{i}", i % STREAMS))
-                .arg("v")
-                .ignore();
+            pipe.cmd("SET").arg(key(*i)).arg("v").ignore();
         }
         let () = pipe.query(con).expect("the writes");
     }
@@ -38,29 +35,16 @@ pub fn drain(con: &mut Connection, client: &Client, broker: &Broker, count: usiz
     rate
 }
 
-/// The median of `values`.
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// A Redis 8 server with an older build of the module, the one
-/// `BEFORE_MODULE` names, configured as `main.rs` configures its server.
+/// A server like `main.rs`'s with an older build of the module, the one
+/// `BEFORE_MODULE` names.
 fn server_before() -> Option<Server> {
     let module = std::env::var_os("BEFORE_MODULE")?;
     let current = std::env::var_os("TRIGGERS_MODULE");
     std::env::set_var("TRIGGERS_MODULE", &module);
-    let server = Server::start(Flavor::Redis8);
+    let server = bench_server();
     match current {
         Some(current) => std::env::set_var("TRIGGERS_MODULE", current),
         None => std::env::remove_var("TRIGGERS_MODULE"),
-    }
-    let mut con = server.connect();
-    for (name, value) in [
-        ("triggers.amqp-routing-key", "bench"),
-        ("triggers.outbox-max-length", "1000000"),
-    ] {
-        let _: String = query(&mut con, &["CONFIG", "SET", name, value]);
     }
     Some(server)
 }

@@ -7,13 +7,15 @@
 
 use std::time::{Duration, Instant};
 
+use wasm_triggers_tests::forwarding::forwarder_info;
 use wasm_triggers_tests::*;
 
-use crate::anchors::STREAMS;
+use crate::anchors::{key, STREAMS};
 use crate::{queued, wait_until};
 
+/// A number of the forwarder's `INFO` fields.
 fn forwarder_number(con: &mut Connection, field: &str) -> i64 {
-    info_number(con, "triggers", &format!("triggers_forwarder_{field}"))
+    forwarder_info(con, field).parse().unwrap_or(0)
 }
 
 /// Writes at `rate` per second for `seconds`, forwarding into the queue
@@ -37,10 +39,7 @@ pub fn keep_up(server: &Server, client: &Client, broker: &Broker, rate: usize, s
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
             let mut pipe = redis::pipe();
             for i in first..(first + 100).min(total) {
-                pipe.cmd("SET")
-                    .arg(format!("k:{{t{}}}:{i}", i % STREAMS))
-                    .arg("v")
-                    .ignore();
+                pipe.cmd("SET").arg(key(i)).arg("v").ignore();
             }
             let () = pipe.query(&mut writer).expect("the writes");
         }

@@ -96,6 +96,27 @@ fn start_forwarding(con: &mut Connection, client: &Client, broker: &Broker) {
     let _: String = query(con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
 }
 
+/// A Redis 8 server with the module (`TRIGGERS_MODULE`'s, if set), its
+/// forwarder routing to the queue `bench`, with room for a whole run in
+/// each outbox stream.
+pub(crate) fn bench_server() -> Server {
+    let server = Server::start(Flavor::Redis8);
+    let mut con = server.connect();
+    for (name, value) in [
+        ("triggers.amqp-routing-key", "bench"),
+        ("triggers.outbox-max-length", "1000000"),
+    ] {
+        let _: String = query(&mut con, &["CONFIG", "SET", name, value]);
+    }
+    server
+}
+
+/// The median of `values`.
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !done() {
@@ -119,17 +140,8 @@ fn main() {
     let mut broker = Broker::start();
     let client = broker.client();
     client.bind("bench", "amq.direct", "bench", FieldTable::default());
-    let server = Server::start(Flavor::Redis8);
+    let server = bench_server();
     let mut con = server.connect();
-
-    let _: String = query(
-        &mut con,
-        &["CONFIG", "SET", "triggers.amqp-routing-key", "bench"],
-    );
-    let _: String = query(
-        &mut con,
-        &["CONFIG", "SET", "triggers.outbox-max-length", "1000000"],
-    );
     if only_keep_up {
         let seconds = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
         keep_up::at_three_rates(&server, &client, &broker, seconds);
@@ -163,10 +175,6 @@ fn main() {
         let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
         eprintln!("round {round} done");
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let (p, o, f, e) = (
         median(&mut plain),
         median(&mut outbox),
