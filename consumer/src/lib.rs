@@ -13,8 +13,11 @@
 //!    such lists, `OUTBOX CHANGED` says which streams the node appended to;
 //! 3. a stream is read with `XREADGROUP` when it may hold entries the
 //!    consumer has not read (this consumer's own pending entries first,
-//!    after a restart or a slot move, then new ones), and an entry is
-//!    acknowledged (`XACK`) only once the caller handled it;
+//!    after a restart or a slot move, then new ones), many streams to a
+//!    pipeline, the next pipeline sent while the last one's replies are
+//!    parsed, until a round has about [`Options::round_entries`]; the next
+//!    round goes on with the streams after those. An entry is acknowledged
+//!    (`XACK`, one per stream and round) only once the caller handled it;
 //! 4. entries another consumer left pending for `claim_idle` are taken over
 //!    (`XAUTOCLAIM`);
 //! 5. any error (a node down, `MOVED` after a slot moved or a failover)
@@ -24,6 +27,7 @@
 //! entry may come again. [`Entry::unique_id`] is the same each time.
 //! Any Redis client can follow the same protocol.
 
+mod acking;
 mod entry;
 mod node;
 mod topology;
@@ -33,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+pub use acking::Acker;
 pub use entry::Entry;
 use node::Node;
 
@@ -46,6 +51,10 @@ pub struct Options {
     pub consumer: String,
     /// The most entries read from one stream at a time.
     pub count: usize,
+    /// About the most entries one [`poll`](Consumer::poll) reads from one
+    /// node: streams are read a pipeline at a time until this many came,
+    /// and the next poll goes on with the streams after them.
+    pub round_entries: usize,
     /// How often every stream of each node is listed again. In between,
     /// only the streams a node says it appended to are read; the full list
     /// finds the entries it did not append itself (a stream loaded, moved
@@ -83,6 +92,7 @@ impl Options {
             group: group.to_owned(),
             consumer: consumer.to_owned(),
             count: 500,
+            round_entries: 10_000,
             list_every: Duration::from_secs(2),
             claim_idle: Duration::from_secs(30),
             idle_wait: Duration::from_millis(50),
@@ -208,6 +218,13 @@ impl Consumer {
                 self.last_error = Some(format!("{address}: {e:#}"));
             }
         }
+    }
+
+    /// An [`Acker`] for this consumer's group: it acknowledges entries
+    /// read here on connections of its own, so that a program can hand
+    /// what it handled to another thread to acknowledge while it reads on.
+    pub fn acker(&self) -> Acker {
+        Acker::new(&self.options.group, self.options.auth.clone())
     }
 
     /// Reads forever: `handle` gets each entry, which is acknowledged if it

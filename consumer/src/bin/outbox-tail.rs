@@ -12,11 +12,11 @@
 //! command line, where other users of the machine could read it). Errors
 //! and, with `--lag-every`, the lag (`{"lag": N}`) go to stderr.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use wasm_triggers_outbox::{Auth, Consumer, Options};
+use wasm_triggers_outbox::{Auth, Consumer, Entry, Options};
 
 fn main() {
     if let Err(e) = run() {
@@ -68,16 +68,34 @@ fn run() -> Result<()> {
         options.auth = Some(Auth { user, password });
     }
     let mut reader = Consumer::new(&nodes, options)?;
-    let mut stdout = std::io::stdout().lock();
+    // Entries are acknowledged on a thread of their own, once printed,
+    // while the next ones are read; at most two batches wait for it.
+    let mut acker = reader.acker();
+    let (printed, to_acknowledge) = std::sync::mpsc::sync_channel::<Vec<Entry>>(2);
+    std::thread::spawn(move || {
+        for entries in to_acknowledge {
+            for error in acker.ack(&entries) {
+                eprintln!("outbox-tail: acknowledging: {error}");
+            }
+        }
+    });
+    // Written a poll at a time, and flushed before the entries are
+    // acknowledged.
+    let mut stdout = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut reported = Instant::now();
     let mut last_error = None;
     loop {
         let entries = reader.poll();
         for entry in &entries {
-            writeln!(stdout, "{}", entry.to_json())?;
+            serde_json::to_writer(&mut stdout, entry)?;
+            stdout.write_all(b"\n")?;
         }
         stdout.flush()?;
-        reader.ack(&entries);
+        if !entries.is_empty() {
+            printed
+                .send(entries)
+                .context("the acknowledging thread stopped")?;
+        }
         let error = reader.last_error().map(str::to_owned);
         if error.is_some() && error != last_error {
             eprintln!("outbox-tail: {}", error.as_deref().unwrap_or_default());
