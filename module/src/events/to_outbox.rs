@@ -30,8 +30,11 @@ pub(super) fn send(
     {
         return;
     }
-    // The source names the rules whose owner may read the key.
-    let mut source = String::from("rule:");
+    // The event, then the source: the rules whose owner may read the key
+    // (one allocation for both).
+    let mut text = String::with_capacity(event.len() + 64);
+    text.push_str(event);
+    text.push_str("rule:");
     let mut stats = Vec::with_capacity(1);
     for rule in rules.iter().filter(|rule| rule.matches(kind, event, key)) {
         RuleStats::bump(&rule.stats.num_matched);
@@ -42,9 +45,9 @@ pub(super) fn send(
         match allowed {
             Ok(true) => {
                 if !stats.is_empty() {
-                    source.push(',');
+                    text.push(',');
                 }
-                source.push_str(&rule.spec.name);
+                text.push_str(&rule.spec.name);
                 stats.push(Rc::clone(&rule.stats));
             }
             Ok(false) => RuleStats::bump(&rule.stats.num_denied),
@@ -59,9 +62,9 @@ pub(super) fn send(
     }
     let job = AppendJob {
         db: here.db(),
-        event: event.to_owned(),
+        text,
+        event_len: event.len(),
         key: key.to_vec(),
-        source,
         stats,
     };
     let scheduled = ctx.add_post_notification_job(move |ctx| {
@@ -83,9 +86,10 @@ pub(super) fn send(
 /// An event's entry, waiting for Redis to append it after the command.
 struct AppendJob {
     db: i32,
-    event: String,
+    /// The event's name (its first `event_len` bytes), then the source.
+    text: String,
+    event_len: usize,
     key: Vec<u8>,
-    source: String,
     /// The counters of the rules that sent it.
     stats: Vec<Rc<RuleStats>>,
 }
@@ -95,11 +99,12 @@ impl AppendJob {
         // The append's own events fire no trigger.
         let _guard = ExecutionGuard::enter();
         select_db(ctx.ctx, self.db);
+        let (event, source) = self.text.split_at(self.event_len);
         let entry = Entry {
             db: self.db,
-            event: &self.event,
+            event,
             key: &self.key,
-            source: &self.source,
+            source,
             fields: &[],
         };
         match outbox::append(ctx, &entry) {

@@ -30,8 +30,23 @@ thread_local! {
     static SHARED: RefCell<[Slot; SHARED_SLOTS]> = const { RefCell::new([const { None }; SHARED_SLOTS]) };
 }
 
+/// Redis strings holding `texts`, and whether the caller must free each:
+/// the shared ones looked up in one borrow of the table.
+fn strings_of(texts: &[Text]) -> (Vec<*mut raw::RedisModuleString>, Vec<bool>) {
+    let mut strings = Vec::with_capacity(texts.len());
+    let mut owned = Vec::with_capacity(texts.len());
+    SHARED.with_borrow_mut(|shared| {
+        for &text in texts {
+            let (string, own) = string_of(shared, text);
+            strings.push(string);
+            owned.push(own);
+        }
+    });
+    (strings, owned)
+}
+
 /// A Redis string holding `text`, and whether the caller must free it.
-fn string_of(text: Text) -> (*mut raw::RedisModuleString, bool) {
+fn string_of(shared: &mut [Slot; SHARED_SLOTS], text: Text) -> (*mut raw::RedisModuleString, bool) {
     let bytes = match text {
         Text::Own(bytes) => return (create_string(bytes), true),
         Text::Shared(bytes) => bytes,
@@ -40,7 +55,7 @@ fn string_of(text: Text) -> (*mut raw::RedisModuleString, bool) {
         return (create_string(bytes), true);
     };
     let slot = (bytes.len() * 31 + first as usize * 7 + last as usize) % SHARED_SLOTS;
-    SHARED.with_borrow_mut(|shared| match &shared[slot] {
+    match &shared[slot] {
         Some((held, string)) if **held == *bytes => (*string, false),
         Some(_) => (create_string(bytes), true),
         None => {
@@ -48,7 +63,7 @@ fn string_of(text: Text) -> (*mut raw::RedisModuleString, bool) {
             shared[slot] = Some((bytes.into(), string));
             (string, false)
         }
-    })
+    }
 }
 
 /// What [`stream_append`] did.
@@ -90,7 +105,7 @@ pub fn stream_append(
         return StreamAppend::Refused("the server has no stream API for modules".into());
     };
     let name = create_string(key);
-    let (mut values, owned): (Vec<_>, Vec<_>) = fields.iter().map(|&f| string_of(f)).unzip();
+    let (mut values, owned) = strings_of(fields);
     // SAFETY: `ctx` is the context of the callback in progress (the
     // caller's promise); the key is opened for writing and closed before
     // `name` is freed; `values` holds `fields.len()` strings that live
