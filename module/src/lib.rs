@@ -20,6 +20,9 @@
 //! - `events/`: keyspace notifications to guests and to the outbox, the
 //!   time one command's triggers share, `-BUSY` and `TRIGGER KILL`, slot
 //!   migrations;
+//! - `forward/`: the forwarder to RabbitMQ, a thread of its own that reads
+//!   the outbox streams with a consumer group (under the server lock, only
+//!   the reads and acknowledgements) and publishes them with confirms;
 //! - `replication.rs`, `cluster/`, `persistence/`: how a change to the set
 //!   travels to replicas and the AOF, to other cluster nodes, and to disk;
 //! - `commands/`: `TRIGGER` and `OUTBOX` and their subcommands, one file
@@ -36,7 +39,8 @@
 //! → `run`, whose `call`s (`wasm/host/call.rs`) write as the library's
 //! owner, atomically with the command and replicated with it. An event an
 //! outbox rule matches goes, from `events/to_outbox.rs`, to a job that
-//! appends it to its slot's stream (`outbox/append.rs`).
+//! appends it to its slot's stream (`outbox/append.rs`), from which the
+//! forwarder (`forward/`) publishes it to RabbitMQ.
 //!
 //! ## A change's path
 //!

@@ -1,3 +1,6 @@
+//! Running Redis commands from a trigger: [`call`] and [`call_as`], as the
+//! library's owner, and [`Arg`], what their arguments may be.
+
 use std::borrow::Cow;
 
 use crate::__bindings::redis::triggers::host;

@@ -1,3 +1,5 @@
+//! The error a trigger returns, and the [`Result`] it returns it in.
+
 use std::fmt;
 
 /// The error a trigger returns. Its message becomes the trigger's

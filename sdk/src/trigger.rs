@@ -1,3 +1,6 @@
+//! Declaring a trigger: [`Trigger`], its name, prefix and events, and the
+//! code it runs (`run`, or `on_fired` then [`OnFired::run`]).
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

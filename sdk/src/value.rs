@@ -1,3 +1,6 @@
+//! A Redis reply as a trigger reads it: [`Value`], in RESP3 form, and its
+//! accessors.
+
 /// A Redis reply.
 ///
 /// Replies come in RESP3 form: `HGETALL` gives a [`Value::Map`], `SMEMBERS`
