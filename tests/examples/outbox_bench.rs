@@ -151,14 +151,7 @@ fn outbox_tail(server: &Server, tail: &Path, group: &str, total: usize) -> (f64,
     let names = streams(&mut con);
     let start = Instant::now();
     let reader = Tail::start(server, tail, group);
-    while reader.lines() < total {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "{} of {total}",
-            reader.lines()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    reader.wait_for(total, start);
     let printed = start.elapsed().as_secs_f64();
     // Acknowledged: no entry of the group pending on any stream.
     loop {
@@ -217,6 +210,18 @@ impl Tail {
     fn lines(&self) -> usize {
         self.lines.load(Ordering::Relaxed)
     }
+
+    /// Waits until `total` lines came; fails 300 s after `since`.
+    fn wait_for(&self, total: usize, since: Instant) {
+        while self.lines() < total {
+            assert!(
+                since.elapsed() < Duration::from_secs(300),
+                "{} of {total}",
+                self.lines()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 impl Drop for Tail {
@@ -274,14 +279,7 @@ fn keep_up(server: &Server, tail: &Path, rate: usize, seconds: usize) {
     let took = writes.join().expect("the writer");
     let written = Instant::now();
     let total = appended(&mut con) - before;
-    while reader.lines() < total {
-        assert!(
-            written.elapsed() < Duration::from_secs(300),
-            "{} of {total}",
-            reader.lines()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    reader.wait_for(total, written);
     println!(
         "  {rate:>6}/s asked, {:>6.0}/s written for {:.1} s: lag at most {lag:>7}; \
          all {total} printed {:.2} s after the last write",
