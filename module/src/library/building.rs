@@ -10,22 +10,15 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::event_filter::{check_known, EventFilter};
-use super::loading::SavedLibrary;
+use super::names::{valid_name, MAX_NAME_LEN};
 use super::registry::find;
+use super::saved::SavedLibrary;
 use super::{Library, Trigger};
 use crate::server::redis_log;
 use crate::wasm::{self, code_cache, CompiledLibrary, LibraryInfo, LibraryInstance};
 
-/// Longest library or trigger name.
-pub(super) const MAX_NAME_LEN: usize = 128;
 /// Longest trigger description, in bytes.
 const MAX_DESCRIPTION_LEN: usize = 1024;
-
-pub(super) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
 
 /// What a library says of itself: `describe`, and the optional exports
 /// the SDK adds (empty for a library without them).

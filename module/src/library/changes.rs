@@ -4,10 +4,11 @@
 use std::rc::Rc;
 
 use super::building::{digest, EventNames};
-use super::loading::{self, SavedLibrary};
+use super::loading;
 use super::prepare::{after_change, prepare};
-use super::registry::{find, find_rule, BUSY, REGISTRY};
+use super::registry::{self, find, find_rule};
 use super::rules::{Rule, RuleSpec};
+use super::saved::SavedLibrary;
 use crate::server;
 
 /// `TRIGGER LOAD [REPLACE] [CONFIG]` by the ACL user `saved.owner`: returns the
@@ -18,34 +19,16 @@ pub fn load(saved: SavedLibrary, replace: bool, names: EventNames) -> Result<Str
     loading::commit_staged();
     let digest = digest(&saved.code);
     if replace {
-        let same = REGISTRY.with(|r| {
-            let r = r.try_borrow().ok()?;
-            r.libraries
-                .iter()
-                .find(|l| l.digest == digest && l.owner == saved.owner && l.config == saved.config)
-                .map(|l| l.name.clone())
-        });
-        if let Some(name) = same {
-            REGISTRY.with(|r| {
-                if let Ok(mut r) = r.try_borrow_mut() {
-                    r.note_loaded(&name);
-                }
-            });
+        let same = registry::read(|r| r.same_library(&digest, &saved.owner, &saved.config));
+        if let Ok(Some(name)) = same {
+            let _ = registry::change(|r| r.note_loaded(&name));
             return Ok(name);
         }
     }
     let result = prepare(saved, digest, replace, names).and_then(|library| {
-        let library = Rc::new(library);
         let name = library.name.clone();
-        REGISTRY.with(|r| {
-            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-            match r.libraries.binary_search_by(|l| l.name.as_str().cmp(&name)) {
-                Ok(i) => r.libraries[i] = library,
-                Err(i) => r.libraries.insert(i, library),
-            }
-            r.note_loaded(&name);
-            Ok(name)
-        })
+        registry::change(|r| r.put_library(Rc::new(library)))?;
+        Ok(name)
     });
     after_change(result.is_ok());
     result
@@ -89,19 +72,7 @@ pub fn apply(change: &Change) -> Result<(), String> {
 /// `TRIGGER DELETE`.
 pub fn delete(name: &str) -> Result<(), String> {
     loading::commit_staged();
-    REGISTRY.with(|r| -> Result<(), String> {
-        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-        match r.libraries.binary_search_by(|l| l.name.as_str().cmp(name)) {
-            Ok(i) => {
-                r.libraries.remove(i);
-                if let Some(loaded) = r.loaded_while_loading.as_mut() {
-                    loaded.remove(name);
-                }
-                Ok(())
-            }
-            Err(_) => Err(format!("no library named '{name}'")),
-        }
-    })?;
+    registry::change(|r| r.remove_library(name))??;
     after_change(true);
     Ok(())
 }
@@ -120,37 +91,13 @@ pub fn add_rule(spec: RuleSpec, replace: bool) -> Result<(), String> {
     }
     let rule = Rc::new(Rule::new(spec, previous.as_deref())?);
     server::deliver_keyspace_events(rule.notifications())?;
-    REGISTRY.with(|r| {
-        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-        let name = rule.spec.name.clone();
-        match r
-            .rules
-            .binary_search_by(|l| l.spec.name.as_str().cmp(&name))
-        {
-            Ok(i) => r.rules[i] = rule,
-            Err(i) => r.rules.insert(i, rule),
-        }
-        r.note_rule_loaded(&name);
-        Ok(())
-    })
+    registry::change(|r| r.put_rule(rule))
 }
 
 /// `OUTBOX DELETE`.
 pub fn delete_rule(name: &str) -> Result<(), String> {
     loading::commit_staged();
-    let deleted = REGISTRY.with(|r| {
-        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-        match r.rules.binary_search_by(|l| l.spec.name.as_str().cmp(name)) {
-            Ok(i) => {
-                r.rules.remove(i);
-                if let Some(loaded) = r.rules_loaded_while_loading.as_mut() {
-                    loaded.remove(name);
-                }
-                Ok(())
-            }
-            Err(_) => Err(format!("no outbox rule named '{name}'")),
-        }
-    });
+    let deleted = registry::change(|r| r.remove_rule(name)).and_then(|removed| removed);
     // The keyspace events only it needed stop, where they can.
     after_change(false);
     deleted

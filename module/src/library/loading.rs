@@ -16,43 +16,20 @@
 //! preamble, a set taken from another cluster node) applies to the staged
 //! set, which it first puts in place ([`commit_staged`]).
 
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::building::{digest, EventNames};
 use super::prepare::{after_change, prepare, switch_to_optimized_code};
-use super::registry::find_rule;
-use super::registry::{Staged, BUSY, REGISTRY};
-use super::rules::{Rule, RuleSpec};
+use super::registry::{self, find_rule, Staged};
+use super::rules::Rule;
+use super::saved::{SavedLibrary, SavedSet};
 use super::Library;
 use crate::server::{self, redis_log};
-
-/// A library as the RDB file keeps it: what it takes to load it again.
-#[derive(Clone, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub struct SavedLibrary {
-    pub owner: String,
-    pub code: Vec<u8>,
-    /// The configuration from `TRIGGER LOAD … CONFIG`, or empty.
-    pub config: String,
-}
-
-/// A whole set, as the RDB file keeps it or another node sends it.
-#[derive(Default)]
-pub struct SavedSet {
-    pub libraries: Vec<SavedLibrary>,
-    pub rules: Vec<RuleSpec>,
-}
 
 /// Redis starts loading data. Until it is loaded, the libraries stay, so
 /// that a library loaded again keeps its statistics and compiled code.
 pub fn loading_started() {
-    REGISTRY.with(|r| {
-        if let Ok(mut r) = r.try_borrow_mut() {
-            r.loaded_while_loading = Some(HashSet::new());
-            r.rules_loaded_while_loading = Some(HashSet::new());
-            r.staged = None;
-        }
-    });
+    let _ = registry::change(|r| r.start_loading());
 }
 
 /// Builds the set read from an RDB file, `saved` at `version`: all of its
@@ -69,15 +46,12 @@ pub fn stage(saved: SavedSet, version: u64) -> Result<(usize, usize), String> {
         }
     };
     let count = (libraries.len(), rules.len());
-    let loading = REGISTRY.with(|r| {
-        let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-        let loading = r.loaded_while_loading.is_some();
-        r.staged = Some(Staged {
+    let loading = registry::change(|r| {
+        r.stage(Staged {
             libraries,
             rules,
             version,
-        });
-        Ok::<_, String>(loading)
+        })
     })?;
     if !loading {
         commit_staged();
@@ -88,30 +62,7 @@ pub fn stage(saved: SavedSet, version: u64) -> Result<(usize, usize), String> {
 /// Puts the staged set, if any, in place of the loaded libraries, with its
 /// version. Libraries that keep their name keep their triggers' statistics.
 pub(super) fn commit_staged() {
-    let committed = REGISTRY.with(|r| {
-        let Ok(mut r) = r.try_borrow_mut() else {
-            return false;
-        };
-        let Some(Staged {
-            libraries,
-            rules,
-            version,
-        }) = r.staged.take()
-        else {
-            return false;
-        };
-        for library in &libraries {
-            r.note_loaded(&library.name);
-        }
-        for rule in &rules {
-            r.note_rule_loaded(&rule.spec.name);
-        }
-        r.libraries = libraries;
-        r.rules = rules;
-        r.version = version;
-        true
-    });
-    if committed {
+    if registry::change(|r| r.commit_staged()) == Ok(true) {
         after_change(true);
         // Optimized code that became ready while the set was staged.
         switch_to_optimized_code();
@@ -122,27 +73,7 @@ pub(super) fn commit_staged() {
 /// libraries and rules, and those it did not hold are removed.
 pub fn loading_ended() {
     commit_staged();
-    let (removed, removed_rules) = REGISTRY.with(|r| {
-        let Ok(mut r) = r.try_borrow_mut() else {
-            return (Vec::new(), Vec::new());
-        };
-        let mut removed_rules = Vec::new();
-        if let Some(loaded) = r.rules_loaded_while_loading.take() {
-            let (kept, removed): (Vec<_>, Vec<_>) = std::mem::take(&mut r.rules)
-                .into_iter()
-                .partition(|l| loaded.contains(&l.spec.name));
-            r.rules = kept;
-            removed_rules = removed;
-        }
-        let Some(loaded) = r.loaded_while_loading.take() else {
-            return (Vec::new(), removed_rules);
-        };
-        let (kept, removed): (Vec<_>, Vec<_>) = std::mem::take(&mut r.libraries)
-            .into_iter()
-            .partition(|l| loaded.contains(&l.name));
-        r.libraries = kept;
-        (removed, removed_rules)
-    });
+    let (removed, removed_rules) = registry::change(|r| r.end_loading()).unwrap_or_default();
     if !removed_rules.is_empty() {
         let names: Vec<&str> = removed_rules.iter().map(|l| l.spec.name.as_str()).collect();
         redis_log(
@@ -171,15 +102,7 @@ pub fn loading_ended() {
 /// Loading failed: the staged set is discarded and the libraries stay as
 /// they are.
 pub fn loading_failed() {
-    let discarded = REGISTRY.with(|r| {
-        let Ok(mut r) = r.try_borrow_mut() else {
-            return None;
-        };
-        r.loaded_while_loading = None;
-        r.rules_loaded_while_loading = None;
-        r.staged.take().map(|s| s.libraries.len())
-    });
-    if let Some(count) = discarded {
+    if let Ok(Some(count)) = registry::change(|r| r.fail_loading()) {
         redis_log(
             "warning",
             &format!(
@@ -198,22 +121,8 @@ pub fn loading_failed() {
 /// their statistics.
 pub fn replace_all(saved: SavedSet) -> Result<(), String> {
     commit_staged();
-    let result = build_all(saved).and_then(|(libraries, rules)| {
-        REGISTRY.with(|r| {
-            let mut r = r.try_borrow_mut().map_err(|_| BUSY.to_string())?;
-            r.libraries = libraries;
-            r.rules = rules;
-            let names: Vec<String> = r.libraries.iter().map(|l| l.name.clone()).collect();
-            for name in &names {
-                r.note_loaded(name);
-            }
-            let names: Vec<String> = r.rules.iter().map(|l| l.spec.name.clone()).collect();
-            for name in &names {
-                r.note_rule_loaded(name);
-            }
-            Ok(())
-        })
-    });
+    let result = build_all(saved)
+        .and_then(|(libraries, rules)| registry::change(|r| r.replace(libraries, rules)));
     after_change(result.is_ok());
     result
 }

@@ -1,6 +1,11 @@
-//! Libraries: the registry of the loaded libraries and their triggers,
-//! building and validating a library, the changes made to the set (by a
-//! client, another node or a data load), and the triggers' statistics.
+//! Libraries: the registry of the loaded libraries and their triggers
+//! (`registry.rs`, its state private behind its methods), building and
+//! validating a library, the changes made to the set (by a client, another
+//! node or a data load), and the triggers' statistics.
+//!
+//! Its files, from the bottom up (each uses only those before it):
+//! `names.rs`, `event_filter.rs`, `stats.rs`, `rules.rs`, `saved.rs`,
+//! `registry.rs`, `building.rs`, `prepare.rs`, `loading.rs`, `changes.rs`.
 //!
 //! Building a library compiles the component, instantiates it, asks it to
 //! `describe` itself and validates the answer ([`building`]),
@@ -24,22 +29,23 @@ mod building;
 mod changes;
 mod event_filter;
 mod loading;
+mod names;
 mod prepare;
 mod registry;
 mod rules;
+mod saved;
 pub mod stats;
 
 pub use building::{check, Checked, EventNames};
 pub use changes::{add_rule, apply, delete, delete_rule, load, Change};
 pub use event_filter::{check_known as check_event_names, set_server_classes, EventFilter};
-pub use loading::{
-    loading_ended, loading_failed, loading_started, replace_all, stage, SavedLibrary, SavedSet,
-};
+pub use loading::{loading_ended, loading_failed, loading_started, replace_all, stage};
 pub use registry::{
     all, all_rules, counts, find, find_rule, next_version, set_digest, set_version, version,
     with_set,
 };
 pub use rules::{Rule, RuleSpec, RuleStats};
+pub use saved::{SavedLibrary, SavedSet};
 use stats::TriggerStats;
 
 /// A loaded library: its code, its triggers and its live instance.

@@ -5,8 +5,8 @@
 use redis_module::NotifyEvent;
 
 use super::building::{build, EventNames};
-use super::loading::SavedLibrary;
-use super::registry::{with_libraries, REGISTRY};
+use super::registry::{self, with_libraries};
+use super::saved::SavedLibrary;
 use super::Library;
 use crate::server;
 use crate::wasm::{self, code_cache};
@@ -57,30 +57,28 @@ pub(super) fn switch_to_optimized_code() {
 /// freed goes back to the system, once per change rather than once per
 /// library.
 pub(super) fn after_change(changed: bool) {
-    REGISTRY.with(|r| {
-        if let Ok(r) = r.try_borrow() {
-            let loaded: Vec<&str> = r.libraries.iter().map(|l| l.digest.as_str()).collect();
-            code_cache::retain(&loaded, changed);
-            let mut triggers = r.libraries.iter().flat_map(|l| &l.triggers);
-            let wanted = triggers.any(|t| t.wants_removed_value);
-            if let Err(error) = server::deliver_removals(wanted) {
-                server::redis_log(
-                    "warning",
-                    &format!("removed values cannot be read: {error}"),
-                );
-            }
-            let needed = r
-                .libraries
-                .iter()
-                .map(|l| l.notifications())
-                .chain(r.rules.iter().map(|rule| rule.notifications()))
-                .fold(NotifyEvent::empty(), |all, n| all | n);
-            if let Err(error) = server::keep_only_keyspace_events(needed) {
-                server::redis_log(
-                    "warning",
-                    &format!("keyspace events no longer needed are still delivered: {error}"),
-                );
-            }
+    let _ = registry::read(|r| {
+        let loaded: Vec<&str> = r.libraries().iter().map(|l| l.digest.as_str()).collect();
+        code_cache::retain(&loaded, changed);
+        let mut triggers = r.libraries().iter().flat_map(|l| &l.triggers);
+        let wanted = triggers.any(|t| t.wants_removed_value);
+        if let Err(error) = server::deliver_removals(wanted) {
+            server::redis_log(
+                "warning",
+                &format!("removed values cannot be read: {error}"),
+            );
+        }
+        let needed = r
+            .libraries()
+            .iter()
+            .map(|l| l.notifications())
+            .chain(r.rules().iter().map(|rule| rule.notifications()))
+            .fold(NotifyEvent::empty(), |all, n| all | n);
+        if let Err(error) = server::keep_only_keyspace_events(needed) {
+            server::redis_log(
+                "warning",
+                &format!("keyspace events no longer needed are still delivered: {error}"),
+            );
         }
     });
     wasm::release_free_memory();

@@ -20,46 +20,200 @@ pub(super) struct Staged {
     pub(super) version: u64,
 }
 
+/// The registry's state, changed only through its methods.
 #[derive(Default)]
 pub(super) struct Registry {
     /// Sorted by name.
-    pub(super) libraries: Vec<Rc<Library>>,
+    libraries: Vec<Rc<Library>>,
     /// The outbox rules, sorted by name.
-    pub(super) rules: Vec<Rc<Rule>>,
+    rules: Vec<Rc<Rule>>,
     /// While Redis loads data (see `loading.rs`): the names of the
     /// libraries loaded since it began.
-    pub(super) loaded_while_loading: Option<HashSet<String>>,
+    loaded_while_loading: Option<HashSet<String>>,
     /// The same, for rules.
-    pub(super) rules_loaded_while_loading: Option<HashSet<String>>,
+    rules_loaded_while_loading: Option<HashSet<String>>,
     /// While Redis loads an RDB file: the set it holds, waiting for the
     /// load to succeed (see `loading.rs`).
-    pub(super) staged: Option<Staged>,
+    staged: Option<Staged>,
     /// The version of the set of libraries: every change made by a client
     /// raises it, and it travels with the change (to the AOF, replicas and
     /// other cluster nodes) and with the set (in the RDB file). Cluster
     /// nodes compare it to find the newest set (`cluster/converge.rs`).
-    pub(super) version: u64,
+    version: u64,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+}
+
+/// Reads the registry; an error while it is being changed.
+pub(super) fn read<T>(f: impl FnOnce(&Registry) -> T) -> Result<T, String> {
+    REGISTRY.with(|r| Ok(f(&*r.try_borrow().map_err(|_| BUSY.to_string())?)))
+}
+
+/// Changes the registry; an error while it is borrowed (by a trigger in
+/// progress that called back into the module).
+pub(super) fn change<T>(f: impl FnOnce(&mut Registry) -> T) -> Result<T, String> {
+    REGISTRY.with(|r| Ok(f(&mut *r.try_borrow_mut().map_err(|_| BUSY.to_string())?)))
 }
 
 impl Registry {
+    pub(super) fn libraries(&self) -> &[Rc<Library>] {
+        &self.libraries
+    }
+
+    pub(super) fn rules(&self) -> &[Rc<Rule>] {
+        &self.rules
+    }
+
+    /// The name of the library loaded with this code, owner and
+    /// configuration, if any.
+    pub(super) fn same_library(&self, digest: &str, owner: &str, config: &str) -> Option<String> {
+        self.libraries
+            .iter()
+            .find(|l| l.digest == digest && l.owner == owner && l.config == config)
+            .map(|l| l.name.clone())
+    }
+
+    /// Puts `library` in, in place of the one of the same name if any.
+    pub(super) fn put_library(&mut self, library: Rc<Library>) {
+        let name = library.name.clone();
+        match self
+            .libraries
+            .binary_search_by(|l| l.name.as_str().cmp(&name))
+        {
+            Ok(i) => self.libraries[i] = library,
+            Err(i) => self.libraries.insert(i, library),
+        }
+        self.note_loaded(&name);
+    }
+
+    pub(super) fn remove_library(&mut self, name: &str) -> Result<(), String> {
+        let Ok(i) = self
+            .libraries
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+        else {
+            return Err(format!("no library named '{name}'"));
+        };
+        self.libraries.remove(i);
+        if let Some(loaded) = self.loaded_while_loading.as_mut() {
+            loaded.remove(name);
+        }
+        Ok(())
+    }
+
+    /// Puts `rule` in, in place of the one of the same name if any.
+    pub(super) fn put_rule(&mut self, rule: Rc<Rule>) {
+        let name = rule.spec.name.clone();
+        match self
+            .rules
+            .binary_search_by(|l| l.spec.name.as_str().cmp(&name))
+        {
+            Ok(i) => self.rules[i] = rule,
+            Err(i) => self.rules.insert(i, rule),
+        }
+        self.note_rule_loaded(&name);
+    }
+
+    pub(super) fn remove_rule(&mut self, name: &str) -> Result<(), String> {
+        let Ok(i) = self
+            .rules
+            .binary_search_by(|l| l.spec.name.as_str().cmp(name))
+        else {
+            return Err(format!("no outbox rule named '{name}'"));
+        };
+        self.rules.remove(i);
+        if let Some(loaded) = self.rules_loaded_while_loading.as_mut() {
+            loaded.remove(name);
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole set (noting each as loaded while data loads).
+    pub(super) fn replace(&mut self, libraries: Vec<Rc<Library>>, rules: Vec<Rc<Rule>>) {
+        for library in &libraries {
+            self.note_loaded(&library.name);
+        }
+        for rule in &rules {
+            self.note_rule_loaded(&rule.spec.name);
+        }
+        self.libraries = libraries;
+        self.rules = rules;
+    }
+
+    /// Redis starts loading data: from now on, what is loaded is noted.
+    pub(super) fn start_loading(&mut self) {
+        self.loaded_while_loading = Some(HashSet::new());
+        self.rules_loaded_while_loading = Some(HashSet::new());
+        self.staged = None;
+    }
+
+    /// Stages a set read from an RDB file; true while data loads.
+    pub(super) fn stage(&mut self, staged: Staged) -> bool {
+        self.staged = Some(staged);
+        self.loaded_while_loading.is_some()
+    }
+
+    /// Puts the staged set, if any, in place, with its version; true if
+    /// there was one.
+    pub(super) fn commit_staged(&mut self) -> bool {
+        let Some(Staged {
+            libraries,
+            rules,
+            version,
+        }) = self.staged.take()
+        else {
+            return false;
+        };
+        self.replace(libraries, rules);
+        self.version = version;
+        true
+    }
+
+    /// The data is loaded: the libraries and rules it did not hold are
+    /// removed, and returned.
+    pub(super) fn end_loading(&mut self) -> (Vec<Rc<Library>>, Vec<Rc<Rule>>) {
+        let mut removed_rules = Vec::new();
+        if let Some(loaded) = self.rules_loaded_while_loading.take() {
+            let (kept, removed) = std::mem::take(&mut self.rules)
+                .into_iter()
+                .partition(|l| loaded.contains(&l.spec.name));
+            self.rules = kept;
+            removed_rules = removed;
+        }
+        let Some(loaded) = self.loaded_while_loading.take() else {
+            return (Vec::new(), removed_rules);
+        };
+        let (kept, removed) = std::mem::take(&mut self.libraries)
+            .into_iter()
+            .partition(|l| loaded.contains(&l.name));
+        self.libraries = kept;
+        (removed, removed_rules)
+    }
+
+    /// Loading failed: the staged set is dropped; returns how many
+    /// libraries it had.
+    pub(super) fn fail_loading(&mut self) -> Option<usize> {
+        self.loaded_while_loading = None;
+        self.rules_loaded_while_loading = None;
+        self.staged.take().map(|s| s.libraries.len())
+    }
+
+    /// While data loads: the library `name` is noted as loaded.
     pub(super) fn note_loaded(&mut self, name: &str) {
         if let Some(loaded) = self.loaded_while_loading.as_mut() {
             loaded.insert(name.to_owned());
         }
     }
 
-    pub(super) fn note_rule_loaded(&mut self, name: &str) {
+    fn note_rule_loaded(&mut self, name: &str) {
         if let Some(loaded) = self.rules_loaded_while_loading.as_mut() {
             loaded.insert(name.to_owned());
         }
     }
 }
 
-thread_local! {
-    pub(super) static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
-}
-
-pub(super) const BUSY: &str = "the trigger registry is busy (called from inside a trigger?)";
+const BUSY: &str = "the trigger registry is busy (called from inside a trigger?)";
 
 /// The version of the set of libraries (see `Registry::version`).
 pub fn version() -> u64 {

@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use redis_module::NotifyEvent;
 
-use super::building::{valid_name, MAX_NAME_LEN};
 use super::event_filter::EventFilter;
+use super::names::{valid_name, MAX_NAME_LEN};
 use crate::wasm::{self, CallUser};
 
 /// A rule as it is declared, saved and sent to other nodes.
