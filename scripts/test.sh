@@ -22,6 +22,14 @@ cargo fmt --all --check
 (cd bench/guests && cargo fmt --all --check)
 (cd fuzz && cargo fmt --all --check)
 
+step "only module/src/server/ calls the Redis module API"
+# The compiler refuses unsafe code elsewhere in the module (`lib.rs`); this
+# keeps the API's raw names and C callbacks in server/ too.
+if grep -rnE 'raw::|extern "C"' module/src --include='*.rs' | grep -v '^module/src/server/'; then
+    echo "the lines above reach the Redis module API outside module/src/server/: add a safe wrapper there" >&2
+    exit 1
+fi
+
 step "cargo clippy -D warnings"
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 (cd examples-wasm && cargo clippy --release --all-targets --quiet -- -D warnings)

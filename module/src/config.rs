@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use redis_module::configuration::ConfigurationContext;
+use redis_module::configuration::{ConfigurationContext, ConfigurationFlags};
 use redis_module::{Context, ContextFlags};
 
 use crate::server::{self, config_get, redis_log};
@@ -56,59 +56,100 @@ pub struct Limit {
     pub min: i64,
     pub max: i64,
     /// A size in bytes, which also takes `kb`, `mb` and `gb` units
-    /// (registered with Redis' `MEMORY` flag, in the same order as here).
+    /// (registered with Redis' `MEMORY` flag).
     pub size: bool,
 }
 
-pub static LIMITS: [Limit; 6] = [
-    Limit {
+impl Limit {
+    /// The flags it is registered with.
+    pub fn flags(&self) -> ConfigurationFlags {
+        if self.size {
+            ConfigurationFlags::MEMORY
+        } else {
+            ConfigurationFlags::DEFAULT
+        }
+    }
+}
+
+/// The limits, by name: `lib.rs` registers each with Redis, and
+/// [`apply_module_args`] looks them up in [`LIMITS`].
+pub mod limits {
+    use super::{
+        Limit, DEFAULT_MAX_EXECUTION_TIME_MS, DEFAULT_MAX_LIBRARY_BYTES, DEFAULT_MAX_MEMORY_MB,
+        DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_REMOVED_VALUE_BYTES, DEFAULT_OUTBOX_MAX_LENGTH,
+        MAX_EXECUTION_TIME_MS, MAX_LIBRARY_BYTES, MAX_MEMORY_MB, MAX_PAYLOAD_BYTES,
+        MAX_REMOVED_VALUE_BYTES,
+    };
+
+    /// `triggers.max-execution-time`.
+    pub static MAX_EXECUTION_TIME: Limit = Limit {
         name: "max-execution-time",
         value: &MAX_EXECUTION_TIME_MS,
         default: DEFAULT_MAX_EXECUTION_TIME_MS,
         min: 1,
         max: 600_000,
         size: false,
-    },
-    Limit {
+    };
+
+    /// `triggers.max-memory`.
+    pub static MAX_MEMORY: Limit = Limit {
         name: "max-memory",
         value: &MAX_MEMORY_MB,
         default: DEFAULT_MAX_MEMORY_MB,
         min: 1,
         max: 65_536,
         size: false,
-    },
-    Limit {
+    };
+
+    /// `triggers.max-payload-size`.
+    pub static MAX_PAYLOAD_SIZE: Limit = Limit {
         name: "max-payload-size",
         value: &MAX_PAYLOAD_BYTES,
         default: DEFAULT_MAX_PAYLOAD_BYTES,
         min: 0,
         max: 1 << 30,
         size: true,
-    },
-    Limit {
+    };
+
+    /// `triggers.max-library-size`.
+    pub static MAX_LIBRARY_SIZE: Limit = Limit {
         name: "max-library-size",
         value: &MAX_LIBRARY_BYTES,
         default: DEFAULT_MAX_LIBRARY_BYTES,
         min: 1,
         max: 1 << 30,
         size: true,
-    },
-    Limit {
+    };
+
+    /// `triggers.outbox-max-length`.
+    pub static OUTBOX_MAX_LENGTH: Limit = Limit {
         name: "outbox-max-length",
-        value: &OUTBOX_MAX_LENGTH,
+        value: &super::OUTBOX_MAX_LENGTH,
         default: DEFAULT_OUTBOX_MAX_LENGTH,
         min: 1,
         max: 1 << 40,
         size: false,
-    },
-    Limit {
+    };
+
+    /// `triggers.max-removed-value-size`.
+    pub static MAX_REMOVED_VALUE_SIZE: Limit = Limit {
         name: "max-removed-value-size",
         value: &MAX_REMOVED_VALUE_BYTES,
         default: DEFAULT_MAX_REMOVED_VALUE_BYTES,
         min: 0,
         max: 1 << 30,
         size: true,
-    },
+    };
+}
+
+/// Every limit, for `MODULE LOAD` arguments.
+pub static LIMITS: [&Limit; 6] = [
+    &limits::MAX_EXECUTION_TIME,
+    &limits::MAX_MEMORY,
+    &limits::MAX_PAYLOAD_SIZE,
+    &limits::MAX_LIBRARY_SIZE,
+    &limits::OUTBOX_MAX_LENGTH,
+    &limits::MAX_REMOVED_VALUE_SIZE,
 ];
 
 /// Applies `MODULE LOAD` arguments: pairs of a limit's name and its value,

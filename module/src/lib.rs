@@ -6,8 +6,11 @@
 //! The module's parts, from the bottom up; each uses only the parts above
 //! it in this list, and opens with what it owns and may not touch:
 //!
-//! - `server/`: thin safe wrappers over the Redis module API (the log,
-//!   contexts, main-thread tasks, strings, replies, event subscriptions);
+//! - `server/`: the one door to the Redis module API, the only part with
+//!   unsafe code: safe wrappers (the log, contexts, main-thread tasks,
+//!   strings, replies, commands, blocked clients, `RM_Call`, ACL users,
+//!   aux data, the cluster bus) and Redis' callbacks turned into safe
+//!   functions (keyspace and server events, the command filter);
 //! - `config.rs`: the limits on guests and other settings;
 //! - `outbox/`: the outbox streams, one per hash slot, and appending to
 //!   them;
@@ -54,13 +57,20 @@
 //! (`persistence/aof_rewrite.rs`), and comes back with the data
 //! (`library/loading.rs`).
 
+// Only `server/` calls into the Redis module API; every other part is safe
+// Rust over its wrappers. (The one other unsafe call is wasmtime's, in
+// `wasm/code_cache/file.rs`: loading compiled code from the cache.)
+#![deny(unsafe_code)]
+
 use redis_module::configuration::ConfigurationFlags;
-use redis_module::raw::ModuleOptions;
 use redis_module::{redis_module, Context, RedisString, Status};
 
-use config::LIMITS;
+use config::limits::{
+    MAX_EXECUTION_TIME, MAX_LIBRARY_SIZE, MAX_MEMORY, MAX_PAYLOAD_SIZE, MAX_REMOVED_VALUE_SIZE,
+    OUTBOX_MAX_LENGTH,
+};
 use persistence::TRIGGERS_TYPE;
-use server::redis_log;
+use server::{redis_log, ModuleOptions};
 
 mod cluster;
 mod commands;
@@ -73,6 +83,7 @@ mod library;
 mod outbox;
 mod persistence;
 mod replication;
+#[allow(unsafe_code)]
 mod server;
 mod wasm;
 
@@ -136,7 +147,7 @@ fn load_module(ctx: &Context, args: &[RedisString]) -> Status {
         return Status::Err;
     }
     let needed = match server::init(ctx).and_then(|()| events::init(ctx)) {
-        Ok(needed) => ModuleOptions::from_bits_retain(needed),
+        Ok(needed) => needed,
         Err(e) => {
             redis_log("warning", &e);
             return Status::Err;
@@ -170,15 +181,15 @@ redis_module! {
     init: init,
     deinit: deinit,
     // `CONFIG SET triggers.<name>` and `redis.conf`; `init` applies the
-    // `MODULE LOAD` arguments. See `config.rs` (`config::LIMITS`).
+    // `MODULE LOAD` arguments. See `config.rs` (`config::limits`).
     configurations: [
         i64: [
-            [LIMITS[0].name, LIMITS[0].value, LIMITS[0].default, LIMITS[0].min, LIMITS[0].max, ConfigurationFlags::DEFAULT, Some(Box::new(config::on_time_limit_set))],
-            [LIMITS[1].name, LIMITS[1].value, LIMITS[1].default, LIMITS[1].min, LIMITS[1].max, ConfigurationFlags::DEFAULT, None],
-            [LIMITS[2].name, LIMITS[2].value, LIMITS[2].default, LIMITS[2].min, LIMITS[2].max, ConfigurationFlags::MEMORY, None],
-            [LIMITS[3].name, LIMITS[3].value, LIMITS[3].default, LIMITS[3].min, LIMITS[3].max, ConfigurationFlags::MEMORY, None],
-            [LIMITS[4].name, LIMITS[4].value, LIMITS[4].default, LIMITS[4].min, LIMITS[4].max, ConfigurationFlags::DEFAULT, None],
-            [LIMITS[5].name, LIMITS[5].value, LIMITS[5].default, LIMITS[5].min, LIMITS[5].max, ConfigurationFlags::MEMORY, None],
+            [MAX_EXECUTION_TIME.name, MAX_EXECUTION_TIME.value, MAX_EXECUTION_TIME.default, MAX_EXECUTION_TIME.min, MAX_EXECUTION_TIME.max, MAX_EXECUTION_TIME.flags(), Some(Box::new(config::on_time_limit_set))],
+            [MAX_MEMORY.name, MAX_MEMORY.value, MAX_MEMORY.default, MAX_MEMORY.min, MAX_MEMORY.max, MAX_MEMORY.flags(), None],
+            [MAX_PAYLOAD_SIZE.name, MAX_PAYLOAD_SIZE.value, MAX_PAYLOAD_SIZE.default, MAX_PAYLOAD_SIZE.min, MAX_PAYLOAD_SIZE.max, MAX_PAYLOAD_SIZE.flags(), None],
+            [MAX_LIBRARY_SIZE.name, MAX_LIBRARY_SIZE.value, MAX_LIBRARY_SIZE.default, MAX_LIBRARY_SIZE.min, MAX_LIBRARY_SIZE.max, MAX_LIBRARY_SIZE.flags(), None],
+            [OUTBOX_MAX_LENGTH.name, OUTBOX_MAX_LENGTH.value, OUTBOX_MAX_LENGTH.default, OUTBOX_MAX_LENGTH.min, OUTBOX_MAX_LENGTH.max, OUTBOX_MAX_LENGTH.flags(), None],
+            [MAX_REMOVED_VALUE_SIZE.name, MAX_REMOVED_VALUE_SIZE.value, MAX_REMOVED_VALUE_SIZE.default, MAX_REMOVED_VALUE_SIZE.min, MAX_REMOVED_VALUE_SIZE.max, MAX_REMOVED_VALUE_SIZE.flags(), None],
             ["amqp-heartbeat", &forward::settings::HEARTBEAT, 30, 0, 3600, ConfigurationFlags::DEFAULT, None],
         ],
         // redis-module's macro wants every kind listed. Its own parsing of

@@ -2,18 +2,10 @@
 //! and to replicas as the `TRIGGER` command that makes it. Uses only
 //! `library` (the change) and `server`.
 
-use std::os::raw::c_int;
-
-use redis_module::{raw, RedisString};
+use redis_module::Context;
 
 use crate::library::Change;
-use crate::server::redis_log;
-
-/// Where [`propagate`] sends a change.
-pub enum Propagation {
-    AofAndReplicas,
-    AofOnly,
-}
+use crate::server::{redis_log, replicate, ReplicateTo};
 
 /// Propagates a change as the command that makes it, whatever the replica
 /// or the AOF held before: `TRIGGER LOAD REPLACE OWNER <owner> VERSION
@@ -21,12 +13,7 @@ pub enum Propagation {
 /// DELETE VERSION <version> <name>`, `OUTBOX ADD <name> REPLACE OWNER
 /// <owner> VERSION <version> PREFIX <prefix> [EVENTS <event>...]` or
 /// `OUTBOX DELETE VERSION <version> <name>`.
-pub fn propagate(
-    ctx: *mut raw::RedisModuleCtx,
-    change: &Change,
-    version: u64,
-    propagation: Propagation,
-) {
+pub fn propagate(ctx: &Context, change: &Change, version: u64, to: ReplicateTo) {
     let version = version.to_string();
     let command = match change {
         Change::Load(..) | Change::Delete { .. } => c"TRIGGER",
@@ -70,31 +57,7 @@ pub fn propagate(
             args
         }
     };
-    let format = match propagation {
-        Propagation::AofAndReplicas => c"v",
-        // `R`: not to replicas.
-        Propagation::AofOnly => c"Rv",
-    };
-    let Some(replicate) = (unsafe { raw::RedisModule_Replicate }) else {
-        return;
-    };
-    let strings: Vec<RedisString> = args
-        .iter()
-        .map(|a| RedisString::create_from_slice(std::ptr::null_mut(), a))
-        .collect();
-    let mut argv: Vec<*mut raw::RedisModuleString> = strings.iter().map(|s| s.inner).collect();
-    // SAFETY: `v` takes an array of Redis strings and its length; the
-    // strings live until after the call (Redis keeps its own references).
-    let status = unsafe {
-        replicate(
-            ctx,
-            command.as_ptr(),
-            format.as_ptr(),
-            argv.as_mut_ptr(),
-            argv.len(),
-        )
-    };
-    if status != raw::REDISMODULE_OK as c_int {
+    if !replicate(ctx, command, &args, to) {
         redis_log(
             "warning",
             "cannot propagate a change of the trigger libraries or outbox rules to the AOF and \

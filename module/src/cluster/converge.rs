@@ -9,13 +9,15 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context};
+use redis_module::Context;
 
-use super::bus::{send, Message, NodeId, NODE_ID_LEN};
+use super::bus::{send, Message, NodeId};
 use super::spread;
 use crate::library::{self, Change, RuleSpec, SavedLibrary, SavedSet};
-use crate::replication::{propagate, Propagation};
+use crate::replication::propagate;
 use crate::server::redis_log;
+use crate::server::ReplicateTo;
+use crate::server::NODE_ID_LEN;
 
 /// How often each node tells the others which set it holds.
 pub(super) const GOSSIP_PERIOD: Duration = Duration::from_secs(1);
@@ -31,7 +33,7 @@ thread_local! {
 }
 
 /// Another node holds the set `version` with `digest`: asked for, if newer.
-pub(super) fn on_state(ctx: *mut raw::RedisModuleCtx, from: &NodeId, version: u64, digest: &str) {
+pub(super) fn on_state(ctx: &Context, from: &NodeId, version: u64, digest: &str) {
     if is_newer(version, digest) && should_pull(version, digest) {
         LAST_PULL.set(Some(Instant::now()));
         send(ctx, Some(from), &Message::Pull);
@@ -39,7 +41,7 @@ pub(super) fn on_state(ctx: *mut raw::RedisModuleCtx, from: &NodeId, version: u6
 }
 
 /// Another node asks for this node's whole set.
-pub(super) fn on_pull(ctx: *mut raw::RedisModuleCtx, from: &NodeId) {
+pub(super) fn on_pull(ctx: &Context, from: &NodeId) {
     let libraries = library::all()
         .unwrap_or_default()
         .iter()
@@ -61,7 +63,7 @@ pub(super) fn on_pull(ctx: *mut raw::RedisModuleCtx, from: &NodeId) {
 
 /// Another node's whole set, asked for: taken, if still newer.
 pub(super) fn on_set(
-    ctx: *mut raw::RedisModuleCtx,
+    ctx: &Context,
     from: &NodeId,
     version: u64,
     digest: String,
@@ -96,7 +98,7 @@ fn should_pull(version: u64, digest: &str) -> bool {
 /// Takes another node's whole set in place of this node's, all or nothing,
 /// and writes the change to this node's AOF.
 fn take_set(
-    ctx: *mut raw::RedisModuleCtx,
+    ctx: &Context,
     from: &NodeId,
     version: u64,
     digest: String,
@@ -129,28 +131,28 @@ fn take_set(
     let after = library::all().unwrap_or_default();
     for library in &after {
         let change = Change::Load(library.saved());
-        propagate(ctx, &change, version, Propagation::AofOnly);
+        propagate(ctx, &change, version, ReplicateTo::AofOnly);
     }
     for name in before
         .iter()
         .filter(|n| !after.iter().any(|l| &l.name == *n))
     {
         let change = Change::Delete { name: name.clone() };
-        propagate(ctx, &change, version, Propagation::AofOnly);
+        propagate(ctx, &change, version, ReplicateTo::AofOnly);
     }
     let rules_after = library::all_rules().unwrap_or_default();
     for rule in &rules_after {
         let change = Change::AddRule {
             rule: rule.spec.clone(),
         };
-        propagate(ctx, &change, version, Propagation::AofOnly);
+        propagate(ctx, &change, version, ReplicateTo::AofOnly);
     }
     for name in rules_before
         .iter()
         .filter(|n| !rules_after.iter().any(|r| &r.spec.name == *n))
     {
         let change = Change::DeleteRule { name: name.clone() };
-        propagate(ctx, &change, version, Propagation::AofOnly);
+        propagate(ctx, &change, version, ReplicateTo::AofOnly);
     }
     redis_log(
         "notice",
@@ -169,7 +171,7 @@ pub(super) fn gossip(ctx: &Context, (): ()) {
             version: library::version(),
             digest: library::set_digest(),
         };
-        send(ctx.ctx, None, &state);
+        send(ctx, None, &state);
         spread::give_up_stale(GOSSIP_PERIOD);
     }));
     if outcome.is_err() {

@@ -19,20 +19,17 @@
 //! Redis' main thread. Uses `library`, `replication` and `server`; of the
 //! other parts, only `commands` and `persistence` use it.
 
-use std::os::raw::c_char;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use redis_module::{raw, Context, ContextFlags};
+use redis_module::{Context, ContextFlags};
 
-use crate::server::redis_log;
+use crate::server::{receive_cluster_messages, redis_log, NODE_ID_LEN};
 
 mod bus;
 mod converge;
 mod spread;
 
-use bus::{Message, NodeId, MESSAGE_TYPE, NODE_ID_LEN, UNVERSIONED_MESSAGE_TYPE};
+use bus::{Message, NodeId, MESSAGE_TYPE, UNVERSIONED_MESSAGE_TYPE};
 use converge::GOSSIP_PERIOD;
 pub use spread::spread;
 
@@ -50,51 +47,25 @@ pub fn init(ctx: &Context) -> Result<(), String> {
         return Ok(());
     }
     ENABLED.store(true, Ordering::Relaxed);
-    let Some(register) = (unsafe { raw::RedisModule_RegisterClusterMessageReceiver }) else {
-        return Err("this server cannot send module messages over the cluster bus".into());
-    };
-    for kind in [MESSAGE_TYPE, UNVERSIONED_MESSAGE_TYPE] {
-        // SAFETY: called during `MODULE LOAD` with its context.
-        unsafe { register(ctx.ctx, kind, Some(on_message)) };
-    }
+    receive_cluster_messages(ctx, &[MESSAGE_TYPE, UNVERSIONED_MESSAGE_TYPE], on_message)?;
     ctx.create_timer(GOSSIP_PERIOD, converge::gossip, ());
     Ok(())
 }
 
-/// A message from another node. Never panics into Redis.
-extern "C" fn on_message(
-    ctx: *mut raw::RedisModuleCtx,
-    sender: *const c_char,
-    kind: u8,
-    payload: *const u8,
-    len: u32,
-) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        if sender.is_null() || payload.is_null() {
-            return;
-        }
-        let mut from: NodeId = [0; NODE_ID_LEN + 1];
-        // SAFETY: Redis passes a NODE_ID_LEN-byte id and `len` bytes.
-        let bytes = unsafe {
-            ptr::copy_nonoverlapping(sender as *const u8, from.as_mut_ptr(), NODE_ID_LEN);
-            std::slice::from_raw_parts(payload, len as usize)
-        };
-        let sender = String::from_utf8_lossy(&from[..NODE_ID_LEN]);
-        match bus::decode(kind, bytes, &sender) {
-            Ok(Some(message)) => receive(ctx, &from, message),
-            Ok(None) => {}
-            Err(e) => redis_log(
-                "warning",
-                &format!("ignored a damaged trigger message from another node: {e}"),
-            ),
-        }
-    }));
-    if outcome.is_err() {
-        redis_log("warning", "internal error while handling a cluster message");
+/// A message from another node.
+fn on_message(ctx: &Context, from: &NodeId, kind: u8, bytes: &[u8]) {
+    let sender = String::from_utf8_lossy(&from[..NODE_ID_LEN]);
+    match bus::decode(kind, bytes, &sender) {
+        Ok(Some(message)) => receive(ctx, from, message),
+        Ok(None) => {}
+        Err(e) => redis_log(
+            "warning",
+            &format!("ignored a damaged trigger message from another node: {e}"),
+        ),
     }
 }
 
-fn receive(ctx: *mut raw::RedisModuleCtx, from: &NodeId, message: Message) {
+fn receive(ctx: &Context, from: &NodeId, message: Message) {
     match message {
         Message::Change {
             request,

@@ -5,16 +5,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::os::raw::{c_int, c_void};
-use std::ptr;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisValue};
 
 use super::bus::{encode, other_nodes, send, send_bytes, Message, NodeId};
 use crate::library::{self, Change};
-use crate::replication::{propagate, Propagation};
-use crate::server::{redis_log, reply_guarded};
+use crate::replication::propagate;
+use crate::server::ReplicateTo;
+use crate::server::{redis_log, BlockedClient, BlockedClientId, BlockedReply};
 
 /// How long a client's `TRIGGER LOAD`/`DELETE` waits for the other nodes.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,7 +37,7 @@ enum Success {
     Ok,
 }
 
-impl Outcome {
+impl BlockedReply for Outcome {
     fn reply(&self) -> RedisResult {
         if self.refused.is_empty() && self.unreachable.is_empty() {
             return Ok(match &self.success {
@@ -62,11 +61,33 @@ impl Outcome {
         }
         Err(RedisError::String(message))
     }
+
+    /// The nodes did not all answer in time.
+    fn timed_out(client: BlockedClientId) -> RedisResult {
+        let pending = PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let request = p
+                .iter()
+                .find(|(_, v)| v.client.id() == client)
+                .map(|(k, _)| *k)?;
+            p.remove(&request)
+        });
+        match pending {
+            // The client, timed out, is unblocked as `_client` drops.
+            Some(pending) => {
+                let (_client, outcome) = pending.give_up();
+                outcome.reply()
+            }
+            None => Err(RedisError::Str(
+                "ERR no answer in time from the other nodes",
+            )),
+        }
+    }
 }
 
 /// A client waiting for the other nodes' answers.
 struct Pending {
-    client: *mut raw::RedisModuleBlockedClient,
+    client: BlockedClient<Outcome>,
     outcome: Outcome,
     /// The nodes yet to answer, with their addresses.
     waiting: Vec<(NodeId, String)>,
@@ -74,12 +95,19 @@ struct Pending {
 }
 
 impl Pending {
-    /// No more answers will come: those missing count as not reached.
-    fn give_up(mut self) -> Outcome {
-        self.outcome
+    /// No more answers will come: those missing count as not reached. The
+    /// client, unless it is answered the outcome, is unblocked on drop.
+    fn give_up(self) -> (BlockedClient<Outcome>, Outcome) {
+        let Pending {
+            client,
+            mut outcome,
+            waiting,
+            ..
+        } = self;
+        outcome
             .unreachable
-            .extend(self.waiting.drain(..).map(|(_, address)| address));
-        self.outcome
+            .extend(waiting.into_iter().map(|(_, address)| address));
+        (client, outcome)
     }
 }
 
@@ -113,7 +141,7 @@ pub fn spread(ctx: &Context, change: Change, version: u64, reply: RedisValue) ->
         change,
     };
     let bytes = encode(&message).map_err(|e| RedisError::String(format!("ERR {e}")))?;
-    let nodes = other_nodes(ctx.ctx);
+    let nodes = other_nodes(ctx);
     let mut outcome = Outcome {
         what,
         success,
@@ -123,31 +151,18 @@ pub fn spread(ctx: &Context, change: Change, version: u64, reply: RedisValue) ->
     };
     let mut waiting = Vec::new();
     for node in nodes {
-        if node.reachable && send_bytes(ctx.ctx, Some(&node.id), &bytes) {
+        if node.reachable && send_bytes(ctx, Some(&node.id), &bytes) {
             waiting.push((node.id, node.address));
         } else {
             outcome.unreachable.push(node.address);
         }
     }
-    if waiting.is_empty() || ctx.get_flags().contains(ContextFlags::DENY_BLOCKING) {
+    if waiting.is_empty() {
         return outcome.reply();
     }
-    let Some(block) = (unsafe { raw::RedisModule_BlockClient }) else {
+    let Some(client) = BlockedClient::block(ctx, ANSWER_TIMEOUT) else {
         return outcome.reply();
     };
-    // SAFETY: `ctx` is the command's context; the callbacks are ours.
-    let client = unsafe {
-        block(
-            ctx.ctx,
-            Some(on_answers),
-            Some(on_timeout),
-            Some(free_outcome),
-            ANSWER_TIMEOUT.as_millis() as i64,
-        )
-    };
-    if client.is_null() {
-        return outcome.reply();
-    }
     PENDING.with(|p| {
         p.borrow_mut().insert(
             request,
@@ -164,70 +179,14 @@ pub fn spread(ctx: &Context, change: Change, version: u64, reply: RedisValue) ->
 
 /// Unblocks a waiting client with its outcome.
 fn finish(pending: Pending) {
-    let client = pending.client;
-    let outcome = Box::new(pending.give_up());
-    if let Some(unblock) = unsafe { raw::RedisModule_UnblockClient } {
-        // SAFETY: `client` is blocked and unblocked once; Redis hands the
-        // outcome to `on_answers` and then to `free_outcome`.
-        unsafe { unblock(client, Box::into_raw(outcome) as *mut c_void) };
-    }
-}
-
-/// Replies to a client once every node answered. Never panics into Redis.
-extern "C" fn on_answers(
-    ctx: *mut raw::RedisModuleCtx,
-    _argv: *mut *mut raw::RedisModuleString,
-    _argc: c_int,
-) -> c_int {
-    reply_guarded(ctx, |_| {
-        let outcome = unsafe { raw::RedisModule_GetBlockedClientPrivateData }
-            .map_or(ptr::null_mut(), |get| unsafe { get(ctx) })
-            as *const Outcome;
-        // SAFETY: set by `finish` from a `Box<Outcome>`, freed by `free_outcome`.
-        match unsafe { outcome.as_ref() } {
-            Some(outcome) => outcome.reply(),
-            None => Err(RedisError::Str("ERR no outcome")),
-        }
-    })
-}
-
-/// Replies to a client whose nodes did not all answer in time.
-extern "C" fn on_timeout(
-    ctx: *mut raw::RedisModuleCtx,
-    _argv: *mut *mut raw::RedisModuleString,
-    _argc: c_int,
-) -> c_int {
-    reply_guarded(ctx, |_| {
-        let client = unsafe { raw::RedisModule_GetBlockedClientHandle }
-            .map_or(ptr::null_mut(), |get| unsafe { get(ctx) });
-        let pending = PENDING.with(|p| {
-            let mut p = p.borrow_mut();
-            let request = p
-                .iter()
-                .find(|(_, v)| v.client == client)
-                .map(|(k, _)| *k)?;
-            p.remove(&request)
-        });
-        match pending {
-            Some(pending) => pending.give_up().reply(),
-            None => Err(RedisError::Str(
-                "ERR no answer in time from the other nodes",
-            )),
-        }
-    })
-}
-
-extern "C" fn free_outcome(_ctx: *mut raw::RedisModuleCtx, outcome: *mut c_void) {
-    if !outcome.is_null() {
-        // SAFETY: made by `finish` with `Box::into_raw`, freed once.
-        drop(unsafe { Box::from_raw(outcome as *mut Outcome) });
-    }
+    let (client, outcome) = pending.give_up();
+    client.unblock(outcome);
 }
 
 /// A change a client made on another node: applied here, written to this
 /// node's AOF, and answered.
 pub(super) fn apply_change(
-    ctx: *mut raw::RedisModuleCtx,
+    ctx: &Context,
     from: &NodeId,
     request: u64,
     version: u64,
@@ -237,7 +196,7 @@ pub(super) fn apply_change(
     match &error {
         None => {
             library::set_version(version, false);
-            propagate(ctx, &change, version, Propagation::AofOnly);
+            propagate(ctx, &change, version, ReplicateTo::AofOnly);
         }
         Some(e) => redis_log(
             "warning",

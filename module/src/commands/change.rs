@@ -2,12 +2,13 @@
 //! `DELETE`, `OUTBOX ADD` and `DELETE`): the owner, the options only the
 //! primary and the AOF may pass, and where a change goes once it is made.
 
-use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::err;
 use crate::cluster;
 use crate::library::{self, Change};
-use crate::replication::{propagate, Propagation};
+use crate::replication::propagate;
+use crate::server::{current_user_name, ReplicateTo};
 
 /// The value of an option only the primary and the AOF may pass.
 pub(super) fn internal_option(
@@ -71,12 +72,12 @@ pub(super) fn changed(
         None => library::next_version(),
     };
     if !cluster::enabled() {
-        propagate(ctx.ctx, &change, version, Propagation::AofAndReplicas);
+        propagate(ctx, &change, version, ReplicateTo::AofAndReplicas);
         return Ok(reply);
     }
     // In a cluster every node, replicas too, gets the change over the
     // cluster bus and writes it to its own AOF.
-    propagate(ctx.ctx, &change, version, Propagation::AofOnly);
+    propagate(ctx, &change, version, ReplicateTo::AofOnly);
     if from_primary_or_aof(ctx) {
         return Ok(reply);
     }
@@ -96,19 +97,5 @@ const DEFAULT_OWNER: &str = "default";
 
 /// The ACL user of the client running the command.
 pub(super) fn current_user(ctx: &Context) -> String {
-    let Some(get) = (unsafe { raw::RedisModule_GetCurrentUserName }) else {
-        return DEFAULT_OWNER.to_owned();
-    };
-    // SAFETY: `ctx` is this command's context; Redis returns a new string,
-    // freed below.
-    let name = unsafe { get(ctx.ctx) };
-    if name.is_null() {
-        return DEFAULT_OWNER.to_owned();
-    }
-    let user = RedisString::string_as_slice(name);
-    let user = String::from_utf8_lossy(user).into_owned();
-    if let Some(free) = unsafe { raw::RedisModule_FreeString } {
-        unsafe { free(ctx.ctx, name) };
-    }
-    user
+    current_user_name(ctx).unwrap_or_else(|| DEFAULT_OWNER.to_owned())
 }

@@ -36,7 +36,7 @@ pub(super) fn list(ctx: &Context, args: &[RedisString]) -> RedisResult {
         Some(name) => library::find(name).map_err(err)?.into_iter().collect(),
         None => library::all().map_err(err)?,
     };
-    let reply = Reply(ctx.ctx);
+    let reply = Reply::new(ctx);
     reply.array(libraries.len());
     for library in &libraries {
         reply_library(&reply, library, &options);

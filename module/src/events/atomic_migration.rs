@@ -22,14 +22,12 @@
 //! handles it (`server::follow_atomic_slot_migrations` does). Events of
 //! slots no migration touched cost one test of two empty sets.
 
-use std::cell::RefCell;
-use std::os::raw::c_int;
-
 use redis_module::Context;
+use std::cell::RefCell;
 
 use super::slot_set::Slots;
 use crate::outbox::key_slot;
-use crate::server::{follow_atomic_slot_migrations, is_served_here, SlotMigration};
+use crate::server::{follow_atomic_slot_migrations, is_served_here, ModuleOptions, SlotMigration};
 
 thread_local! {
     /// The slots this node imports now.
@@ -42,7 +40,7 @@ thread_local! {
 
 /// Follows the server's atomic migrations, if it has them; returns the
 /// module options it needs to allow them.
-pub(super) fn init(ctx: &Context) -> Result<c_int, String> {
+pub(super) fn init(ctx: &Context) -> Result<ModuleOptions, String> {
     follow_atomic_slot_migrations(ctx, on_migration)
 }
 

@@ -17,14 +17,13 @@
 //! replies with an error, like `SCRIPT KILL` with no script running.
 
 use std::cell::Cell;
-use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context};
+use redis_module::Context;
 
 use super::budget;
 use crate::config;
-use crate::server::{self, subscribe_to_server_event};
+use crate::server::{on_before_sleep, yield_to_clients};
 use crate::wasm::Stopped;
 
 /// What other clients are answered, after `-BUSY`.
@@ -42,27 +41,15 @@ thread_local! {
 /// At module load: subscribes to the event that tells when Redis is back
 /// in its event loop.
 pub fn init(ctx: &Context) -> Result<(), String> {
-    subscribe_to_server_event(
-        ctx,
-        raw::REDISMODULE_EVENT_EVENTLOOP,
-        on_event_loop,
-        "event loop",
-    )
+    on_before_sleep(ctx, before_sleep)
 }
 
 /// Redis is in its event loop: nobody is held any more.
-extern "C" fn on_event_loop(
-    _ctx: *mut raw::RedisModuleCtx,
-    _event: raw::RedisModuleEvent,
-    subevent: u64,
-    _data: *mut std::ffi::c_void,
-) {
-    if subevent == raw::REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP {
-        HELD_SINCE.set(None);
-        KILLED.set(false);
-        budget::close();
-        super::removed::drop_kept();
-    }
+fn before_sleep() {
+    HELD_SINCE.set(None);
+    KILLED.set(false);
+    budget::close();
+    super::removed::drop_kept();
 }
 
 /// Why a guest call may not go on.
@@ -88,20 +75,7 @@ pub fn while_running() -> Result<(), Stopped> {
 
 fn check(held: Duration) -> Result<(), Stopped> {
     if held >= config::max_execution_time() {
-        // The module's own context: Redis lets a context yield once it is
-        // `busy-reply-threshold` old, and then every 1/hz seconds.
-        let ctx = server::module_ctx();
-        if let (Some(yield_now), false) = (unsafe { raw::RedisModule_Yield }, ctx.is_null()) {
-            // SAFETY: a context of our own, on Redis' main thread; the
-            // reply is a static string.
-            unsafe {
-                yield_now(
-                    ctx,
-                    raw::REDISMODULE_YIELD_FLAG_CLIENTS as c_int,
-                    BUSY_REPLY.as_ptr(),
-                )
-            };
-        }
+        yield_to_clients(BUSY_REPLY);
     }
     if KILLED.get() {
         return Err(KILLED_BY_TRIGGER_KILL);

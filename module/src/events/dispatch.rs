@@ -18,94 +18,73 @@
 //! The guest calls of one command share a time budget (`budget.rs`); what
 //! a guest's own calls raise does not fire triggers (`guard.rs`).
 
-use std::ffi::CStr;
-use std::os::raw::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context, NotifyEvent, RedisString, Status};
+use redis_module::{Context, NotifyEvent, Status};
 
 use super::budget::{self, PendingRun};
-use super::guard::{self, DeferredEvent, ExecutionGuard};
+use super::event::KeyEvent;
+use super::guard::{self, ExecutionGuard};
 use super::here::Here;
 use super::run::RunJob;
 use super::{atomic_migration, busy, migration, removed, to_outbox};
 use crate::config;
 use crate::library::{self, Library, Trigger};
-use crate::server::{redis_log, selected_db, RedisCtx};
-use crate::wasm::{CallLimit, Event, KeyName, Removed};
+use crate::outbox;
+use crate::server::{redis_log, selected_db, CallbackString, KeyName, KeyspaceHandler, RedisCtx};
+use crate::wasm::{CallLimit, Event, Fired};
 
-/// The keyspace notification handler, called by Redis for every event.
-/// Never panics into Redis.
-pub(super) extern "C" fn on_keyspace_event(
-    ctx: *mut raw::RedisModuleCtx,
-    kind: c_int,
-    event: *const c_char,
-    key: *mut raw::RedisModuleString,
-) -> c_int {
-    if event.is_null() || key.is_null() {
-        return 0;
-    }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // Event names are ASCII; one that is not cannot match a filter.
-        let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
-            return;
+/// Where Redis delivers keyspace events (`server::set_keyspace_handler`).
+pub(super) struct Dispatch;
+
+impl KeyspaceHandler for Dispatch {
+    /// Called by Redis for every keyspace event delivered.
+    fn on_event(ctx: &Context, kind: NotifyEvent, name: &str, key: &[u8], string: CallbackString) {
+        let event = KeyEvent {
+            kind,
+            name,
+            key,
+            key_name: KeyName::String(string),
+            // The value this event removed, if one was read (`removed.rs`).
+            removed: removed::take(ctx, name, key),
         };
-        let key_string = key;
-        let key = RedisString::string_as_slice(key_string);
-        // With the classes redis-module does not name (`overwritten`).
-        let kind = NotifyEvent::from_bits_retain(kind);
-        let ctx = Context::new(ctx);
-        // The value this event removed, if one was read (`removed.rs`).
-        let removed = removed::take(&ctx, event, key);
         if guard::guest_running() {
             // Raised by a guest's call: see `guard.rs`. A guest's own
             // writes fire no trigger, but go to the outbox like any change.
-            let event_of = (kind, event, removed);
-            if !guard::keep_unless_own(event_of, key, || selected_db(ctx.ctx)) {
-                let key_name = KeyName::String(key_string);
-                library::with_set(|_, rules| {
-                    if !rules.is_empty() {
-                        let mut here = Here::new(&ctx, None);
-                        to_outbox::send(&ctx, rules, (kind, event), (key, key_name), &mut here);
-                    }
-                });
+            if let Some(own) = guard::keep_unless_own(event, || selected_db(ctx)) {
+                dispatch_event(ctx, own, None, Fire::OutboxOnly);
             }
             return;
         }
-        if event == "evicted" && crate::outbox::is_stream_key(key) {
-            crate::outbox::note_evicted(key);
+        if name == "evicted" && outbox::is_stream_key(key) {
+            outbox::note_evicted(key);
         }
         // A key moving to another cluster node is not a user's change.
-        if migration::moving_keys() && migration::raised_by_moving(event) {
+        if migration::moving_keys() && migration::raised_by_moving(name) {
             return;
         }
-        if atomic_migration::raised_by_moving(&ctx, key) {
+        if atomic_migration::raised_by_moving(ctx, key) {
             return;
         }
-        let key_name = KeyName::String(key_string);
-        dispatch_event(&ctx, (kind, event, removed), (key, key_name), None);
-        fire_deferred(&ctx);
-    }));
-    if outcome.is_err() {
-        redis_log("warning", "a trigger panicked in the keyspace notification");
+        dispatch_event(ctx, event, None, Fire::Triggers);
+        fire_deferred(ctx);
     }
-    0
 }
 
-/// An event: its class, its name, and the value it removed if one was read.
-type EventOf<'a> = (NotifyEvent, &'a str, Option<Removed>);
+/// Whether an event fires triggers, or only goes to the outbox (a guest's
+/// own write).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fire {
+    Triggers,
+    OutboxOnly,
+}
 
 /// Sends an event to the outbox rules and fires the triggers it matches.
 /// `db` is the event's database, or `None` for the context's (looked up
 /// only if something matches).
-fn dispatch_event(
-    ctx: &Context,
-    (kind, event, removed): EventOf,
-    (key, key_name): (&[u8], KeyName),
-    db: Option<i32>,
-) {
+fn dispatch_event(ctx: &Context, event: KeyEvent, db: Option<i32>, fire: Fire) {
     library::with_set(|libraries, rules| {
         // Without libraries and rules, an event costs this check and
         // nothing more.
@@ -114,16 +93,10 @@ fn dispatch_event(
         }
         let mut here = Here::new(ctx, db);
         if !rules.is_empty() {
-            to_outbox::send(ctx, rules, (kind, event), (key, key_name), &mut here);
+            to_outbox::send(ctx, rules, &event, &mut here);
         }
-        if !libraries.is_empty() {
-            dispatch(
-                ctx,
-                libraries,
-                (kind, event, removed),
-                (key, key_name),
-                &mut here,
-            );
+        if fire == Fire::Triggers && !libraries.is_empty() {
+            dispatch(ctx, libraries, &event, &mut here);
         }
     });
 }
@@ -131,55 +104,28 @@ fn dispatch_event(
 /// Fires the events kept while guests ran, once no guest runs; firing them
 /// may keep more, which are fired in turn.
 fn fire_deferred(ctx: &Context) {
-    while let Some(deferred) = guard::next_kept() {
-        let DeferredEvent {
-            kind,
-            name,
-            key,
-            db,
-            removed,
-        } = deferred;
-        let key_name = KeyName::Bytes(&key);
-        dispatch_event(ctx, (kind, &name, removed), (&key, key_name), Some(db));
+    while let Some(mut kept) = guard::next_kept() {
+        let db = kept.db;
+        dispatch_event(ctx, kept.event(), Some(db), Fire::Triggers);
     }
 }
 
-fn dispatch(
-    ctx: &Context,
-    libraries: &[Rc<Library>],
-    (kind, event, removed): EventOf,
-    (key, key_name): (&[u8], KeyName),
-    here: &mut Here,
-) {
+fn dispatch(ctx: &Context, libraries: &[Rc<Library>], event: &KeyEvent, here: &mut Here) {
     for library in libraries {
         for trigger in &library.triggers {
-            if !trigger.matches(kind, event, key) {
+            if !trigger.matches(event.kind, event.name, event.key) {
                 continue;
             }
             if !here.may_act() {
                 return;
             }
             let db = here.db();
-            // Only a trigger that asked sees the removed value.
-            let removed = removed.as_ref().filter(|_| trigger.wants_removed_value);
-            fire(
-                ctx,
-                (library, trigger),
-                (event, removed),
-                (key, key_name),
-                db,
-            );
+            fire(ctx, library, trigger, event, db);
         }
     }
 }
 
-fn fire(
-    ctx: &Context,
-    (library, trigger): (&Rc<Library>, &Trigger),
-    (event, removed): (&str, Option<&Removed>),
-    (key, key_name): (&[u8], KeyName),
-    db: i32,
-) {
+fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &KeyEvent, db: i32) {
     let _guard = ExecutionGuard::enter();
     let stats = &trigger.stats;
     let Ok(mut instance) = library.instance.try_borrow_mut() else {
@@ -188,7 +134,7 @@ fn fire(
         return;
     };
     // The owner's key permission, before any of the library's code runs.
-    match instance.owner_may_read(key_name) {
+    match instance.owner_may_read(event.key_name) {
         Ok(true) => {}
         Ok(false) => return stats.denied(),
         Err(error) => {
@@ -201,9 +147,14 @@ fn fire(
     let Some(time_left) = budget::time_left() else {
         return stats.failed(Duration::ZERO, budget::spent_message());
     };
+    // Only a trigger that asked sees the removed value.
+    let removed = event
+        .removed
+        .as_ref()
+        .filter(|_| trigger.wants_removed_value);
     let event = Event {
-        name: event.to_owned(),
-        key: key.to_vec(),
+        name: event.name.to_owned(),
+        key: event.key.to_vec(),
         db,
     };
 
@@ -213,8 +164,12 @@ fn fire(
             return stats.failed(Duration::ZERO, busy::killed_message("on_fired"));
         }
         let limit = CallLimit::new(started, time_left).checking(busy::while_running);
-        let fired = (trigger.index, &event, removed);
-        let result = instance.on_fired(RedisCtx::new(ctx.ctx), fired, limit);
+        let fired = Fired {
+            trigger: trigger.index,
+            event: &event,
+            removed,
+        };
+        let result = instance.on_fired(RedisCtx::new(ctx), fired, limit);
         drop(instance);
         let took = started.elapsed();
         budget::spend(took);

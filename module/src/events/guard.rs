@@ -12,25 +12,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use redis_module::NotifyEvent;
-
-use crate::wasm::Removed;
+use super::event::{KeptEvent, KeyEvent};
 
 thread_local! {
     static EXECUTING: Cell<bool> = const { Cell::new(false) };
     /// Events raised while a guest ran that are not its own doing, to fire
     /// once it returns.
-    static DEFERRED: RefCell<VecDeque<DeferredEvent>> = RefCell::default();
-}
-
-/// An event kept while a guest ran.
-pub(super) struct DeferredEvent {
-    pub kind: NotifyEvent,
-    pub name: String,
-    pub key: Vec<u8>,
-    pub db: i32,
-    /// The value it removed, if one was read (`removed.rs`).
-    pub removed: Option<Removed>,
+    static DEFERRED: RefCell<VecDeque<KeptEvent>> = RefCell::default();
 }
 
 /// The events a guest's call can raise without having made them: a key or
@@ -66,30 +54,22 @@ pub(super) fn guest_running() -> bool {
     EXECUTING.get()
 }
 
-/// An event raised while a guest ran (its class, name and removed value):
-/// kept to fire once it returns if it is not the guest's doing (true),
-/// ignored otherwise. `db` gives its database.
-pub(super) fn keep_unless_own(
-    (kind, event, removed): (NotifyEvent, &str, Option<Removed>),
-    key: &[u8],
+/// An event raised while a guest ran: kept to fire once it returns if it
+/// is not the guest's doing (`None`), given back otherwise. `db` gives its
+/// database.
+pub(super) fn keep_unless_own<'a>(
+    event: KeyEvent<'a>,
     db: impl FnOnce() -> i32,
-) -> bool {
-    let kept = happens_to_key(event);
-    if kept {
-        DEFERRED.with(|d| {
-            d.borrow_mut().push_back(DeferredEvent {
-                kind,
-                name: event.to_owned(),
-                key: key.to_vec(),
-                db: db(),
-                removed,
-            })
-        });
+) -> Option<KeyEvent<'a>> {
+    if !happens_to_key(event.name) {
+        return Some(event);
     }
-    kept
+    let kept = event.kept(db());
+    DEFERRED.with(|d| d.borrow_mut().push_back(kept));
+    None
 }
 
 /// The next event kept while guests ran.
-pub(super) fn next_kept() -> Option<DeferredEvent> {
+pub(super) fn next_kept() -> Option<KeptEvent> {
     DEFERRED.with(|d| d.borrow_mut().pop_front())
 }

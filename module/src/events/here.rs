@@ -32,6 +32,6 @@ impl<'a> Here<'a> {
     }
 
     pub(super) fn db(&mut self) -> i32 {
-        *self.db.get_or_insert_with(|| selected_db(self.ctx.ctx))
+        *self.db.get_or_insert_with(|| selected_db(self.ctx))
     }
 }

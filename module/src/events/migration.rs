@@ -32,7 +32,6 @@
 //! in `atomic_migration.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::os::raw::c_int;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -44,6 +43,7 @@ use crate::library;
 use crate::outbox::{is_stream_key, key_slot, stream_key};
 use crate::server::{
     is_primary, key_exists_in, module_ctx, open_slots, set_command_filter, FilteredCommand,
+    ModuleOptions,
 };
 
 thread_local! {
@@ -70,7 +70,7 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Registers the command filter, reads the slots this node moves, and
 /// follows atomic slot migrations on the servers that have them; only in a
 /// cluster. Returns the module options this needs.
-pub fn init(ctx: &Context) -> Result<c_int, String> {
+pub fn init(ctx: &Context) -> Result<ModuleOptions, String> {
     set_command_filter(note_command, true, "notes slot migrations")?;
     TIMER_ARMED.set(true);
     ctx.create_timer(Duration::ZERO, check_open_slots, ());

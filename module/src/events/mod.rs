@@ -1,6 +1,7 @@
-//! Events: from a keyspace notification to the guest and back. The
-//! notification handler and the dispatch to the triggers an event matches
-//! (`dispatch.rs`), the `run` job after the command (`run.rs`), the events
+//! Events: from a keyspace notification to the guest and back. The event,
+//! borrowed as the notification brings it and owned when kept for later
+//! (`event.rs`); the notification handler and the dispatch to the outbox
+//! rules and triggers an event matches (`dispatch.rs`), the `run` job after the command (`run.rs`), the events
 //! a guest's own calls raise (`guard.rs`), the time and payloads one
 //! command's triggers share (`budget.rs`), `-BUSY` and `TRIGGER KILL` while
 //! guests hold the server (`busy.rs`), slot migrations, which fire no
@@ -13,9 +14,9 @@
 //! never changes the set of libraries, and knows nothing of how changes
 //! travel to disk, replicas and other nodes.
 
-use std::os::raw::c_int;
-
 use redis_module::{Context, ContextFlags};
+
+use crate::server::ModuleOptions;
 
 use crate::{library, server};
 
@@ -23,6 +24,7 @@ mod atomic_migration;
 mod budget;
 pub mod busy;
 mod dispatch;
+mod event;
 mod guard;
 mod here;
 mod migration;
@@ -39,13 +41,13 @@ pub use removed::counts as removed_value_counts;
 /// needs them), Redis tells when it is back in its event loop, and in a
 /// cluster, slot migrations are noted. Returns the module options (a
 /// `ModuleOptions` bit set) this needs.
-pub fn init(ctx: &Context) -> Result<c_int, String> {
+pub fn init(ctx: &Context) -> Result<ModuleOptions, String> {
     library::set_server_classes(server::raised_classes());
-    server::set_keyspace_handler(dispatch::on_keyspace_event);
+    server::set_keyspace_handler::<dispatch::Dispatch>();
     server::set_removal_handler(removed::on_key_removed);
     busy::init(ctx)?;
     if ctx.get_flags().contains(ContextFlags::CLUSTER) {
         return migration::init(ctx);
     }
-    Ok(0)
+    Ok(ModuleOptions::empty())
 }

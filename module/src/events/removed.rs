@@ -12,7 +12,7 @@
 //!    libraries); otherwise it costs nothing.
 //! 2. On the event, if such a trigger's prefix (and, for an expiry or an
 //!    eviction, its event filter) matches the key, the value is read
-//!    (`server::read_removed_value`) and kept for that key.
+//!    (`RemovedKey::read_value`) and kept for that key.
 //! 3. The keyspace notification that follows for the same key takes it
 //!    ([`take`]), and hands it to the triggers that asked, in `on_fired`
 //!    and in `run`. In a `RENAME` onto an existing key, `rename_to` takes
@@ -41,17 +41,15 @@
 //! `INFO triggers`.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::c_void;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redis_module::{raw, Context, NotifyEvent, RedisString};
+use redis_module::{Context, NotifyEvent};
 
 use super::here::Here;
 use super::{atomic_migration, migration};
 use crate::config;
 use crate::library;
-use crate::server::{self, redis_log, selected_db, RemovedValue, Withheld};
+use crate::server::{selected_db, KeyRemoval, RemovedKey, RemovedValue, Withheld};
 use crate::wasm::Removed;
 
 /// A value read for a key, until its notification takes it.
@@ -89,7 +87,7 @@ pub(super) fn take(ctx: &Context, event: &str, key: &[u8]) -> Option<Removed> {
     if KEPT.with_borrow(Vec::is_empty) && LAST_TAKEN.with_borrow(Option::is_none) {
         return None;
     }
-    let db = selected_db(ctx.ctx);
+    let db = selected_db(ctx);
     let is_it = |k: &Kept| k.db == db && k.key == key;
     if matches!(event, "overwritten" | "type_changed") {
         let kept =
@@ -117,54 +115,26 @@ pub(super) fn drop_kept() {
     DROP_SCHEDULED.set(false);
 }
 
-/// The `Key` server event: a key is about to lose its value. Never panics
-/// into Redis.
-pub(super) extern "C" fn on_key_removed(
-    ctx: *mut raw::RedisModuleCtx,
-    _event: raw::RedisModuleEvent,
-    subevent: u64,
-    data: *mut c_void,
-) {
-    if data.is_null() || ctx.is_null() {
+/// The `Key` server event: a key is about to lose its value.
+pub(super) fn on_key_removed(ctx: &Context, key: &RemovedKey, removal: KeyRemoval) {
+    if migration::moving_keys() {
         return;
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: for this event, Redis passes a `RedisModuleKeyInfoV1`
-        // with the key open for reading, valid during the call.
-        let key = unsafe { (*(data as *const raw::RedisModuleKeyInfoV1)).key };
-        let ctx = Context::new(ctx);
-        keep_if_wanted(&ctx, key, subevent);
-    }));
-    if outcome.is_err() {
-        redis_log("warning", "reading a removed value panicked");
-    }
-}
-
-fn keep_if_wanted(ctx: &Context, key: *mut raw::RedisModuleKey, subevent: u64) {
-    let Some(name_of) = (unsafe { raw::RedisModule_GetKeyNameFromModuleKey }) else {
+    let Some(name) = key.name() else {
         return;
     };
-    if key.is_null() || migration::moving_keys() {
-        return;
-    }
-    // SAFETY: the key is open for this event; its name lives as long.
-    let name = unsafe { name_of(key) };
-    if name.is_null() {
-        return;
-    }
-    let name = RedisString::string_as_slice(name);
-    let db = selected_db(ctx.ctx);
+    let db = selected_db(ctx);
     // Whatever was kept for the key is stale now: only this removal's
     // value may be taken.
     if KEPT.with_borrow(|kept| !kept.is_empty()) {
         KEPT.with_borrow_mut(|kept| kept.retain(|k| !(k.db == db && k.key == name)));
     }
-    if !wanted_for(name, subevent) || atomic_migration::raised_by_moving(ctx, name) {
+    if !wanted_for(name, removal) || atomic_migration::raised_by_moving(ctx, name) {
         return;
     }
     // A key deleted because its last element went: the element's removal
     // is the event, and `del` may be notified before this.
-    if !Here::new(ctx, None).may_act() || unsafe { server::removed_value_is_emptied(key) } {
+    if !Here::new(ctx, None).may_act() || key.is_emptied() {
         return;
     }
     let value = read(key);
@@ -186,11 +156,11 @@ fn keep_if_wanted(ctx: &Context, key: *mut raw::RedisModuleKey, subevent: u64) {
 /// removal: its prefix matches, and for an expiry or an eviction, its
 /// events include it. A deletion or an overwrite can be reported by many
 /// events (`del`, `set`, `rename_to`, `restore`, …).
-fn wanted_for(key: &[u8], subevent: u64) -> bool {
-    let event = match subevent {
-        raw::REDISMODULE_SUBEVENT_KEY_EXPIRED => Some((NotifyEvent::EXPIRED, "expired")),
-        raw::REDISMODULE_SUBEVENT_KEY_EVICTED => Some((NotifyEvent::EVICTED, "evicted")),
-        _ => None,
+fn wanted_for(key: &[u8], removal: KeyRemoval) -> bool {
+    let event = match removal {
+        KeyRemoval::Expired => Some((NotifyEvent::EXPIRED, "expired")),
+        KeyRemoval::Evicted => Some((NotifyEvent::EVICTED, "evicted")),
+        KeyRemoval::Other => None,
     };
     let mut wanted = false;
     library::with_set(|libraries, _| {
@@ -206,11 +176,10 @@ fn wanted_for(key: &[u8], subevent: u64) -> bool {
 }
 
 /// Reads the value under the limits, and counts the outcome.
-fn read(key: *mut raw::RedisModuleKey) -> RemovedValue {
+fn read(key: &RemovedKey) -> RemovedValue {
     let room = config::max_payload_bytes().saturating_sub(RemovedValue::held_bytes());
     let limit = config::max_removed_value_bytes().min(room);
-    // SAFETY: the key of the `Key` event in progress.
-    let value = unsafe { server::read_removed_value(key, limit) };
+    let value = key.read_value(limit);
     let counter = match value.resp3() {
         Ok(_) => &READ,
         Err(Withheld::TooLarge) => &TOO_LARGE,

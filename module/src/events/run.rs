@@ -4,14 +4,14 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use redis_module::{raw, Context};
+use redis_module::Context;
 
 use super::budget::{self, PendingRun};
 use super::busy;
 use super::guard::ExecutionGuard;
 use crate::library::Library;
-use crate::server::RedisCtx;
-use crate::wasm::{CallLimit, Event, Removed};
+use crate::server::{select_db, RedisCtx};
+use crate::wasm::{CallLimit, Event, Fired, Removed};
 
 /// A trigger's `run`, waiting for Redis to call it after the command.
 pub(super) struct RunJob {
@@ -34,9 +34,7 @@ impl RunJob {
             return;
         };
         let stats = &trigger.stats;
-        if let Some(select) = unsafe { raw::RedisModule_SelectDb } {
-            unsafe { select(ctx.ctx, self.event.db) };
-        }
+        select_db(ctx, self.event.db);
         let Some(time_left) = budget::time_left() else {
             return stats.failed(self.on_fired_time, budget::spent_message());
         };
@@ -49,8 +47,12 @@ impl RunJob {
             return;
         };
         let result = instance.run(
-            RedisCtx::new(ctx.ctx),
-            (self.trigger, &self.event, self.removed.as_ref()),
+            RedisCtx::new(ctx),
+            Fired {
+                trigger: self.trigger,
+                event: &self.event,
+                removed: self.removed.as_ref(),
+            },
             self.payload.as_deref(),
             CallLimit::new(started, time_left).checking(busy::while_running),
         );

@@ -6,24 +6,25 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use redis_module::{Context, NotifyEvent, Status};
+use redis_module::{Context, Status};
 
+use super::event::KeyEvent;
 use super::guard::ExecutionGuard;
 use super::here::Here;
 use crate::library::{Rule, RuleStats};
 use crate::outbox::{self, Appended, Entry};
 use crate::server::{redis_log, select_db};
-use crate::wasm::KeyName;
 
 /// Sends an event to the outbox if rules match it. Outbox streams' own
 /// events never go to the outbox.
-pub(super) fn send(
-    ctx: &Context,
-    rules: &[Rc<Rule>],
-    (kind, event): (NotifyEvent, &str),
-    (key, key_name): (&[u8], KeyName),
-    here: &mut Here,
-) {
+pub(super) fn send(ctx: &Context, rules: &[Rc<Rule>], event: &KeyEvent, here: &mut Here) {
+    let KeyEvent {
+        kind,
+        name: event,
+        key,
+        key_name,
+        ..
+    } = *event;
     if !rules.iter().any(|rule| rule.matches(kind, event, key))
         || outbox::is_stream_key(key)
         || !here.may_act()
@@ -98,7 +99,7 @@ impl AppendJob {
     fn run(&self, ctx: &Context) {
         // The append's own events fire no trigger.
         let _guard = ExecutionGuard::enter();
-        select_db(ctx.ctx, self.db);
+        select_db(ctx, self.db);
         let (event, source) = self.text.split_at(self.event_len);
         let entry = Entry {
             db: self.db,

@@ -17,9 +17,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis_module::{raw, Context};
+use redis_module::Context;
 
-use crate::server::subscribe_to_server_event;
+use crate::server::on_shutdown;
 
 mod message;
 mod publishing;
@@ -33,23 +33,9 @@ mod window;
 /// At `MODULE LOAD`: starts the thread, which stays idle until
 /// `triggers.amqp-url` is set, and stops it at `SHUTDOWN`.
 pub fn init(ctx: &Context) -> Result<(), String> {
-    subscribe_to_server_event(
-        ctx,
-        raw::REDISMODULE_EVENT_SHUTDOWN,
-        on_shutdown,
-        "shutdown",
-    )?;
+    on_shutdown(ctx, || supervisor::stop(Duration::from_secs(1)))?;
     settings::init()?;
     supervisor::start()
-}
-
-extern "C" fn on_shutdown(
-    _: *mut raw::RedisModuleCtx,
-    _: raw::RedisModuleEvent,
-    _: u64,
-    _: *mut std::ffi::c_void,
-) {
-    supervisor::stop(Duration::from_secs(1));
 }
 
 /// `OUTBOX CONNECT`: forwarding goes on (if a URL is set).

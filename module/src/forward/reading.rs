@@ -10,7 +10,7 @@ use redis_module::{CallReply, Context, RedisValue};
 
 use super::message::OutboxEntry;
 use super::window::Cursor;
-use crate::outbox::{self, Replicate};
+use crate::outbox::{self, EntryId, Replicate};
 use crate::server::select_db;
 
 /// The consumer group, and its one consumer: every node uses the same
@@ -33,7 +33,7 @@ pub fn read(
     count: usize,
     cursor: &Cursor,
 ) -> Result<(Vec<OutboxEntry>, Cursor), String> {
-    if !select_db(ctx.ctx, db) {
+    if !select_db(ctx, db) {
         return Err(format!("cannot select database {db}"));
     }
     if let Cursor::Pending(after) = cursor {
@@ -149,7 +149,7 @@ pub fn acknowledge(ctx: &Context, db: i32, stream: &[u8], ids: &[String]) -> Res
     if ids.is_empty() {
         return Ok(());
     }
-    if !select_db(ctx.ctx, db) {
+    if !select_db(ctx, db) {
         return Err(format!("cannot select database {db}"));
     }
     let mut args: Vec<&[u8]> = vec![stream, GROUP.as_bytes()];
@@ -162,7 +162,7 @@ pub fn acknowledge(ctx: &Context, db: i32, stream: &[u8], ids: &[String]) -> Res
 /// them before it has a group there. With the time (ms since the epoch, from
 /// its id) of the oldest of them, if any.
 pub fn backlog(ctx: &Context, db: i32, stream: &[u8]) -> (u64, Option<u64>) {
-    if !select_db(ctx.ctx, db) {
+    if !select_db(ctx, db) {
         return (0, None);
     }
     let Ok(RedisValue::Array(groups)) = run(ctx, "XINFO", &[b"GROUPS", stream]) else {
@@ -223,6 +223,5 @@ fn first_id_time(ctx: &Context, stream: &[u8], start: &[u8]) -> Option<u64> {
 /// The milliseconds of a stream id `<ms>-<seq>`.
 fn id_time(id: &RedisValue) -> Option<u64> {
     let id = bytes(id)?;
-    let ms = id.split(|&b| b == b'-').next()?;
-    std::str::from_utf8(ms).ok()?.parse().ok()
+    Some(EntryId::parse(std::str::from_utf8(&id).ok()?)?.0)
 }

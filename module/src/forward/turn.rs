@@ -23,7 +23,7 @@ use super::publishing::{self, Broker};
 use super::reading;
 use super::settings::Settings;
 use super::stats::{self, add, BACKLOG, SENT, SKIPPED};
-use super::window::{Answered, Entry, StreamId, Wait, Window};
+use super::window::{Answered, DbSlot, Entry, Wait, Window};
 use crate::outbox;
 use crate::server::{config_get, redis_log};
 
@@ -55,10 +55,10 @@ pub(super) struct Forwarder {
     /// Answers collected without the server lock, acknowledged under it.
     answered: Vec<Answered>,
     /// Streams that may have entries to forward.
-    streams: BTreeSet<StreamId>,
+    streams: BTreeSet<DbSlot>,
     /// The stream the next batch starts with, so that every stream gets
     /// its turn however full the others are.
-    next_stream: Option<StreamId>,
+    next_stream: Option<DbSlot>,
     /// Where `outbox::since` left off.
     epoch: u64,
     after: u64,
@@ -237,7 +237,7 @@ impl Forwarder {
     /// Under the server lock: acknowledges what the broker confirmed, then
     /// reads the next entries to forward, by stream (if `read`). `None` on
     /// a replica or while data loads.
-    fn acknowledge_and_read(&mut self, read: bool) -> Option<Vec<(StreamId, Vec<OutboxEntry>)>> {
+    fn acknowledge_and_read(&mut self, read: bool) -> Option<Vec<(DbSlot, Vec<OutboxEntry>)>> {
         let context = ThreadSafeContext::new();
         let ctx = context.lock();
         let flags = ctx.get_flags();
@@ -258,7 +258,7 @@ impl Forwarder {
         }
         // From `next_stream` on, then the streams before it.
         let start = self.next_stream.unwrap_or((i32::MIN, 0));
-        let order: Vec<StreamId> = self
+        let order: Vec<DbSlot> = self
             .streams
             .range(start..)
             .chain(self.streams.range(..start))
@@ -325,7 +325,7 @@ impl Forwarder {
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(16);
         }
-        let streams = outbox::non_empty(ctx.ctx, self.databases);
+        let streams = outbox::non_empty(ctx, self.databases);
         self.streams.extend(streams.iter().map(|s| (s.db, s.slot)));
         self.listed = Some(Instant::now());
     }
@@ -347,7 +347,7 @@ impl Forwarder {
     fn publish(
         &mut self,
         settings: &Settings,
-        batch: Vec<(StreamId, Vec<OutboxEntry>)>,
+        batch: Vec<(DbSlot, Vec<OutboxEntry>)>,
     ) -> Result<(), String> {
         let broker = self.broker.as_ref().ok_or("not connected")?;
         let runtime = self.runtime.as_ref().ok_or("no runtime")?;

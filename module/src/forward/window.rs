@@ -18,7 +18,7 @@ use super::publishing::Outcome;
 use super::stats::{add, CONFIRMED, NACKED, RETURNED};
 
 /// A stream: its database and slot.
-pub(super) type StreamId = (i32, u16);
+pub(super) type DbSlot = (i32, u16);
 
 /// Where the reading of a stream goes on.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,14 +42,14 @@ pub(super) struct Entry {
 /// messages, and the broker's word on each message (a task on the
 /// forwarder's runtime).
 struct Batch {
-    streams: Vec<(StreamId, Vec<Entry>)>,
+    streams: Vec<(DbSlot, Vec<Entry>)>,
     messages: usize,
     outcomes: JoinHandle<Result<Vec<Outcome>, String>>,
 }
 
 /// What the broker said about a batch, and what to acknowledge of it.
 pub(super) struct Answered {
-    pub acknowledge: Vec<(StreamId, Vec<String>)>,
+    pub acknowledge: Vec<(DbSlot, Vec<String>)>,
     /// Why something stays pending: a message nacked or returned, or (with
     /// `lost` set) the connection's error.
     pub error: Option<String>,
@@ -73,23 +73,23 @@ pub(super) struct Window {
     batches: VecDeque<Batch>,
     /// Messages in the batches in flight.
     messages: usize,
-    cursors: BTreeMap<StreamId, Cursor>,
+    cursors: BTreeMap<DbSlot, Cursor>,
     /// Streams with a message the broker refused since the window was last
     /// empty: nothing more of them is acknowledged until they are read
     /// again from their first pending entry.
-    stopped: BTreeSet<StreamId>,
+    stopped: BTreeSet<DbSlot>,
 }
 
 impl Window {
     /// Where the reading of `stream` goes on.
-    pub fn cursor(&self, stream: StreamId) -> Cursor {
+    pub fn cursor(&self, stream: DbSlot) -> Cursor {
         self.cursors
             .get(&stream)
             .cloned()
             .unwrap_or_else(|| Cursor::Pending("0".into()))
     }
 
-    pub fn set_cursor(&mut self, stream: StreamId, cursor: Cursor) {
+    pub fn set_cursor(&mut self, stream: DbSlot, cursor: Cursor) {
         self.cursors.insert(stream, cursor);
     }
 
@@ -109,7 +109,7 @@ impl Window {
 
     pub fn push(
         &mut self,
-        streams: Vec<(StreamId, Vec<Entry>)>,
+        streams: Vec<(DbSlot, Vec<Entry>)>,
         outcomes: JoinHandle<Result<Vec<Outcome>, String>>,
     ) {
         let messages = streams
@@ -155,7 +155,7 @@ impl Window {
     /// What to acknowledge of a batch the broker answered.
     fn settle(
         &mut self,
-        streams: Vec<(StreamId, Vec<Entry>)>,
+        streams: Vec<(DbSlot, Vec<Entry>)>,
         outcomes: Result<Vec<Outcome>, String>,
     ) -> Answered {
         let outcomes = match outcomes {
@@ -220,7 +220,7 @@ impl Window {
     /// Once the window is empty after a refusal: every stream is read
     /// again from its first pending entry. The streams read so far, to
     /// read again.
-    pub fn restart_reading(&mut self) -> Vec<StreamId> {
+    pub fn restart_reading(&mut self) -> Vec<DbSlot> {
         debug_assert!(self.batches.is_empty());
         self.stopped.clear();
         std::mem::take(&mut self.cursors).into_keys().collect()
@@ -230,7 +230,7 @@ impl Window {
     /// reads every stream again from its first pending entry: after the
     /// connection is lost or closed, or when this node stops being a
     /// primary.
-    pub fn abandon(&mut self) -> Vec<StreamId> {
+    pub fn abandon(&mut self) -> Vec<DbSlot> {
         for batch in self.batches.drain(..) {
             batch.outcomes.abort();
         }
@@ -252,8 +252,8 @@ mod tests {
             .collect()
     }
 
-    const A: StreamId = (0, 1);
-    const B: StreamId = (0, 2);
+    const A: DbSlot = (0, 1);
+    const B: DbSlot = (0, 2);
 
     /// A refused message stops its stream, in its batch and in later
     /// ones, and no other.

@@ -20,13 +20,13 @@
 //!   and it is counted (`outbox_dropped` in `INFO`, `num_dropped` of the
 //!   rule). The entries waiting for consumers stay as they were.
 
-use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context, RedisValue};
 
 use super::changes;
+use super::entry_id::EntryId;
 use super::slots::{key_slot, stream_key};
 use crate::config;
 use crate::server::{decimal, redis_log, stream_append, StreamAppend, Text};
@@ -132,7 +132,7 @@ fn try_append(ctx: &Context, entry: &Entry) -> Result<Appended, String> {
     let cap = config::outbox_max_length();
     let mut made_room = false;
     loop {
-        match stream_append(ctx.ctx, &stream, cap, &fields) {
+        match stream_append(ctx, &stream, cap, &fields) {
             StreamAppend::Added(..) => {
                 changes::note_append(entry.db, slot);
                 return Ok(Appended::Written);
@@ -222,7 +222,7 @@ fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<
     }
     // The first entry some group still needs: its oldest pending entry, or
     // the one after the last it was delivered.
-    let mut keep_from: Option<StreamId> = None;
+    let mut keep_from: Option<EntryId> = None;
     for group in &groups {
         let fields = pairs(group);
         let name = field(&fields, "name").ok_or("a consumer group without a name")?;
@@ -235,13 +235,13 @@ fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<
                 &[stream, text(name).as_bytes()],
             )?;
             match summary {
-                RedisValue::Array(items) => items.get(1).and_then(|v| StreamId::parse(&text(v))),
+                RedisValue::Array(items) => items.get(1).and_then(|v| EntryId::parse(&text(v))),
                 _ => None,
             }
         } else {
             field(&fields, "last-delivered-id")
-                .and_then(|v| StreamId::parse(&text(v)))
-                .map(StreamId::next)
+                .and_then(|v| EntryId::parse(&text(v)))
+                .map(EntryId::next)
         };
         let Some(needed) = needed else {
             return Err("cannot tell which entries a consumer group still needs".into());
@@ -259,38 +259,6 @@ fn make_room(ctx: &Context, stream: &[u8], length: usize, cap: usize) -> Result<
         &[stream, b"MINID", b"=", minid.as_bytes()],
     )?);
     Ok(length.saturating_sub(trimmed as usize) < cap)
-}
-
-/// A stream entry id, `<ms>-<seq>`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct StreamId(u64, u64);
-
-impl StreamId {
-    fn parse(text: &str) -> Option<StreamId> {
-        let (ms, seq) = text.split_once('-')?;
-        Some(StreamId(ms.parse().ok()?, seq.parse().ok()?))
-    }
-
-    /// The smallest id after this one.
-    fn next(self) -> StreamId {
-        match self.1.checked_add(1) {
-            Some(seq) => StreamId(self.0, seq),
-            None => StreamId(self.0.saturating_add(1), 0),
-        }
-    }
-
-    fn min(self, other: StreamId) -> StreamId {
-        match (self.0, self.1).cmp(&(other.0, other.1)) {
-            Order::Greater => other,
-            _ => self,
-        }
-    }
-}
-
-impl std::fmt::Display for StreamId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.0, self.1)
-    }
 }
 
 /// A flat array of names and values (a RESP2 map), as pairs.
@@ -326,19 +294,5 @@ fn integer(value: &RedisValue) -> u64 {
     match value {
         RedisValue::Integer(i) => (*i).max(0) as u64,
         _ => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_ids() {
-        let id = StreamId::parse("1700000000000-5").expect("an id");
-        assert_eq!(id.next().to_string(), "1700000000000-6");
-        assert_eq!(StreamId(1, u64::MAX).next(), StreamId(2, 0));
-        assert_eq!(StreamId(2, 0).min(StreamId(1, 9)), StreamId(1, 9));
-        assert_eq!(StreamId::parse("nope"), None);
     }
 }

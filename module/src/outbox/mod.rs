@@ -12,10 +12,12 @@
 
 mod append;
 mod changes;
+mod entry_id;
 mod slots;
 mod streams;
 
 pub use append::{append, counts, note_evicted, run, run_with, Appended, Entry, Replicate};
 pub use changes::since;
+pub use entry_id::EntryId;
 pub use slots::{is_stream_key, key_slot, stream_key};
 pub use streams::non_empty;

@@ -3,7 +3,7 @@
 //! advance (one per slot), so this looks each of them up in every database
 //! that has keys: a fixed cost, whatever the size of the keyspace.
 
-use redis_module::raw;
+use redis_module::Context;
 
 use super::slots::{stream_key, SLOTS};
 use crate::server::{db_size, select_db, selected_db, stream_last_id, stream_length, KeyLength};
@@ -21,7 +21,7 @@ pub struct Stream {
 
 /// The outbox streams with entries in databases `0..databases`, looked up
 /// with `ctx`, whose selected database is restored afterwards.
-pub fn non_empty(ctx: *mut raw::RedisModuleCtx, databases: i32) -> Vec<Stream> {
+pub fn non_empty(ctx: &Context, databases: i32) -> Vec<Stream> {
     let selected = selected_db(ctx);
     let mut streams = Vec::new();
     for db in 0..databases {

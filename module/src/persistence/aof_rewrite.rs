@@ -6,42 +6,27 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use redis_module::{raw, Context};
+use redis_module::Context;
 
 use crate::library::{self, Change};
-use crate::replication::{propagate, Propagation};
-use crate::server::{config_get, redis_log, subscribe_to_server_event};
+use crate::replication::propagate;
+use crate::server::{config_get, on_fork_child_born, redis_log, server_info_unsigned, ReplicateTo};
 
 /// Subscribes to the fork of AOF rewrites (see [`on_fork`]).
 pub fn init(ctx: &Context) -> Result<(), String> {
-    subscribe_to_server_event(ctx, raw::REDISMODULE_EVENT_FORK_CHILD, on_fork, "fork")
+    on_fork_child_born(ctx, on_fork)
 }
 
 /// Redis forked a child. If it rewrites the AOF without the RDB preamble,
 /// the rewrite will not hold the libraries, so they must go into the AOF
 /// increment that Redis just opened: see [`write_libraries_to_aof`].
-/// Never panics into Redis.
-extern "C" fn on_fork(
-    ctx: *mut raw::RedisModuleCtx,
-    _event: raw::RedisModuleEvent,
-    subevent: u64,
-    _data: *mut std::ffi::c_void,
-) {
-    if subevent != raw::REDISMODULE_SUBEVENT_FORK_CHILD_BORN {
-        return;
-    }
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let ctx = Context::new(ctx);
-        let has_rules = library::all_rules().is_ok_and(|r| !r.is_empty());
-        if (library::counts().0 > 0 || has_rules) && rewrites_aof_without_preamble(&ctx) {
-            // Not right here: the command that started the rewrite
-            // (`BGREWRITEAOF`, `CONFIG SET appendonly yes`) would then
-            // count as a write and be propagated itself.
-            ctx.create_timer(Duration::ZERO, write_libraries_to_aof, ());
-        }
-    }));
-    if outcome.is_err() {
-        redis_log("warning", "internal error while following a fork");
+fn on_fork(ctx: &Context) {
+    let has_rules = library::all_rules().is_ok_and(|r| !r.is_empty());
+    if (library::counts().0 > 0 || has_rules) && rewrites_aof_without_preamble(ctx) {
+        // Not right here: the command that started the rewrite
+        // (`BGREWRITEAOF`, `CONFIG SET appendonly yes`) would then count as
+        // a write and be propagated itself.
+        ctx.create_timer(Duration::ZERO, write_libraries_to_aof, ());
     }
 }
 
@@ -55,14 +40,14 @@ fn write_libraries_to_aof(ctx: &Context, _: ()) {
         let version = library::version();
         for library in &libraries {
             let change = Change::Load(library.saved());
-            propagate(ctx.ctx, &change, version, Propagation::AofOnly);
+            propagate(ctx, &change, version, ReplicateTo::AofOnly);
         }
         let rules = library::all_rules().unwrap_or_default();
         for rule in &rules {
             let change = Change::AddRule {
                 rule: rule.spec.clone(),
             };
-            propagate(ctx.ctx, &change, version, Propagation::AofOnly);
+            propagate(ctx, &change, version, ReplicateTo::AofOnly);
         }
         let rules = match rules.len() {
             0 => String::new(),
@@ -87,24 +72,8 @@ fn write_libraries_to_aof(ctx: &Context, _: ()) {
 
 /// Whether the child just forked rewrites the AOF, without the preamble.
 fn rewrites_aof_without_preamble(ctx: &Context) -> bool {
-    let (Some(get_info), Some(get_field), Some(free_info)) = (
-        unsafe { raw::RedisModule_GetServerInfo },
-        unsafe { raw::RedisModule_ServerInfoGetFieldUnsigned },
-        unsafe { raw::RedisModule_FreeServerInfo },
-    ) else {
-        return false;
-    };
-    // SAFETY: `ctx` is the event's context; the info is freed right after.
-    let rewriting = unsafe {
-        let info = get_info(ctx.ctx, c"persistence".as_ptr());
-        if info.is_null() {
-            return false;
-        }
-        let mut error = 0;
-        let value = get_field(info, c"aof_rewrite_in_progress".as_ptr(), &mut error);
-        free_info(ctx.ctx, info);
-        error == 0 && value == 1
-    };
+    let rewriting =
+        server_info_unsigned(ctx, c"persistence", c"aof_rewrite_in_progress") == Some(1);
     if !rewriting {
         return false;
     }

@@ -52,15 +52,13 @@
 //! libraries are never dropped silently. (Redis then stops at startup, and
 //! `DEBUG RELOAD` replies with an error.)
 
-use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use redis_module::native_types::RedisType;
-use redis_module::raw;
 
 use crate::cluster;
 use crate::library::{self, RuleSpec, SavedLibrary, SavedSet};
-use crate::server::redis_log;
+use crate::server::{aux_data_type, redis_log, AuxData, AuxReader, AuxWriter};
 
 /// The type's encoding version, which Redis stores with the aux data.
 const ENCODING_VERSION: i32 = 1;
@@ -73,50 +71,61 @@ const OWNER_OF_VERSION_1: &str = "default";
 
 /// The module type that carries the aux data. It has no keys: only the
 /// aux callbacks are set.
-pub static TRIGGERS_TYPE: RedisType = RedisType::new(
-    "wasmtrigr",
-    ENCODING_VERSION,
-    raw::RedisModuleTypeMethods {
-        version: raw::REDISMODULE_TYPE_METHOD_VERSION as u64,
-        rdb_load: None,
-        rdb_save: None,
-        aof_rewrite: None,
-        free: None,
-        mem_usage: None,
-        digest: None,
-        aux_load: Some(aux_load),
-        // `aux_save2` rather than `aux_save`: when it writes nothing, Redis
-        // writes nothing for the type either.
-        aux_save: None,
-        aux_save2: Some(aux_save),
-        aux_save_triggers: raw::Aux::Before as i32,
-        free_effort: None,
-        unlink: None,
-        copy: None,
-        defrag: None,
-        mem_usage2: None,
-        free_effort2: None,
-        unlink2: None,
-        copy2: None,
-    },
-);
+pub static TRIGGERS_TYPE: RedisType = aux_data_type::<Libraries>("wasmtrigr", ENCODING_VERSION);
 
-/// Writes the libraries. Never panics into Redis.
-extern "C" fn aux_save(rdb: *mut raw::RedisModuleIO, when: c_int) {
-    if when != raw::Aux::Before as c_int {
-        return;
+/// The libraries and outbox rules, as the aux data of [`TRIGGERS_TYPE`].
+struct Libraries;
+
+impl AuxData for Libraries {
+    /// Writes the libraries. Never panics into Redis.
+    fn save(out: &mut AuxWriter) {
+        if catch_unwind(AssertUnwindSafe(|| save(out))).is_err() {
+            // Whatever was written is incomplete, so loading this file fails
+            // (loudly) rather than dropping libraries.
+            redis_log(
+                "warning",
+                "internal error while saving the trigger libraries to the RDB file",
+            );
+        }
     }
-    if catch_unwind(AssertUnwindSafe(|| save(rdb))).is_err() {
-        // Whatever was written is incomplete, so loading this file fails
-        // (loudly) rather than dropping libraries.
+
+    /// Reads the libraries and builds them, to replace the loaded ones once
+    /// the whole load succeeds. Never panics into Redis; any failure is
+    /// logged and fails the whole load.
+    fn load(input: &mut AuxReader, encver: i32) -> Result<(), ()> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| load(input, encver)));
+        let error = match outcome {
+            Ok(Ok((count, 0))) => {
+                redis_log(
+                    "notice",
+                    &format!("loaded {count} trigger libraries from the RDB file"),
+                );
+                return Ok(());
+            }
+            Ok(Ok((count, rules))) => {
+                redis_log(
+                    "notice",
+                    &format!(
+                        "loaded {count} trigger libraries and {rules} outbox rules from the RDB file"
+                    ),
+                );
+                return Ok(());
+            }
+            Ok(Err(e)) => e,
+            Err(_) => "internal error (a panic in the module)".to_string(),
+        };
         redis_log(
             "warning",
-            "internal error while saving the trigger libraries to the RDB file",
+            &format!(
+                "cannot load the trigger libraries from the RDB file: {error}. The RDB file is \
+                 refused rather than loaded without them"
+            ),
         );
+        Err(())
     }
 }
 
-fn save(rdb: *mut raw::RedisModuleIO) {
+fn save(out: &mut AuxWriter) {
     let libraries = match library::all() {
         Ok(libraries) => libraries,
         Err(e) => {
@@ -138,77 +147,33 @@ fn save(rdb: *mut raw::RedisModuleIO) {
         (false, false) => 4,
         (false, true) => 3,
     };
-    raw::save_unsigned(rdb, format);
-    raw::save_unsigned(rdb, version);
-    raw::save_unsigned(rdb, libraries.len() as u64);
+    out.unsigned(format);
+    out.unsigned(version);
+    out.unsigned(libraries.len() as u64);
     for library in &libraries {
-        raw::save_slice(rdb, library.owner.as_bytes());
-        raw::save_slice(rdb, &library.code);
+        out.bytes(library.owner.as_bytes());
+        out.bytes(&library.code);
         if format >= 5 {
-            raw::save_slice(rdb, library.config.as_bytes());
+            out.bytes(library.config.as_bytes());
         }
     }
     if format < 4 {
         return;
     }
-    raw::save_unsigned(rdb, rules.len() as u64);
+    out.unsigned(rules.len() as u64);
     for rule in &rules {
         let spec = &rule.spec;
-        raw::save_slice(rdb, spec.name.as_bytes());
-        raw::save_slice(rdb, spec.owner.as_bytes());
-        raw::save_slice(rdb, &spec.prefix);
-        raw::save_unsigned(rdb, spec.events.len() as u64);
+        out.bytes(spec.name.as_bytes());
+        out.bytes(spec.owner.as_bytes());
+        out.bytes(&spec.prefix);
+        out.unsigned(spec.events.len() as u64);
         for event in &spec.events {
-            raw::save_slice(rdb, event.as_bytes());
+            out.bytes(event.as_bytes());
         }
     }
 }
 
-/// Reads the libraries and builds them, to replace the loaded ones once the
-/// whole load succeeds. Never panics into Redis; any failure is logged and
-/// fails the whole load.
-extern "C" fn aux_load(rdb: *mut raw::RedisModuleIO, encver: c_int, when: c_int) -> c_int {
-    let outcome = catch_unwind(AssertUnwindSafe(|| load(rdb, encver, when)));
-    let error = match outcome {
-        Ok(Ok((count, 0))) => {
-            redis_log(
-                "notice",
-                &format!("loaded {count} trigger libraries from the RDB file"),
-            );
-            return raw::REDISMODULE_OK as c_int;
-        }
-        Ok(Ok((count, rules))) => {
-            redis_log(
-                "notice",
-                &format!(
-                    "loaded {count} trigger libraries and {rules} outbox rules from the RDB file"
-                ),
-            );
-            return raw::REDISMODULE_OK as c_int;
-        }
-        Ok(Err(e)) => e,
-        Err(_) => "internal error (a panic in the module)".to_string(),
-    };
-    redis_log(
-        "warning",
-        &format!(
-            "cannot load the trigger libraries from the RDB file: {error}. The RDB file is \
-             refused rather than loaded without them"
-        ),
-    );
-    raw::REDISMODULE_ERR as c_int
-}
-
-fn load(
-    rdb: *mut raw::RedisModuleIO,
-    encver: c_int,
-    when: c_int,
-) -> Result<(usize, usize), String> {
-    if when != raw::Aux::Before as c_int {
-        return Err(format!(
-            "unexpected aux data position {when} (expected before the keyspace)"
-        ));
-    }
+fn load(input: &mut AuxReader, encver: i32) -> Result<(usize, usize), String> {
     if encver > ENCODING_VERSION {
         return Err(format!(
             "the data was written by a newer version of the module (encoding version \
@@ -216,7 +181,7 @@ fn load(
         ));
     }
     let short = |what: &str| format!("the payload is truncated or damaged (reading {what})");
-    let version = raw::load_unsigned(rdb).map_err(|_| short("its version"))?;
+    let version = input.unsigned().map_err(|_| short("its version"))?;
     if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(format!(
             "unknown payload format version {version} (this module reads versions 1 to \
@@ -224,11 +189,15 @@ fn load(
         ));
     }
     let set_version = if version >= 3 {
-        raw::load_unsigned(rdb).map_err(|_| short("the version of the set"))?
+        input
+            .unsigned()
+            .map_err(|_| short("the version of the set"))?
     } else {
         0
     };
-    let count = raw::load_unsigned(rdb).map_err(|_| short("the number of libraries"))?;
+    let count = input
+        .unsigned()
+        .map_err(|_| short("the number of libraries"))?;
     // Not trusted for an allocation: the count comes from the file.
     let mut saved = Vec::with_capacity(count.min(1024) as usize);
     for i in 0..count {
@@ -236,28 +205,30 @@ fn load(
         let owner = if version == 1 {
             OWNER_OF_VERSION_1.to_owned()
         } else {
-            let owner = raw::load_string_buffer(rdb)
+            let owner = input
+                .bytes()
                 .map_err(|_| short(&format!("the owner of {}", library())))?;
-            String::from_utf8(owner.as_ref().to_vec())
+            String::from_utf8(owner)
                 .map_err(|_| format!("the owner of {} is not valid UTF-8", library()))?
         };
-        let code = raw::load_string_buffer(rdb).map_err(|_| short(&library()))?;
+        let code = input.bytes().map_err(|_| short(&library()))?;
         let config = if version >= 5 {
-            let config = raw::load_string_buffer(rdb)
+            let config = input
+                .bytes()
                 .map_err(|_| short(&format!("the configuration of {}", library())))?;
-            String::from_utf8(config.as_ref().to_vec())
+            String::from_utf8(config)
                 .map_err(|_| format!("the configuration of {} is not valid UTF-8", library()))?
         } else {
             String::new()
         };
         saved.push(SavedLibrary {
             owner,
-            code: code.as_ref().to_vec(),
+            code,
             config,
         });
     }
     let rules = if version >= 4 {
-        load_rules(rdb)?
+        load_rules(input)?
     } else {
         Vec::new()
     };
@@ -268,26 +239,28 @@ fn load(
     library::stage(set, set_version)
 }
 
-fn load_rules(rdb: *mut raw::RedisModuleIO) -> Result<Vec<RuleSpec>, String> {
+fn load_rules(input: &mut AuxReader) -> Result<Vec<RuleSpec>, String> {
     let short = |what: &str| format!("the payload is truncated or damaged (reading {what})");
-    let text = |what: &str| -> Result<String, String> {
-        let bytes = raw::load_string_buffer(rdb).map_err(|_| short(what))?;
-        String::from_utf8(bytes.as_ref().to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
+    let text = |input: &mut AuxReader, what: &str| -> Result<String, String> {
+        let bytes = input.bytes().map_err(|_| short(what))?;
+        String::from_utf8(bytes).map_err(|_| format!("{what} is not valid UTF-8"))
     };
-    let count = raw::load_unsigned(rdb).map_err(|_| short("the number of outbox rules"))?;
+    let count = input
+        .unsigned()
+        .map_err(|_| short("the number of outbox rules"))?;
     let mut rules = Vec::with_capacity(count.min(1024) as usize);
     for i in 0..count {
         let rule = format!("outbox rule {} of {count}", i + 1);
-        let name = text(&format!("the name of {rule}"))?;
-        let owner = text(&format!("the owner of {rule}"))?;
-        let prefix = raw::load_string_buffer(rdb)
-            .map_err(|_| short(&format!("the prefix of {rule}")))?
-            .as_ref()
-            .to_vec();
-        let events =
-            raw::load_unsigned(rdb).map_err(|_| short(&format!("the events of {rule}")))?;
+        let name = text(input, &format!("the name of {rule}"))?;
+        let owner = text(input, &format!("the owner of {rule}"))?;
+        let prefix = input
+            .bytes()
+            .map_err(|_| short(&format!("the prefix of {rule}")))?;
+        let events = input
+            .unsigned()
+            .map_err(|_| short(&format!("the events of {rule}")))?;
         let events = (0..events)
-            .map(|_| text(&format!("an event of {rule}")))
+            .map(|_| text(input, &format!("an event of {rule}")))
             .collect::<Result<Vec<_>, _>>()?;
         rules.push(RuleSpec {
             name,

@@ -29,7 +29,7 @@ pub struct Client {
 impl FilteredCommand {
     /// The number of arguments, the command's name included.
     pub fn len(&self) -> usize {
-        let Some(count) = (unsafe { raw::RedisModule_CommandFilterArgsCount }) else {
+        let Some(count) = api!(RedisModule_CommandFilterArgsCount) else {
             return 0;
         };
         // SAFETY: the filter context of the call in progress.
@@ -38,32 +38,37 @@ impl FilteredCommand {
 
     /// Argument `index` (0 is the command's name).
     pub fn arg(&self, index: usize) -> Option<&[u8]> {
-        let get = unsafe { raw::RedisModule_CommandFilterArgGet }?;
+        // The string is Redis' and lives while the command does, longer
+        // than `self`.
+        self.arg_string(index)
+            .map(|arg| RedisString::string_as_slice(arg))
+    }
+
+    /// Argument `index`, as Redis holds it.
+    fn arg_string(&self, index: usize) -> Option<*mut raw::RedisModuleString> {
+        let get = api!(RedisModule_CommandFilterArgGet)?;
         let index = c_int::try_from(index).ok()?;
-        // SAFETY: the filter context of the call in progress; the string
-        // is Redis' and lives while the command does, longer than `self`.
+        // SAFETY: the filter context of the call in progress.
         let arg = unsafe { get(self.fctx, index) };
-        (!arg.is_null()).then(|| RedisString::string_as_slice(arg))
+        (!arg.is_null()).then_some(arg)
     }
 
     /// The command's keys, as Redis finds them (none for an unknown
     /// command or a wrong number of arguments).
     pub fn keys(&self) -> Vec<&[u8]> {
-        let (Some(get_keys), Some(get), Some(free)) = (
-            unsafe { raw::RedisModule_GetCommandKeysWithFlags },
-            unsafe { raw::RedisModule_CommandFilterArgGet },
-            unsafe { raw::RedisModule_Free },
+        let (Some(get_keys), Some(free)) = (
+            api!(RedisModule_GetCommandKeysWithFlags),
+            api!(RedisModule_Free),
         ) else {
             return Vec::new();
         };
         let count = self.len();
-        // SAFETY: the filter context of the call in progress.
-        let mut argv: Vec<*mut raw::RedisModuleString> = (0..count)
-            .map(|i| unsafe { get(self.fctx, i as c_int) })
-            .collect();
-        if argv.iter().any(|a| a.is_null()) {
+        let Some(mut argv) = (0..count)
+            .map(|i| self.arg_string(i))
+            .collect::<Option<Vec<_>>>()
+        else {
             return Vec::new();
-        }
+        };
         let mut found: c_int = 0;
         // SAFETY: `argv` holds the command's `count` strings; the context
         // is unused by Redis here. The positions array is Redis' to free.
@@ -93,8 +98,8 @@ impl FilteredCommand {
     /// The client that sent the command, if Redis tells.
     pub fn client(&self) -> Option<Client> {
         let (Some(id_of), Some(info_of)) = (
-            unsafe { raw::RedisModule_CommandFilterGetClientId },
-            unsafe { raw::RedisModule_GetClientInfoById },
+            api!(RedisModule_CommandFilterGetClientId),
+            api!(RedisModule_GetClientInfoById),
         ) else {
             return None;
         };
@@ -119,9 +124,9 @@ impl FilteredCommand {
     /// Replaces the whole command with `args` (a command name first).
     pub fn replace(&mut self, args: &[&[u8]]) {
         let (Some(replace), Some(delete), Some(insert)) = (
-            unsafe { raw::RedisModule_CommandFilterArgReplace },
-            unsafe { raw::RedisModule_CommandFilterArgDelete },
-            unsafe { raw::RedisModule_CommandFilterArgInsert },
+            api!(RedisModule_CommandFilterArgReplace),
+            api!(RedisModule_CommandFilterArgDelete),
+            api!(RedisModule_CommandFilterArgInsert),
         ) else {
             return;
         };
@@ -178,7 +183,7 @@ pub fn set_command_filter(handler: CommandFilter, on: bool, what: &str) -> Resul
         return Ok(());
     }
     if wanted {
-        let Some(register) = (unsafe { raw::RedisModule_RegisterCommandFilter }) else {
+        let Some(register) = api!(RedisModule_RegisterCommandFilter) else {
             return Err("this server has no command filters".into());
         };
         // SAFETY: the module's context, on the main thread.
@@ -193,7 +198,7 @@ pub fn set_command_filter(handler: CommandFilter, on: bool, what: &str) -> Resul
             return Err(format!("cannot register the command filter that {what}"));
         }
         REGISTERED.set(filter);
-    } else if let Some(unregister) = unsafe { raw::RedisModule_UnregisterCommandFilter } {
+    } else if let Some(unregister) = api!(RedisModule_UnregisterCommandFilter) {
         // SAFETY: the module's context and the filter it registered.
         unsafe { unregister(ctx, registered) };
         REGISTERED.set(std::ptr::null_mut());

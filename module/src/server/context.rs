@@ -15,8 +15,9 @@ use redis_module::{raw, Context};
 #[derive(Clone, Copy)]
 pub struct RedisCtx(*mut raw::RedisModuleCtx);
 
-// The store that holds it lives on Redis' main thread only; wasmtime-wasi
-// requires its state to be `Send`, and this pointer is never used elsewhere.
+// SAFETY: the store that holds it lives on Redis' main thread only;
+// wasmtime-wasi requires its state to be `Send`, and this pointer is never
+// used elsewhere.
 unsafe impl Send for RedisCtx {}
 
 impl RedisCtx {
@@ -24,12 +25,23 @@ impl RedisCtx {
         RedisCtx(ptr::null_mut())
     }
 
-    pub fn new(ctx: *mut raw::RedisModuleCtx) -> Self {
-        RedisCtx(ctx)
+    /// The context of the callback in progress.
+    pub fn new(ctx: &Context) -> Self {
+        RedisCtx(ctx.ctx)
     }
 
-    pub fn get(self) -> Option<*mut raw::RedisModuleCtx> {
+    pub(super) fn get(self) -> Option<*mut raw::RedisModuleCtx> {
         (!self.0.is_null()).then_some(self.0)
+    }
+
+    /// Whether a callback's context is kept.
+    pub fn is_set(self) -> bool {
+        !self.0.is_null()
+    }
+
+    /// The context kept, for the server's safe wrappers.
+    pub fn context(self) -> Option<Context> {
+        self.get().map(Context::new)
     }
 }
 
@@ -41,7 +53,7 @@ thread_local! {
 /// At `MODULE LOAD`: keeps a context of the module's own (detached from any
 /// client), for work outside a callback's context.
 pub fn init(ctx: &Context) -> Result<(), String> {
-    let detached = match unsafe { raw::RedisModule_GetDetachedThreadSafeContext } {
+    let detached = match api!(RedisModule_GetDetachedThreadSafeContext) {
         // SAFETY: called during `MODULE LOAD` with its context.
         Some(detach) => unsafe { detach(ctx.ctx) },
         None => ptr::null_mut(),
@@ -68,7 +80,7 @@ pub fn run_on_main_thread(f: fn()) {
             super::redis_log("warning", "a task on the main thread panicked");
         }
     }
-    let Some(add) = (unsafe { raw::RedisModule_EventLoopAddOneShot }) else {
+    let Some(add) = api!(RedisModule_EventLoopAddOneShot) else {
         return;
     };
     // SAFETY: Redis calls `trampoline` once on its main thread with `data`.
@@ -76,12 +88,12 @@ pub fn run_on_main_thread(f: fn()) {
 }
 
 /// A server event callback.
-pub type ServerEventHandler =
+pub(super) type ServerEventHandler =
     extern "C" fn(*mut raw::RedisModuleCtx, raw::RedisModuleEvent, u64, *mut std::ffi::c_void);
 
 /// At `MODULE LOAD`: subscribes `handler` to the server event `id`
 /// (`REDISMODULE_EVENT_*`); `what` names the event in the error.
-pub fn subscribe_to_server_event(
+pub(super) fn subscribe_to_server_event(
     ctx: &Context,
     id: u64,
     handler: ServerEventHandler,
@@ -93,7 +105,7 @@ pub fn subscribe_to_server_event(
 /// Subscribes `handler` to the server event `id`, or, with `None`, takes
 /// the subscription back, with the module's own context: at any time on
 /// the main thread after `MODULE LOAD`.
-pub fn deliver_server_event(
+pub(super) fn deliver_server_event(
     id: u64,
     handler: Option<ServerEventHandler>,
     what: &str,
@@ -113,7 +125,7 @@ fn set_server_event_handler(
     handler: Option<ServerEventHandler>,
     what: &str,
 ) -> Result<(), String> {
-    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
+    let Some(subscribe) = api!(RedisModule_SubscribeToServerEvent) else {
         return Err("this server has no server events".into());
     };
     let event = raw::RedisModuleEvent { id, dataver: 1 };
@@ -123,4 +135,23 @@ fn set_server_event_handler(
         return Err(format!("cannot subscribe to {what} events"));
     }
     Ok(())
+}
+
+/// Lets Redis serve its other clients while the module holds it
+/// (`RM_Yield`): they are answered `-BUSY` and `reply`, but for the few
+/// commands allowed while busy. Redis lets the module's own context yield
+/// once it is `busy-reply-threshold` old, and then every 1/hz seconds.
+pub fn yield_to_clients(reply: &'static std::ffi::CStr) {
+    let ctx = module_ctx();
+    if let (Some(yield_now), false) = (api!(RedisModule_Yield), ctx.is_null()) {
+        // SAFETY: a context of our own, on Redis' main thread; the reply is
+        // a static string.
+        unsafe {
+            yield_now(
+                ctx,
+                raw::REDISMODULE_YIELD_FLAG_CLIENTS as c_int,
+                reply.as_ptr(),
+            )
+        };
+    }
 }

@@ -16,12 +16,12 @@ pub enum KeyLength {
 }
 
 /// What `key` holds in the database selected in `ctx`.
-pub fn stream_length(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> KeyLength {
+pub fn stream_length(ctx: &Context, key: &[u8]) -> KeyLength {
     let (Some(open), Some(key_type), Some(length), Some(close)) = (
-        unsafe { raw::RedisModule_OpenKey },
-        unsafe { raw::RedisModule_KeyType },
-        unsafe { raw::RedisModule_ValueLength },
-        unsafe { raw::RedisModule_CloseKey },
+        api!(RedisModule_OpenKey),
+        api!(RedisModule_KeyType),
+        api!(RedisModule_ValueLength),
+        api!(RedisModule_CloseKey),
     ) else {
         return KeyLength::Missing;
     };
@@ -29,7 +29,7 @@ pub fn stream_length(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> KeyLength {
     // SAFETY: `ctx` is the context of the callback in progress; the key is
     // opened for reading and closed before `name` is freed.
     let found = unsafe {
-        let handle = open(ctx, name, raw::REDISMODULE_READ as c_int);
+        let handle = open(ctx.ctx, name, raw::REDISMODULE_READ as c_int);
         let found = if handle.is_null() {
             KeyLength::Missing
         } else {
@@ -50,13 +50,13 @@ pub fn stream_length(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> KeyLength {
 
 /// The id (`ms`, `seq`) of the last entry of the stream `key`, in the
 /// database selected in `ctx`; `None` if it is not a stream with entries.
-pub fn stream_last_id(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> Option<(u64, u64)> {
+pub fn stream_last_id(ctx: &Context, key: &[u8]) -> Option<(u64, u64)> {
     let (Some(open), Some(close), Some(start), Some(next), Some(stop)) = (
-        unsafe { raw::RedisModule_OpenKey },
-        unsafe { raw::RedisModule_CloseKey },
-        unsafe { raw::RedisModule_StreamIteratorStart },
-        unsafe { raw::RedisModule_StreamIteratorNextID },
-        unsafe { raw::RedisModule_StreamIteratorStop },
+        api!(RedisModule_OpenKey),
+        api!(RedisModule_CloseKey),
+        api!(RedisModule_StreamIteratorStart),
+        api!(RedisModule_StreamIteratorNextID),
+        api!(RedisModule_StreamIteratorStop),
     ) else {
         return None;
     };
@@ -64,7 +64,7 @@ pub fn stream_last_id(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> Option<(u64,
     // SAFETY: as in `stream_length`; the iterator is stopped before the
     // key is closed.
     let last = unsafe {
-        let handle = open(ctx, name, raw::REDISMODULE_READ as c_int);
+        let handle = open(ctx.ctx, name, raw::REDISMODULE_READ as c_int);
         let mut last = None;
         if !handle.is_null() {
             let reverse = raw::REDISMODULE_STREAM_ITERATOR_REVERSE as c_int;
@@ -86,28 +86,28 @@ pub fn stream_last_id(ctx: *mut raw::RedisModuleCtx, key: &[u8]) -> Option<(u64,
 }
 
 /// Selects database `db` in `ctx`; false if there is no such database.
-pub fn select_db(ctx: *mut raw::RedisModuleCtx, db: i32) -> bool {
-    match unsafe { raw::RedisModule_SelectDb } {
+pub fn select_db(ctx: &Context, db: i32) -> bool {
+    match api!(RedisModule_SelectDb) {
         // SAFETY: `ctx` is the context of the callback in progress.
-        Some(select) => (unsafe { select(ctx, db as c_int) }) == raw::REDISMODULE_OK as c_int,
+        Some(select) => (unsafe { select(ctx.ctx, db as c_int) }) == raw::REDISMODULE_OK as c_int,
         None => false,
     }
 }
 
 /// The database selected in `ctx`.
-pub fn selected_db(ctx: *mut raw::RedisModuleCtx) -> i32 {
-    match unsafe { raw::RedisModule_GetSelectedDb } {
+pub fn selected_db(ctx: &Context) -> i32 {
+    match api!(RedisModule_GetSelectedDb) {
         // SAFETY: as above.
-        Some(get) => unsafe { get(ctx) },
+        Some(get) => unsafe { get(ctx.ctx) },
         None => 0,
     }
 }
 
 /// The number of keys in the database selected in `ctx`.
-pub fn db_size(ctx: *mut raw::RedisModuleCtx) -> u64 {
-    match unsafe { raw::RedisModule_DbSize } {
+pub fn db_size(ctx: &Context) -> u64 {
+    match api!(RedisModule_DbSize) {
         // SAFETY: as above.
-        Some(size) => unsafe { size(ctx) },
+        Some(size) => unsafe { size(ctx.ctx) },
         None => 0,
     }
 }
@@ -126,9 +126,9 @@ pub fn is_served_here(ctx: &Context, key: &[u8]) -> bool {
 /// command filter).
 pub fn key_exists_in(db: i32, key: &[u8]) -> bool {
     let (Some(open), Some(key_type), Some(close)) = (
-        unsafe { raw::RedisModule_OpenKey },
-        unsafe { raw::RedisModule_KeyType },
-        unsafe { raw::RedisModule_CloseKey },
+        api!(RedisModule_OpenKey),
+        api!(RedisModule_KeyType),
+        api!(RedisModule_CloseKey),
     ) else {
         return false;
     };
@@ -136,8 +136,9 @@ pub fn key_exists_in(db: i32, key: &[u8]) -> bool {
     if ctx.is_null() {
         return false;
     }
-    let before = selected_db(ctx);
-    if !select_db(ctx, db) {
+    let ctx = Context::new(ctx);
+    let before = selected_db(&ctx);
+    if !select_db(&ctx, db) {
         return false;
     }
     let mode = raw::REDISMODULE_READ
@@ -149,7 +150,7 @@ pub fn key_exists_in(db: i32, key: &[u8]) -> bool {
     // SAFETY: the module's context, on the main thread; the key is opened
     // for reading and closed before `name` is freed.
     let exists = unsafe {
-        let handle = open(ctx, name, mode as c_int);
+        let handle = open(ctx.ctx, name, mode as c_int);
         let exists =
             !handle.is_null() && key_type(handle) as isize != raw::REDISMODULE_KEYTYPE_EMPTY;
         if !handle.is_null() {
@@ -158,13 +159,13 @@ pub fn key_exists_in(db: i32, key: &[u8]) -> bool {
         exists
     };
     free_string(name);
-    select_db(ctx, before);
+    select_db(&ctx, before);
     exists
 }
 
 /// Whether this server is a primary (not a replica), as its role is now.
 pub fn is_primary() -> bool {
-    let (Some(flags), ctx) = (unsafe { raw::RedisModule_GetContextFlags }, module_ctx()) else {
+    let (Some(flags), ctx) = (api!(RedisModule_GetContextFlags), module_ctx()) else {
         return false;
     };
     // SAFETY: the module's context, on the main thread.

@@ -83,17 +83,21 @@ impl Drop for RemovedValue {
 ///
 /// # Safety
 /// `key` must be the key of the `Key` server event in progress.
-pub unsafe fn is_emptied(key: *mut raw::RedisModuleKey) -> bool {
-    let (Some(key_type), Some(value_length)) =
-        (raw::RedisModule_KeyType, raw::RedisModule_ValueLength)
-    else {
-        return false;
-    };
-    value_length(key) == 0
-        && !matches!(
-            key_type(key) as isize,
-            raw::REDISMODULE_KEYTYPE_STRING | raw::REDISMODULE_KEYTYPE_MODULE
-        )
+pub(super) unsafe fn is_emptied(key: *mut raw::RedisModuleKey) -> bool {
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let (Some(key_type), Some(value_length)) =
+            (raw::RedisModule_KeyType, raw::RedisModule_ValueLength)
+        else {
+            return false;
+        };
+        value_length(key) == 0
+            && !matches!(
+                key_type(key) as isize,
+                raw::REDISMODULE_KEYTYPE_STRING | raw::REDISMODULE_KEYTYPE_MODULE
+            )
+    }
 }
 
 /// Reads the value of `key`, an open key of the `Key` server event, if its
@@ -101,94 +105,109 @@ pub unsafe fn is_emptied(key: *mut raw::RedisModuleKey) -> bool {
 ///
 /// # Safety
 /// `key` must be the key of the `Key` server event in progress.
-pub unsafe fn read(key: *mut raw::RedisModuleKey, max_bytes: usize) -> RemovedValue {
-    let (Some(key_type), Some(value_length)) =
-        (raw::RedisModule_KeyType, raw::RedisModule_ValueLength)
-    else {
-        return RemovedValue::withheld("none", 0, Withheld::TooLarge);
-    };
-    let length = value_length(key) as u64;
-    // The type, its RESP3 aggregate (none for a string), and its reader,
-    // which returns the number of elements it wrote.
-    type Reader = unsafe fn(*mut raw::RedisModuleKey, &mut Writer) -> Option<usize>;
-    let (type_name, aggregate, read): (_, _, Reader) = match key_type(key) as isize {
-        raw::REDISMODULE_KEYTYPE_STRING => ("string", None, read_string),
-        raw::REDISMODULE_KEYTYPE_LIST => ("list", Some(b'*'), read_list),
-        raw::REDISMODULE_KEYTYPE_HASH => ("hash", Some(b'%'), scan),
-        raw::REDISMODULE_KEYTYPE_SET => ("set", Some(b'~'), scan),
-        raw::REDISMODULE_KEYTYPE_ZSET => ("zset", Some(b'*'), read_zset),
-        raw::REDISMODULE_KEYTYPE_STREAM => ("stream", Some(b'*'), read_stream),
-        _ => return RemovedValue::withheld("module", length, Withheld::ModuleType),
-    };
-    // A string's bytes, or the elements of an aggregate, which take at
-    // least four bytes each (`$0\r\n`): more than fits is not read at all.
-    let least = if aggregate.is_some() {
-        length.saturating_mul(4)
-    } else {
-        length
-    };
-    if least > max_bytes as u64 {
-        return RemovedValue::withheld(type_name, length, Withheld::TooLarge);
-    }
-    // A string's size is known, an aggregate's guessed (a short field or
-    // member and its value take about 32 bytes): few reallocations.
-    let expected = match aggregate {
-        None => length as usize + 32,
-        Some(_) => (length as usize).saturating_mul(32).min(max_bytes),
-    };
-    let mut writer = Writer::new(max_bytes, expected);
-    let count = read(key, &mut writer);
-    match count {
-        Some(count) if !writer.overflowed => {
-            let encoded = writer.finish(aggregate, count);
-            HELD.fetch_add(encoded.bytes.capacity(), Ordering::Relaxed);
-            RemovedValue {
-                type_name,
-                length: if aggregate.is_some() {
-                    count as u64
-                } else {
-                    length
-                },
-                encoded: Ok(encoded),
-            }
+pub(super) unsafe fn read(key: *mut raw::RedisModuleKey, max_bytes: usize) -> RemovedValue {
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let (Some(key_type), Some(value_length)) =
+            (raw::RedisModule_KeyType, raw::RedisModule_ValueLength)
+        else {
+            return RemovedValue::withheld("none", 0, Withheld::TooLarge);
+        };
+        let length = value_length(key) as u64;
+        // The type, its RESP3 aggregate (none for a string), and its reader,
+        // which returns the number of elements it wrote.
+        type Reader = unsafe fn(*mut raw::RedisModuleKey, &mut Writer) -> Option<usize>;
+        let (type_name, aggregate, read): (_, _, Reader) = match key_type(key) as isize {
+            raw::REDISMODULE_KEYTYPE_STRING => ("string", None, read_string),
+            raw::REDISMODULE_KEYTYPE_LIST => ("list", Some(b'*'), read_list),
+            raw::REDISMODULE_KEYTYPE_HASH => ("hash", Some(b'%'), scan),
+            raw::REDISMODULE_KEYTYPE_SET => ("set", Some(b'~'), scan),
+            raw::REDISMODULE_KEYTYPE_ZSET => ("zset", Some(b'*'), read_zset),
+            raw::REDISMODULE_KEYTYPE_STREAM => ("stream", Some(b'*'), read_stream),
+            _ => return RemovedValue::withheld("module", length, Withheld::ModuleType),
+        };
+        // A string's bytes, or the elements of an aggregate, which take at
+        // least four bytes each (`$0\r\n`): more than fits is not read at all.
+        let least = if aggregate.is_some() {
+            length.saturating_mul(4)
+        } else {
+            length
+        };
+        if least > max_bytes as u64 {
+            return RemovedValue::withheld(type_name, length, Withheld::TooLarge);
         }
-        _ => RemovedValue::withheld(type_name, length, Withheld::TooLarge),
+        // A string's size is known, an aggregate's guessed (a short field or
+        // member and its value take about 32 bytes): few reallocations.
+        let expected = match aggregate {
+            None => length as usize + 32,
+            Some(_) => (length as usize).saturating_mul(32).min(max_bytes),
+        };
+        let mut writer = Writer::new(max_bytes, expected);
+        let count = read(key, &mut writer);
+        match count {
+            Some(count) if !writer.overflowed => {
+                let encoded = writer.finish(aggregate, count);
+                HELD.fetch_add(encoded.bytes.capacity(), Ordering::Relaxed);
+                RemovedValue {
+                    type_name,
+                    length: if aggregate.is_some() {
+                        count as u64
+                    } else {
+                        length
+                    },
+                    encoded: Ok(encoded),
+                }
+            }
+            _ => RemovedValue::withheld(type_name, length, Withheld::TooLarge),
+        }
     }
 }
 
 /// The bytes of a string Redis hands out.
+///
+/// # Safety
+/// `s` is a live string, for as long as the bytes are used.
 unsafe fn string_bytes<'a>(s: *const raw::RedisModuleString) -> &'a [u8] {
     RedisString::string_as_slice(s)
 }
 
 unsafe fn read_string(key: *mut raw::RedisModuleKey, w: &mut Writer) -> Option<usize> {
-    let dma = raw::RedisModule_StringDMA?;
-    let mut len = 0;
-    // Read mode: Redis may decode an integer-encoded value first, which
-    // its deletion and overwrite paths allow for.
-    let ptr = dma(key, &mut len, raw::REDISMODULE_READ as c_int);
-    if ptr.is_null() {
-        return None;
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let dma = raw::RedisModule_StringDMA?;
+        let mut len = 0;
+        // Read mode: Redis may decode an integer-encoded value first, which
+        // its deletion and overwrite paths allow for.
+        let ptr = dma(key, &mut len, raw::REDISMODULE_READ as c_int);
+        if ptr.is_null() {
+            return None;
+        }
+        w.bulk(bytes_of(ptr, len));
+        Some(1)
     }
-    w.bulk(bytes_of(ptr, len));
-    Some(1)
 }
 
 unsafe fn read_list(key: *mut raw::RedisModuleKey, w: &mut Writer) -> Option<usize> {
-    let (get, length) = (raw::RedisModule_ListGet?, raw::RedisModule_ValueLength?);
-    let n = length(key);
-    for index in 0..n {
-        let element = get(key, index as c_long);
-        if element.is_null() {
-            return None;
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let (get, length) = (raw::RedisModule_ListGet?, raw::RedisModule_ValueLength?);
+        let n = length(key);
+        for index in 0..n {
+            let element = get(key, index as c_long);
+            if element.is_null() {
+                return None;
+            }
+            w.bulk(string_bytes(element));
+            free_string(element);
+            if w.overflowed {
+                return None;
+            }
         }
-        w.bulk(string_bytes(element));
-        free_string(element);
-        if w.overflowed {
-            return None;
-        }
+        Some(n)
     }
-    Some(n)
 }
 
 /// What `ScanKey`'s callback adds to: the writer, and how many elements.
@@ -210,6 +229,7 @@ extern "C" fn scan_element(
         return;
     }
     scan.count += 1;
+    // SAFETY: the strings are valid for this call.
     unsafe {
         scan.writer.bulk(string_bytes(field));
         if !value.is_null() {
@@ -220,85 +240,97 @@ extern "C" fn scan_element(
 
 /// Every field and value of a hash, or member of a set, with `ScanKey`.
 unsafe fn scan(key: *mut raw::RedisModuleKey, w: &mut Writer) -> Option<usize> {
-    let (create, scan_key, destroy) = (
-        raw::RedisModule_ScanCursorCreate?,
-        raw::RedisModule_ScanKey?,
-        raw::RedisModule_ScanCursorDestroy?,
-    );
-    let cursor = create();
-    let mut scan = Scan {
-        writer: w,
-        count: 0,
-    };
-    let data = &mut scan as *mut Scan as *mut c_void;
-    while scan_key(key, cursor, Some(scan_element), data) != 0 && !scan.writer.overflowed {}
-    destroy(cursor);
-    Some(scan.count)
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let (create, scan_key, destroy) = (
+            raw::RedisModule_ScanCursorCreate?,
+            raw::RedisModule_ScanKey?,
+            raw::RedisModule_ScanCursorDestroy?,
+        );
+        let cursor = create();
+        let mut scan = Scan {
+            writer: w,
+            count: 0,
+        };
+        let data = &mut scan as *mut Scan as *mut c_void;
+        while scan_key(key, cursor, Some(scan_element), data) != 0 && !scan.writer.overflowed {}
+        destroy(cursor);
+        Some(scan.count)
+    }
 }
 
 /// Members and scores in score order, as `[member, score]` pairs.
 unsafe fn read_zset(key: *mut raw::RedisModuleKey, w: &mut Writer) -> Option<usize> {
-    let (first, end_reached, current, next, stop) = (
-        raw::RedisModule_ZsetFirstInScoreRange?,
-        raw::RedisModule_ZsetRangeEndReached?,
-        raw::RedisModule_ZsetRangeCurrentElement?,
-        raw::RedisModule_ZsetRangeNext?,
-        raw::RedisModule_ZsetRangeStop?,
-    );
-    let (min, max) = (
-        raw::REDISMODULE_NEGATIVE_INFINITE,
-        raw::REDISMODULE_POSITIVE_INFINITE,
-    );
-    if first(key, min, max, 0, 0) != raw::REDISMODULE_OK as c_int {
-        return None;
-    }
-    let mut count = 0;
-    while end_reached(key) == 0 && !w.overflowed {
-        let mut score = 0.0;
-        let member = current(key, &mut score);
-        if member.is_null() {
-            break;
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let (first, end_reached, current, next, stop) = (
+            raw::RedisModule_ZsetFirstInScoreRange?,
+            raw::RedisModule_ZsetRangeEndReached?,
+            raw::RedisModule_ZsetRangeCurrentElement?,
+            raw::RedisModule_ZsetRangeNext?,
+            raw::RedisModule_ZsetRangeStop?,
+        );
+        let (min, max) = (
+            raw::REDISMODULE_NEGATIVE_INFINITE,
+            raw::REDISMODULE_POSITIVE_INFINITE,
+        );
+        if first(key, min, max, 0, 0) != raw::REDISMODULE_OK as c_int {
+            return None;
         }
-        w.raw(b"*2\r\n");
-        w.bulk(string_bytes(member));
-        w.double(score);
-        free_string(member);
-        count += 1;
-        if next(key) == 0 {
-            break;
+        let mut count = 0;
+        while end_reached(key) == 0 && !w.overflowed {
+            let mut score = 0.0;
+            let member = current(key, &mut score);
+            if member.is_null() {
+                break;
+            }
+            w.raw(b"*2\r\n");
+            w.bulk(string_bytes(member));
+            w.double(score);
+            free_string(member);
+            count += 1;
+            if next(key) == 0 {
+                break;
+            }
         }
+        stop(key);
+        Some(count)
     }
-    stop(key);
-    Some(count)
 }
 
 /// Entries in id order, as `XRANGE` replies: `[id, [field, value, …]]`.
 unsafe fn read_stream(key: *mut raw::RedisModuleKey, w: &mut Writer) -> Option<usize> {
-    let (start, next_id, next_field, stop) = (
-        raw::RedisModule_StreamIteratorStart?,
-        raw::RedisModule_StreamIteratorNextID?,
-        raw::RedisModule_StreamIteratorNextField?,
-        raw::RedisModule_StreamIteratorStop?,
-    );
-    if start(key, 0, ptr::null_mut(), ptr::null_mut()) != raw::REDISMODULE_OK as c_int {
-        return None;
-    }
-    let mut count = 0;
-    let mut id = raw::RedisModuleStreamID { ms: 0, seq: 0 };
-    let mut fields: c_long = 0;
-    while !w.overflowed && next_id(key, &mut id, &mut fields) == raw::REDISMODULE_OK as c_int {
-        w.raw(b"*2\r\n");
-        w.bulk(format!("{}-{}", id.ms, id.seq).as_bytes());
-        w.count_header(b'*', fields.max(0) as usize * 2);
-        let (mut field, mut value) = (ptr::null_mut(), ptr::null_mut());
-        while next_field(key, &mut field, &mut value) == raw::REDISMODULE_OK as c_int {
-            w.bulk(string_bytes(field));
-            w.bulk(string_bytes(value));
-            free_string(field);
-            free_string(value);
+    // SAFETY: the caller's contract: `key` is the key of the `Key` server event
+    // in progress, open for reading.
+    unsafe {
+        let (start, next_id, next_field, stop) = (
+            raw::RedisModule_StreamIteratorStart?,
+            raw::RedisModule_StreamIteratorNextID?,
+            raw::RedisModule_StreamIteratorNextField?,
+            raw::RedisModule_StreamIteratorStop?,
+        );
+        if start(key, 0, ptr::null_mut(), ptr::null_mut()) != raw::REDISMODULE_OK as c_int {
+            return None;
         }
-        count += 1;
+        let mut count = 0;
+        let mut id = raw::RedisModuleStreamID { ms: 0, seq: 0 };
+        let mut fields: c_long = 0;
+        while !w.overflowed && next_id(key, &mut id, &mut fields) == raw::REDISMODULE_OK as c_int {
+            w.raw(b"*2\r\n");
+            w.bulk(format!("{}-{}", id.ms, id.seq).as_bytes());
+            w.count_header(b'*', fields.max(0) as usize * 2);
+            let (mut field, mut value) = (ptr::null_mut(), ptr::null_mut());
+            while next_field(key, &mut field, &mut value) == raw::REDISMODULE_OK as c_int {
+                w.bulk(string_bytes(field));
+                w.bulk(string_bytes(value));
+                free_string(field);
+                free_string(value);
+            }
+            count += 1;
+        }
+        stop(key);
+        Some(count)
     }
-    stop(key);
-    Some(count)
 }

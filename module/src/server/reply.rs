@@ -20,9 +20,14 @@ pub fn reply_guarded(
 
 /// Writes a reply piece by piece, so that maps keep their field order: a
 /// map in RESP3, a flat key/value array in RESP2.
-pub struct Reply(pub *mut raw::RedisModuleCtx);
+pub struct Reply(*mut raw::RedisModuleCtx);
 
 impl Reply {
+    /// Replies to the client of the command of `ctx`.
+    pub fn new(ctx: &Context) -> Self {
+        Reply(ctx.ctx)
+    }
+
     pub fn array(&self, len: usize) {
         raw::reply_with_array(self.0, len as c_long);
     }

@@ -1,4 +1,6 @@
-//! The server's own settings, read with `CONFIG GET`.
+//! The server's own settings and state, read with `CONFIG GET` and `INFO`.
+
+use std::ffi::CStr;
 
 use redis_module::{Context, RedisValue};
 
@@ -28,4 +30,28 @@ pub fn valkey_major_version(ctx: &Context) -> Option<u32> {
         .lines()
         .find_map(|line| line.strip_prefix("valkey_version:"))?;
     version.split('.').next()?.trim().parse().ok()
+}
+
+/// The unsigned field `field` of `INFO <section>` (`RM_GetServerInfo`), or
+/// `None` if it cannot be read.
+pub fn server_info_unsigned(ctx: &Context, section: &CStr, field: &CStr) -> Option<u64> {
+    let (Some(get_info), Some(get_field), Some(free_info)) = (
+        api!(RedisModule_GetServerInfo),
+        api!(RedisModule_ServerInfoGetFieldUnsigned),
+        api!(RedisModule_FreeServerInfo),
+    ) else {
+        return None;
+    };
+    // SAFETY: `ctx` is a live context; the names are NUL-terminated; the
+    // info is freed right after.
+    unsafe {
+        let info = get_info(ctx.ctx, section.as_ptr());
+        if info.is_null() {
+            return None;
+        }
+        let mut error = 0;
+        let value = get_field(info, field.as_ptr(), &mut error);
+        free_info(ctx.ctx, info);
+        (error == 0).then_some(value)
+    }
 }

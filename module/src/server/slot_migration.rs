@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use redis_module::{raw, Context, RedisValue};
+use redis_module::{raw, raw::ModuleOptions, Context, RedisValue};
 
 use super::{redis_log, subscribe_to_server_event, valkey_major_version};
 
@@ -54,14 +54,16 @@ const REDIS_TRIM_EVENT: u64 = 19;
 pub fn follow_atomic_slot_migrations(
     ctx: &Context,
     handler: SlotMigrationHandler,
-) -> Result<c_int, String> {
+) -> Result<ModuleOptions, String> {
     HANDLER.set(Some(handler));
     match valkey_major_version(ctx) {
         Some(major) if major >= 9 => {
             subscribe_to_server_event(ctx, VALKEY_EVENT, on_valkey_event, "atomic slot migration")?;
-            Ok(VALKEY_HANDLES_ATOMIC_SLOT_MIGRATION)
+            Ok(ModuleOptions::from_bits_retain(
+                VALKEY_HANDLES_ATOMIC_SLOT_MIGRATION,
+            ))
         }
-        Some(_) => Ok(0),
+        Some(_) => Ok(ModuleOptions::empty()),
         // Redis before 8.4 refuses these events: it has no atomic migration.
         None => {
             let migration = subscribe_to_server_event(
@@ -78,7 +80,7 @@ pub fn follow_atomic_slot_migrations(
                     "cluster slot migration trim",
                 )?;
             }
-            Ok(0)
+            Ok(ModuleOptions::empty())
         }
     }
 }

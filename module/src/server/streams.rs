@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_int};
 
-use redis_module::raw;
+use redis_module::{raw, Context};
 
 use super::{create_string, decimal, free_string};
 
@@ -90,17 +90,17 @@ pub enum StreamAppend {
 /// `ctx` must be the context of a callback in progress on the main thread
 /// that may write: a command or a post-notification job.
 pub fn stream_append(
-    ctx: *mut raw::RedisModuleCtx,
+    ctx: &Context,
     key: &[u8],
     max_length: usize,
     fields: &[Text],
 ) -> StreamAppend {
     let (Some(open), Some(key_type), Some(length), Some(add), Some(close)) = (
-        unsafe { raw::RedisModule_OpenKey },
-        unsafe { raw::RedisModule_KeyType },
-        unsafe { raw::RedisModule_ValueLength },
-        unsafe { raw::RedisModule_StreamAdd },
-        unsafe { raw::RedisModule_CloseKey },
+        api!(RedisModule_OpenKey),
+        api!(RedisModule_KeyType),
+        api!(RedisModule_ValueLength),
+        api!(RedisModule_StreamAdd),
+        api!(RedisModule_CloseKey),
     ) else {
         return StreamAppend::Refused("the server has no stream API for modules".into());
     };
@@ -112,7 +112,7 @@ pub fn stream_append(
     // until the end of this function, and `RM_StreamAdd` copies them.
     let appended = unsafe {
         let handle = open(
-            ctx,
+            ctx.ctx,
             name,
             (raw::REDISMODULE_READ | raw::REDISMODULE_WRITE) as c_int,
         );
@@ -150,7 +150,7 @@ pub fn stream_append(
         appended
     };
     if let StreamAppend::Added(ms, seq) = appended {
-        announce(ctx, name, ms, seq, &mut values);
+        announce(ctx.ctx, name, ms, seq, &mut values);
     }
     for (value, owned) in values.into_iter().zip(owned) {
         if owned {

@@ -32,10 +32,14 @@ pub fn free_string(string: *mut raw::RedisModuleString) {
 /// # Safety
 /// `ptr` must be null or point to `len` readable bytes.
 pub unsafe fn bytes_of<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
-    if ptr.is_null() {
-        &[]
-    } else {
-        std::slice::from_raw_parts(ptr as *const u8, len)
+    // SAFETY: the caller's contract: `ptr` is null or points to `len`
+    // readable bytes.
+    unsafe {
+        if ptr.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts(ptr as *const u8, len)
+        }
     }
 }
 

@@ -148,12 +148,5 @@ pub(super) fn optimize_in_background(bytes: Vec<u8>, ready: fn()) -> Option<Pend
 /// allocates tens of MB, on several threads whose malloc arenas would keep
 /// it otherwise (glibc only; elsewhere this does nothing).
 pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        // SAFETY: glibc's malloc_trim only releases free memory.
-        unsafe { malloc_trim(0) };
-    }
+    crate::server::release_free_heap();
 }

@@ -10,12 +10,14 @@ use wasmtime::Store;
 use super::bindings::{Event, LibraryInfo, TriggerLibrary};
 use super::compile::{optimize_in_background, CompiledLibrary, PendingOptimization};
 use super::engine::Tier;
-use super::host::{CallMode, CallUser, KeyName};
-use super::store::{new_store, set_deadline, CallLimit, HostState, Identity, Removed, Stopped};
+use super::owner::CallUser;
+use super::store::{
+    new_store, set_deadline, CallLimit, CallMode, HostState, Identity, Removed, Stopped,
+};
 use super::ticker::GuestCall;
 use super::wasi;
 use crate::config;
-use crate::server::{redis_log, RedisCtx};
+use crate::server::{redis_log, KeyName, RedisCtx};
 
 /// Why a guest call failed.
 pub enum CallError {
@@ -32,6 +34,16 @@ impl CallError {
             CallError::Guest(m) | CallError::Trap(m) => m,
         }
     }
+}
+
+/// A trigger fired by an event: what `on-fired` and `run` are called with.
+#[derive(Clone, Copy)]
+pub struct Fired<'a> {
+    /// The trigger's index in the library.
+    pub trigger: u32,
+    pub event: &'a Event,
+    /// What `removed-value` answers during the call.
+    pub removed: Option<&'a Removed>,
 }
 
 /// A live instance of a library, with its own store. Reused for every event.
@@ -210,7 +222,11 @@ impl LibraryInstance {
     pub fn on_fired(
         &mut self,
         ctx: RedisCtx,
-        (trigger, event, removed): (u32, &Event, Option<&Removed>),
+        Fired {
+            trigger,
+            event,
+            removed,
+        }: Fired,
         limit: CallLimit,
     ) -> Result<Option<Vec<u8>>, CallError> {
         let data = self.store.data_mut();
@@ -231,7 +247,11 @@ impl LibraryInstance {
     pub fn run(
         &mut self,
         ctx: RedisCtx,
-        (trigger, event, removed): (u32, &Event, Option<&Removed>),
+        Fired {
+            trigger,
+            event,
+            removed,
+        }: Fired,
         payload: Option<&[u8]>,
         limit: CallLimit,
     ) -> Result<(), CallError> {

@@ -1,8 +1,9 @@
 //! Wasm: everything wasmtime does for the module. The engines and their
 //! compiler tiers, compiling and the compiled-code cache, a library's store
-//! and live instance, the host API guests import and the WASI they get,
-//! what guests log, the epoch ticker behind the time limit, and the signal
-//! handlers that turn a guest's faults into traps.
+//! and live instance, the ACL user its calls run as (`owner.rs`), the host
+//! API guests import (`host/`, which uses `store.rs`, never the reverse) and
+//! the WASI they get, what guests log, the epoch ticker behind the time
+//! limit, and the signal handlers that turn a guest's faults into traps.
 //!
 //! It runs what it is asked to run, under the limits it is given. It knows
 //! nothing of keyspace events, the registry of libraries, persistence or
@@ -26,6 +27,7 @@ mod engine;
 mod guest_log;
 mod host;
 mod instance;
+mod owner;
 pub mod signals;
 mod store;
 pub mod ticker;
@@ -36,6 +38,6 @@ pub use compile::{compile, compile_with, release_free_memory, CompiledLibrary};
 pub use componentize::{componentize, is_core_module};
 pub use engine::{engines, Tier};
 pub use guest_log::truncate;
-pub use host::{CallUser, KeyName};
-pub use instance::LibraryInstance;
+pub use instance::{Fired, LibraryInstance};
+pub use owner::CallUser;
 pub use store::{CallLimit, Removed, Stopped};

@@ -14,47 +14,22 @@
 //! started with `crash-log-enabled no` has none, and faults the default
 //! way).
 
-use std::sync::OnceLock;
-
 use redis_module::Context;
 use redis_module_macros::config_changed_event_handler;
 
-use crate::server::redis_log;
-
-const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
-
-/// wasmtime's handlers, saved once the engines exist.
-struct Saved([libc::sigaction; 4]);
-
-// SAFETY: plain data (handler addresses, masks and flags), only read.
-unsafe impl Send for Saved {}
-unsafe impl Sync for Saved {}
-
-static SAVED: OnceLock<Saved> = OnceLock::new();
+use crate::server::{redis_log, restore_fault_handlers, save_fault_handlers};
 
 /// Saves the handlers in place now: call it once the engines exist.
 pub fn save_wasmtime_handlers() {
-    let mut saved: [libc::sigaction; 4] = unsafe { std::mem::zeroed() };
-    for (signal, action) in SIGNALS.iter().zip(saved.iter_mut()) {
-        // SAFETY: reads the current action into `action`.
-        if unsafe { libc::sigaction(*signal, std::ptr::null(), action) } != 0 {
-            redis_log("warning", "cannot read the signal handlers of wasmtime");
-            return;
-        }
+    if let Err(e) = save_fault_handlers() {
+        redis_log("warning", &format!("{e} of wasmtime"));
     }
-    let _ = SAVED.set(Saved(saved));
 }
 
 /// Puts the saved handlers back.
 fn restore_wasmtime_handlers() {
-    let Some(Saved(saved)) = SAVED.get() else {
-        return;
-    };
-    for (signal, action) in SIGNALS.iter().zip(saved.iter()) {
-        // SAFETY: `action` was read from the kernel by `sigaction` above.
-        if unsafe { libc::sigaction(*signal, action, std::ptr::null_mut()) } != 0 {
-            redis_log("warning", "cannot restore the signal handlers of wasmtime");
-        }
+    if let Err(e) = restore_fault_handlers() {
+        redis_log("warning", &format!("{e} of wasmtime"));
     }
 }
 

@@ -8,9 +8,19 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::host::{CallMode, CallUser};
+use super::owner::CallUser;
 use crate::config;
 use crate::server::{RedisCtx, RemovedValue};
+
+/// What `call` may do in the guest call in progress. (In `describe` there
+/// is no Redis context at all, so `call` is refused before the mode matters.)
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CallMode {
+    /// `on-fired`: inside the keyspace notification; Redis refuses writes.
+    ReadOnly,
+    /// `run`: inside a post-notification job; writes are replicated.
+    Write,
+}
 
 /// A value an event removed, shared by the triggers it is handed to. (An
 /// `Arc` only because a store must be `Send`: removed values never leave

@@ -26,7 +26,7 @@ pub(super) fn changed(ctx: &Context, args: &[RedisString]) -> RedisResult {
         number(epoch, "the epoch")?,
         number(after, "the append number")?,
     );
-    let reply = Reply(ctx.ctx);
+    let reply = Reply::new(ctx);
     reply.map(3);
     reply.field("epoch");
     reply.bulk(since.epoch.to_string().as_bytes());

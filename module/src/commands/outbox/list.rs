@@ -11,7 +11,7 @@ pub(super) fn list(ctx: &Context, args: &[RedisString]) -> RedisResult {
         return Err(RedisError::WrongArity);
     }
     let rules = library::all_rules().map_err(err)?;
-    let reply = Reply(ctx.ctx);
+    let reply = Reply::new(ctx);
     reply.array(rules.len());
     for rule in &rules {
         let (spec, stats) = (&rule.spec, &rule.stats);

@@ -6,7 +6,7 @@
 
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::Subcommand;
+use crate::server::{command_entry, Subcommand};
 
 mod add;
 mod changed;
@@ -19,42 +19,42 @@ pub(super) const SUBCOMMANDS: [Subcommand; 9] = [
     Subcommand {
         name: "add",
         flags: "write deny-oom deny-script",
-        cmdfunc: entry_point!(add::add),
+        entry: command_entry!(add::add),
     },
     Subcommand {
         name: "delete",
         flags: "write deny-script",
-        cmdfunc: entry_point!(delete::delete),
+        entry: command_entry!(delete::delete),
     },
     Subcommand {
         name: "list",
         flags: "deny-script",
-        cmdfunc: entry_point!(list::list),
+        entry: command_entry!(list::list),
     },
     Subcommand {
         name: "streams",
         flags: "deny-script",
-        cmdfunc: entry_point!(streams::streams),
+        entry: command_entry!(streams::streams),
     },
     Subcommand {
         name: "changed",
         flags: "deny-script",
-        cmdfunc: entry_point!(changed::changed),
+        entry: command_entry!(changed::changed),
     },
     Subcommand {
         name: "connect",
         flags: "admin deny-script",
-        cmdfunc: entry_point!(forwarding::connect),
+        entry: command_entry!(forwarding::connect),
     },
     Subcommand {
         name: "disconnect",
         flags: "admin deny-script",
-        cmdfunc: entry_point!(forwarding::disconnect),
+        entry: command_entry!(forwarding::disconnect),
     },
     Subcommand {
         name: "help",
         flags: "deny-script allow-loading allow-stale",
-        cmdfunc: entry_point!(help),
+        entry: command_entry!(help),
     },
     Subcommand {
         // What a command becomes while its slot moves and its outbox entry
@@ -62,7 +62,7 @@ pub(super) const SUBCOMMANDS: [Subcommand; 9] = [
         // it, whatever its ACL permissions: hence `no-auth`.
         name: "tryagain",
         flags: "no-auth fast",
-        cmdfunc: entry_point!(try_again),
+        entry: command_entry!(try_again),
     },
 ];
 

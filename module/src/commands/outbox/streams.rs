@@ -10,8 +10,8 @@ pub(super) fn streams(ctx: &Context, args: &[RedisString]) -> RedisResult {
     if !args.is_empty() {
         return Err(RedisError::WrongArity);
     }
-    let streams = outbox::non_empty(ctx.ctx, databases(ctx));
-    let reply = Reply(ctx.ctx);
+    let streams = outbox::non_empty(ctx, databases(ctx));
+    let reply = Reply::new(ctx);
     reply.array(streams.len());
     for stream in &streams {
         reply.map(5);

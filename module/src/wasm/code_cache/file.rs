@@ -37,8 +37,7 @@ fn trusted_dir() -> Result<(), String> {
     if !meta.is_dir() {
         return Err("not a directory".into());
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = crate::server::effective_uid();
     if meta.uid() != euid {
         return Err(format!(
             "owned by uid {}, not by the server's uid {euid}",
@@ -88,7 +87,9 @@ pub(super) fn read(engine: &Engine, key: &Key, digest: &[u8; 32]) -> Option<Comp
     // server's user). The header checks above rule out a truncated or
     // damaged file and a file compiled from other bytes; wasmtime checks its
     // own header (version, target, settings) before using the code.
-    match unsafe { Component::deserialize(engine, code) } {
+    #[allow(unsafe_code)]
+    let loaded = unsafe { Component::deserialize(engine, code) };
+    match loaded {
         Ok(component) => Some(component),
         Err(e) => {
             notice_ignored(&path, &format!("{e:#}"));

@@ -22,10 +22,6 @@ use crate::server::{RemovedValue, Withheld};
 
 mod call;
 mod outbox;
-mod owner;
-
-pub use call::CallMode;
-pub use owner::{CallUser, KeyName};
 
 /// The WIT name of the host interface.
 const HOST_INTERFACE: &str = "redis:triggers/host@0.1.0";

@@ -1,13 +1,12 @@
 //! `host.outbox-append`: an entry for the outbox, from a trigger's `run`.
 
-use redis_module::Context;
 use wasmtime::StoreContextMut;
 
-use super::call::CallMode;
-use super::owner::KeyName;
 use crate::outbox::{self, Appended, Entry};
+use crate::server::KeyName;
 use crate::server::{select_db, selected_db};
 use crate::wasm::bindings::Event;
+use crate::wasm::store::CallMode;
 use crate::wasm::store::HostState;
 
 /// The outbox's own fields, which a trigger's fields may not use.
@@ -19,7 +18,7 @@ pub(super) fn append(
     fields: Vec<(String, Vec<u8>)>,
 ) -> Result<(), String> {
     let data = store.data_mut();
-    let Some(ctx) = data.ctx.get() else {
+    let Some(ctx) = data.ctx.context() else {
         return Err("outbox-append is not available in describe".into());
     };
     if data.mode != CallMode::Write {
@@ -56,12 +55,12 @@ pub(super) fn append(
         source: &source,
         fields: &fields,
     };
-    let selected = selected_db(ctx);
-    if !select_db(ctx, event.db) {
+    let selected = selected_db(&ctx);
+    if !select_db(&ctx, event.db) {
         return Err(format!("there is no database {}", event.db));
     }
-    let appended = outbox::append(&Context::new(ctx), &entry);
-    select_db(ctx, selected);
+    let appended = outbox::append(&ctx, &entry);
+    select_db(&ctx, selected);
     match appended? {
         Appended::Written => Ok(()),
         Appended::Dropped => Err(

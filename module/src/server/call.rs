@@ -1,0 +1,138 @@
+//! Running a command from the module (`RM_Call`), its reply as Redis' own
+//! RESP3 bytes.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::os::raw::c_char;
+
+use redis_module::raw;
+
+use super::{bytes_of, create_string, free_string, RedisCtx};
+
+/// A command being put together, then run by [`CommandCall::run`]. Its
+/// buffers are reused by the next one, so that a call allocates nothing
+/// but its reply.
+pub struct CommandCall {
+    /// The command name, NUL-terminated for `RM_Call`.
+    command: Vec<u8>,
+    /// The arguments, as Redis strings owned by this call.
+    argv: Vec<*mut raw::RedisModuleString>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Vec<u8>, Vec<*mut raw::RedisModuleString>)> = RefCell::default();
+}
+
+impl CommandCall {
+    /// A call of `name`, which has no NUL byte.
+    pub fn new(name: &str) -> Result<Self, String> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(format!("invalid command name {name:?}"));
+        }
+        // Taken rather than borrowed: should a call start while another is
+        // put together, it gets buffers of its own.
+        let (mut command, argv) = SCRATCH.with(|s| s.take());
+        command.clear();
+        command.extend_from_slice(name.as_bytes());
+        command.push(0);
+        Ok(CommandCall { command, argv })
+    }
+
+    pub fn arg(&mut self, bytes: &[u8]) {
+        self.argv.push(create_string(bytes));
+    }
+
+    /// Runs the command in the context of the callback in progress, with
+    /// the `RM_Call` format `format` (which must take `v`, the arguments as
+    /// an array, and `3`, RESP3), and returns the reply's RESP3 bytes, or
+    /// the text of the error Redis replied with.
+    pub fn run(self, ctx: RedisCtx, format: &CStr) -> Result<Vec<u8>, String> {
+        let Some(ctx) = ctx.get() else {
+            return Err("no command can run here".into());
+        };
+        let (Some(rm_call), Some(reply_proto), Some(free_reply)) = (
+            api!(RedisModule_Call),
+            api!(RedisModule_CallReplyProto),
+            api!(RedisModule_FreeCallReply),
+        ) else {
+            return Err("this server cannot run commands from a module".into());
+        };
+        // SAFETY: `ctx` is the context of the Redis callback in progress
+        // (`RedisCtx` is cleared when it returns); `command` is
+        // NUL-terminated and `argv` holds live strings; the reply is freed
+        // once, after its bytes are copied.
+        unsafe {
+            let reply = rm_call(
+                ctx,
+                self.command.as_ptr() as *const c_char,
+                format.as_ptr(),
+                self.argv.as_ptr(),
+                self.argv.len(),
+            );
+            if reply.is_null() {
+                // With `E`, Redis reports errors as replies; a null reply is
+                // rare (an unknown flag, out of memory).
+                return Err(format!(
+                    "the call failed: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let mut len = 0;
+            let proto = bytes_of(reply_proto(reply, &mut len), len);
+            // The protocol's first byte tells an error reply apart, without
+            // making Redis parse the reply (as `RM_CallReplyType` would).
+            let result = match error_text(proto) {
+                Some(error) => Err(error),
+                None => Ok(proto.to_vec()),
+            };
+            free_reply(reply);
+            result
+        }
+    }
+}
+
+impl Drop for CommandCall {
+    /// Frees the arguments and gives the buffers back for the next call.
+    fn drop(&mut self) {
+        for string in self.argv.drain(..) {
+            free_string(string);
+        }
+        let buffers = (
+            std::mem::take(&mut self.command),
+            std::mem::take(&mut self.argv),
+        );
+        SCRATCH.with(|s| *s.borrow_mut() = buffers);
+    }
+}
+
+/// The message of a RESP3 error reply (`-ERR …` or a blob error
+/// `!<len>\r\nERR …`), or `None` if `proto` is not an error.
+fn error_text(proto: &[u8]) -> Option<String> {
+    let text = match proto.first()? {
+        b'-' => &proto[1..],
+        b'!' => {
+            let start = proto.iter().position(|&b| b == b'\n')? + 1;
+            &proto[start..]
+        }
+        _ => return None,
+    };
+    let text = text.strip_suffix(b"\r\n").unwrap_or(text);
+    Some(String::from_utf8_lossy(text).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_replies() {
+        assert_eq!(error_text(b"-ERR no\r\n").as_deref(), Some("ERR no"));
+        assert_eq!(
+            error_text(b"!21\r\nSYNTAX invalid syntax\r\n").as_deref(),
+            Some("SYNTAX invalid syntax")
+        );
+        assert_eq!(error_text(b"+OK\r\n"), None);
+        assert_eq!(error_text(b"*1\r\n-ERR nested\r\n"), None);
+        assert_eq!(error_text(b""), None);
+    }
+}
