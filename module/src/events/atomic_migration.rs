@@ -31,11 +31,11 @@ use crate::server::{follow_atomic_slot_migrations, is_served_here, ModuleOptions
 
 thread_local! {
     /// The slots this node imports now.
-    static IMPORTING: RefCell<Slots> = RefCell::default();
+    static IMPORTING: RefCell<Slots> = const { RefCell::new(Slots::new()) };
     /// The slots this node exports or exported.
-    static EXPORTED: RefCell<Slots> = RefCell::default();
+    static EXPORTED: RefCell<Slots> = const { RefCell::new(Slots::new()) };
     /// The slots whose keys Redis deletes now, one by one.
-    static TRIMMING: RefCell<Slots> = RefCell::default();
+    static TRIMMING: RefCell<Slots> = const { RefCell::new(Slots::new()) };
 }
 
 /// Follows the server's atomic migrations, if it has them; returns the

@@ -123,6 +123,7 @@ impl PendingRun {
     /// Counts a `run` about to be scheduled, with a payload of
     /// `payload_bytes`; refused when the payloads waiting in this unit
     /// would exceed `triggers.max-payload-size`.
+    #[inline]
     pub fn new(payload_bytes: usize) -> Result<PendingRun, String> {
         let waiting = PENDING_PAYLOAD_BYTES.get();
         let limit = config::max_payload_bytes();
@@ -141,6 +142,7 @@ impl PendingRun {
 
 impl Drop for PendingRun {
     /// The last `run` of a unit closes it (unless the marker will).
+    #[inline]
     fn drop(&mut self) {
         PENDING_PAYLOAD_BYTES.set(
             PENDING_PAYLOAD_BYTES

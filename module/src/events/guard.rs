@@ -18,7 +18,7 @@ thread_local! {
     static EXECUTING: Cell<bool> = const { Cell::new(false) };
     /// Events raised while a guest ran that are not its own doing, to fire
     /// once it returns.
-    static DEFERRED: RefCell<VecDeque<KeptEvent>> = RefCell::default();
+    static DEFERRED: RefCell<VecDeque<KeptEvent>> = const { RefCell::new(VecDeque::new()) };
 }
 
 /// The events a guest's call can raise without having made them: a key or

@@ -49,9 +49,9 @@ use crate::server::{
 thread_local! {
     static MOVING_KEYS: Cell<bool> = const { Cell::new(false) };
     /// The slots this node sends to another, key by key.
-    static MIGRATING: RefCell<Slots> = RefCell::default();
+    static MIGRATING: RefCell<Slots> = const { RefCell::new(Slots::new()) };
     /// The slots this node receives from another, key by key.
-    static IMPORTING: RefCell<Slots> = RefCell::default();
+    static IMPORTING: RefCell<Slots> = const { RefCell::new(Slots::new()) };
     /// Whether the timer that reads the open slots is armed.
     static TIMER_ARMED: Cell<bool> = const { Cell::new(false) };
     /// The slots a `CLUSTER SETSLOT` changed lately, and when.

@@ -5,6 +5,11 @@
 pub(super) struct Slots(Vec<u64>);
 
 impl Slots {
+    /// No slot.
+    pub(super) const fn new() -> Self {
+        Slots(Vec::new())
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -21,7 +21,6 @@ pub(super) struct Staged {
 }
 
 /// The registry's state, changed only through its methods.
-#[derive(Default)]
 pub(super) struct Registry {
     /// Sorted by name.
     libraries: Vec<Rc<Library>>,
@@ -43,7 +42,7 @@ pub(super) struct Registry {
 }
 
 thread_local! {
-    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+    static REGISTRY: RefCell<Registry> = const { RefCell::new(Registry::new()) };
 }
 
 /// Reads the registry; an error while it is being changed.
@@ -58,6 +57,17 @@ pub(super) fn change<T>(f: impl FnOnce(&mut Registry) -> T) -> Result<T, String>
 }
 
 impl Registry {
+    const fn new() -> Self {
+        Registry {
+            libraries: Vec::new(),
+            rules: Vec::new(),
+            loaded_while_loading: None,
+            rules_loaded_while_loading: None,
+            staged: None,
+            version: 0,
+        }
+    }
+
     pub(super) fn libraries(&self) -> &[Rc<Library>] {
         &self.libraries
     }

@@ -1,7 +1,6 @@
 //! Running a command from the module (`RM_Call`), its reply as Redis' own
 //! RESP3 bytes.
 
-use std::cell::RefCell;
 use std::ffi::CStr;
 use std::os::raw::c_char;
 
@@ -9,43 +8,51 @@ use redis_module::raw;
 
 use super::{bytes_of, create_string, free_string, RedisCtx};
 
-/// A command being put together, then run by [`CommandCall::run`]. Its
-/// buffers are reused by the next one, so that a call allocates nothing
-/// but its reply.
-pub struct CommandCall {
+/// The buffers of a [`CommandCall`], reused by one call after another so
+/// that a call allocates nothing but its reply. Kept by the caller (a
+/// library's store), empty between calls.
+#[derive(Default)]
+pub struct CallBuffers {
     /// The command name, NUL-terminated for `RM_Call`.
     command: Vec<u8>,
-    /// The arguments, as Redis strings owned by this call.
+    /// The arguments, as Redis strings owned by the call in progress.
     argv: Vec<*mut raw::RedisModuleString>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<(Vec<u8>, Vec<*mut raw::RedisModuleString>)> = RefCell::default();
+// SAFETY: the strings `argv` holds during a call are used on Redis' main
+// thread only, and freed before the call returns; between calls it is
+// empty. (A store's data must be `Send` for wasmtime-wasi.)
+unsafe impl Send for CallBuffers {}
+
+/// A command being put together in [`CallBuffers`], then run by
+/// [`CommandCall::run`]; its arguments are freed when it is dropped.
+pub struct CommandCall<'a> {
+    buffers: &'a mut CallBuffers,
 }
 
-impl CommandCall {
+impl<'a> CommandCall<'a> {
     /// A call of `name`, which has no NUL byte.
-    pub fn new(name: &str) -> Result<Self, String> {
+    #[inline]
+    pub fn new(name: &str, buffers: &'a mut CallBuffers) -> Result<Self, String> {
         if name.is_empty() || name.contains('\0') {
             return Err(format!("invalid command name {name:?}"));
         }
-        // Taken rather than borrowed: should a call start while another is
-        // put together, it gets buffers of its own.
-        let (mut command, argv) = SCRATCH.with(|s| s.take());
-        command.clear();
-        command.extend_from_slice(name.as_bytes());
-        command.push(0);
-        Ok(CommandCall { command, argv })
+        buffers.command.clear();
+        buffers.command.extend_from_slice(name.as_bytes());
+        buffers.command.push(0);
+        Ok(CommandCall { buffers })
     }
 
+    #[inline]
     pub fn arg(&mut self, bytes: &[u8]) {
-        self.argv.push(create_string(bytes));
+        self.buffers.argv.push(create_string(bytes));
     }
 
     /// Runs the command in the context of the callback in progress, with
     /// the `RM_Call` format `format` (which must take `v`, the arguments as
     /// an array, and `3`, RESP3), and returns the reply's RESP3 bytes, or
     /// the text of the error Redis replied with.
+    #[inline]
     pub fn run(self, ctx: RedisCtx, format: &CStr) -> Result<Vec<u8>, String> {
         let Some(ctx) = ctx.get() else {
             return Err("no command can run here".into());
@@ -57,6 +64,7 @@ impl CommandCall {
         ) else {
             return Err("this server cannot run commands from a module".into());
         };
+        let argv = &self.buffers.argv;
         // SAFETY: `ctx` is the context of the Redis callback in progress
         // (`RedisCtx` is cleared when it returns); `command` is
         // NUL-terminated and `argv` holds live strings; the reply is freed
@@ -64,10 +72,10 @@ impl CommandCall {
         unsafe {
             let reply = rm_call(
                 ctx,
-                self.command.as_ptr() as *const c_char,
+                self.buffers.command.as_ptr() as *const c_char,
                 format.as_ptr(),
-                self.argv.as_ptr(),
-                self.argv.len(),
+                argv.as_ptr(),
+                argv.len(),
             );
             if reply.is_null() {
                 // With `E`, Redis reports errors as replies; a null reply is
@@ -91,17 +99,14 @@ impl CommandCall {
     }
 }
 
-impl Drop for CommandCall {
-    /// Frees the arguments and gives the buffers back for the next call.
+impl Drop for CommandCall<'_> {
+    /// Frees the arguments.
+    #[inline]
     fn drop(&mut self) {
-        for string in self.argv.drain(..) {
+        for &string in &self.buffers.argv {
             free_string(string);
         }
-        let buffers = (
-            std::mem::take(&mut self.command),
-            std::mem::take(&mut self.argv),
-        );
-        SCRATCH.with(|s| *s.borrow_mut() = buffers);
+        self.buffers.argv.clear();
     }
 }
 

@@ -29,10 +29,12 @@ impl CallUser {
     }
 
     /// Makes `ctx`'s `RM_Call`s run as the owner, until [`detach`](Self::detach).
+    #[inline]
     pub(super) fn attach(&mut self, ctx: RedisCtx) -> Result<(), String> {
-        if self.attached.is_none() {
-            self.attached = Some(self.look_up()?.attach(ctx)?);
+        if self.attached.is_some() {
+            return Ok(());
         }
+        self.attached = Some(self.look_up()?.attach(ctx)?);
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::owner::CallUser;
 use crate::config;
-use crate::server::{RedisCtx, RemovedValue};
+use crate::server::{CallBuffers, RedisCtx, RemovedValue};
 
 /// What `call` may do in the guest call in progress. (In `describe` there
 /// is no Redis context at all, so `call` is refused before the mode matters.)
@@ -46,6 +46,8 @@ pub struct HostState {
     pub config: String,
     /// The ACL user its calls run as; none while it loads.
     pub user: Option<CallUser>,
+    /// What `call` puts a command together in, reused call after call.
+    pub call_buffers: CallBuffers,
     /// The last panic message a guest reported through the SDK, used to
     /// explain the trap that follows it.
     pub panic_message: Option<String>,
@@ -125,6 +127,7 @@ pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState>
             trigger: 0,
             config: identity.config,
             user: identity.owner.as_deref().map(CallUser::new),
+            call_buffers: CallBuffers::default(),
             panic_message: None,
             removed: None,
             limited_by_budget: false,

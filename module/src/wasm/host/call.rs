@@ -36,16 +36,23 @@ pub(super) fn call(
         return Err("call is not available while the library loads".into());
     };
     user.attach(ctx)?;
-    let name = command
-        .to_str(&store)
-        .map_err(|_| "the command name is not valid UTF-8".to_string())?;
-    let mut call = CommandCall::new(&name)?;
-    for index in 0..args.len() {
-        let arg = match args.get(&mut store, index) {
-            Some(Ok(arg)) => arg,
-            _ => return Err(format!("argument {index} is out of the library's memory")),
-        };
-        call.arg(arg.as_le_slice(&store));
-    }
-    call.run(ctx, call_format(mode))
+    // Taken rather than borrowed, for the guest's memory to be read while
+    // they fill; put back for the next call.
+    let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
+    let result = (|| {
+        let name = command
+            .to_str(&store)
+            .map_err(|_| "the command name is not valid UTF-8".to_string())?;
+        let mut call = CommandCall::new(&name, &mut buffers)?;
+        for index in 0..args.len() {
+            let arg = match args.get(&mut store, index) {
+                Some(Ok(arg)) => arg,
+                _ => return Err(format!("argument {index} is out of the library's memory")),
+            };
+            call.arg(arg.as_le_slice(&store));
+        }
+        call.run(ctx, call_format(mode))
+    })();
+    store.data_mut().call_buffers = buffers;
+    result
 }
