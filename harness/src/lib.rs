@@ -27,6 +27,10 @@
 //! - the module: `TRIGGERS_MODULE`, then `target/release/libwasm_triggers.so`
 //!   from the crate's directory up.
 //!
+//! [`Launch`] starts a server with other arguments (server options, the
+//! module's arguments, environment variables), and [`Server`] restarts it
+//! in place.
+//!
 //! [`Server::load_this_crate`] builds the crate under test for
 //! `wasm32-wasip2` (`cargo build --release`, in a target directory of its
 //! own so that it never waits for the `cargo test` running it) and loads
@@ -40,9 +44,13 @@ use anyhow::{bail, Context};
 pub use redis;
 
 mod build;
+mod find;
+mod launch;
+mod process;
 mod server;
 
 pub use build::build_library;
+pub use launch::{free_port, Launch};
 pub use server::Server;
 
 /// The first of `relative` found in `start` or a directory above it.

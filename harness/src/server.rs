@@ -1,15 +1,18 @@
-//! A Redis or Valkey server with the module loaded, for one test.
+//! [`Server`], a Redis or Valkey server with the module loaded, for one
+//! test: its port, directory, log and process, and a client's helpers
+//! (connect, load a library, a trigger's statistics). Starting the process
+//! is [`Launch`]'s.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::ffi::OsString;
+use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use crate::{build_library, find_up, manifest_dir, map, Stats};
+use crate::process::Process;
+use crate::{build_library, manifest_dir, map, Launch, Stats};
 
-/// A server process on a free loopback port, killed on drop.
+/// A server process on a free loopback port, in a temporary directory of
+/// its own, killed on drop (the directory removed after).
 ///
 /// ```no_run
 /// use wasm_triggers_harness::Server;
@@ -19,14 +22,17 @@ use crate::{build_library, find_up, manifest_dir, map, Stats};
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub struct Server {
-    process: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+    process: Process,
 }
 
 impl Server {
+    pub(crate) fn from_process(process: Process) -> Server {
+        Server { process }
+    }
+
     /// Starts a server with the module, found as the [crate docs](crate)
-    /// say, and waits until it answers.
+    /// say, and waits until it answers. With other arguments:
+    /// [`Launch::find`].
     ///
     /// ```no_run
     /// use wasm_triggers_harness::Server;
@@ -35,12 +41,11 @@ impl Server {
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     pub fn start() -> anyhow::Result<Server> {
-        let start = manifest_dir().unwrap_or_else(|_| PathBuf::from("."));
-        Server::start_with(&find_server(&start)?, &find_module(&start)?)
+        Launch::find()?.start()
     }
 
     /// Starts `server` (a `redis-server` or `valkey-server` binary) with the
-    /// module at `module`.
+    /// module at `module`. With other arguments: [`Launch::new`].
     ///
     /// ```no_run
     /// use std::path::Path;
@@ -53,39 +58,11 @@ impl Server {
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     pub fn start_with(server: &Path, module: &Path) -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir().context("a directory for the server")?;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        let process = Command::new(server)
-            .arg("--port")
-            .arg(port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--loadmodule")
-            .arg(module)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start {}", server.display()))?;
-        let mut server = Server { process, port, dir };
-        let started = Instant::now();
-        loop {
-            if let Ok(mut con) = server.connect() {
-                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return Ok(server);
-                }
-            }
-            if let Ok(Some(status)) = server.process.try_wait() {
-                bail!("the server exited ({status}):\n{}", server.log());
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("the server did not answer in 10 s:\n{}", server.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Launch::new(server, module).start()
     }
 
+    /// The server's port, on 127.0.0.1 (another one after a restart that
+    /// found it taken).
     ///
     /// ```no_run
     /// use wasm_triggers_harness::Server;
@@ -95,7 +72,7 @@ impl Server {
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port()
     }
 
     /// A new client connection.
@@ -109,11 +86,12 @@ impl Server {
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     pub fn connect(&self) -> anyhow::Result<redis::Connection> {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port()))?;
         Ok(client.get_connection()?)
     }
 
-    /// What the server logged so far.
+    /// What the server logged so far (its stdout and stderr), across
+    /// restarts.
     ///
     /// ```no_run
     /// use wasm_triggers_harness::Server;
@@ -123,7 +101,57 @@ impl Server {
     /// # Ok::<(), anyhow::Error>(())
     /// ```
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.process.log()
+    }
+
+    /// The server's directory (`--dir`): its `server.log`, its
+    /// `redis.conf`, its RDB and AOF files.
+    pub fn dir(&self) -> &Path {
+        self.process.dir()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Whether the server process still runs.
+    pub fn is_alive(&mut self) -> bool {
+        self.process.is_alive()
+    }
+
+    /// Kills the server (`SIGKILL`: nothing is saved on the way out).
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Kills the server and starts it again with the same arguments, in the
+    /// same directory (so that it loads what it saved there), on the same
+    /// port if it is still free and another one otherwise; waits until it
+    /// answers. A server that exits while starting (it refuses its RDB
+    /// file, say) is an error with its log.
+    ///
+    /// ```no_run
+    /// use wasm_triggers_harness::Server;
+    ///
+    /// let mut server = Server::start()?;
+    /// let _: () = wasm_triggers_harness::redis::cmd("SAVE").query(&mut server.connect()?)?;
+    /// server.restart()?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.process.restart()
+    }
+
+    /// Same as [`Server::restart`], with the environment variables `env` in
+    /// place of those the server was given before.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) -> anyhow::Result<()> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect();
+        self.process.set_env(env);
+        self.restart()
     }
 
     /// `TRIGGER LOAD REPLACE` of `code` (a component, or a wasm-pack core
@@ -201,44 +229,4 @@ impl Server {
         }
         bail!("no trigger '{trigger}' in library '{library}'")
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-fn find_server(start: &Path) -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("TRIGGERS_SERVER") {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some(path) = find_up(start, ".cache/redis-8/bin/redis-server") {
-        return Ok(path);
-    }
-    for name in ["redis-server", "valkey-server"] {
-        let on_path = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file());
-        if let Some(path) = on_path {
-            return Ok(path);
-        }
-    }
-    bail!(
-        "no Redis or Valkey server: set TRIGGERS_SERVER to a redis-server (≥ 7.2) or \
-         valkey-server (≥ 8), or put one on PATH"
-    )
-}
-
-fn find_module(start: &Path) -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("TRIGGERS_MODULE") {
-        return Ok(PathBuf::from(path));
-    }
-    find_up(start, "target/release/libwasm_triggers.so").context(
-        "no module: set TRIGGERS_MODULE to libwasm_triggers.so, or build it with \
-         `cargo build --release -p wasm-triggers`",
-    )
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{eventually, free_port, query, Connection, Flavor, Server};
+use crate::{eventually, query, Connection, Flavor, Server};
 
 /// A cluster of servers, killed on drop.
 pub struct Cluster {
@@ -13,22 +13,18 @@ pub struct Cluster {
     pub nodes: Vec<Server>,
 }
 
-/// The arguments of a cluster node: a bus port of its own, found free
-/// (the default, port + 10000, may not be).
-fn node_args() -> Vec<String> {
-    [
+/// A cluster node: a bus port of its own, found free (the default, port +
+/// 10000, may not be).
+fn start_node(flavor: Flavor) -> Server {
+    let args = [
         "--cluster-enabled",
         "yes",
         "--cluster-config-file",
         "nodes.conf",
         "--cluster-node-timeout",
         "2000",
-        "--cluster-port",
-        &free_port().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ];
+    Server::launch(flavor, flavor.launch(&args).port_option("--cluster-port"))
 }
 
 impl Flavor {
@@ -64,7 +60,7 @@ impl Cluster {
     /// waits until every node sees the cluster as healthy.
     pub fn start(flavor: Flavor, primaries: usize, replicas: usize) -> Cluster {
         let nodes: Vec<Server> = (0..primaries * (1 + replicas))
-            .map(|_| Server::start_with(flavor, &Self::args_refs(&node_args())))
+            .map(|_| start_node(flavor))
             .collect();
         let mut args = vec!["--cluster".to_string(), "create".to_string()];
         args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
@@ -77,10 +73,6 @@ impl Cluster {
         let cluster = Cluster { flavor, nodes };
         cluster.wait_healthy();
         cluster
-    }
-
-    fn args_refs(args: &[String]) -> Vec<&str> {
-        args.iter().map(String::as_str).collect()
     }
 
     /// Waits until every node reports `cluster_state:ok` and knows every
@@ -103,7 +95,7 @@ impl Cluster {
     /// Adds an empty primary to the cluster, and waits until every node
     /// knows it. Returns its index.
     pub fn add_primary(&mut self) -> usize {
-        let node = Server::start_with(self.flavor, &Self::args_refs(&node_args()));
+        let node = start_node(self.flavor);
         cli(
             self.flavor,
             &[

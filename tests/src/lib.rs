@@ -7,7 +7,8 @@
 //! `REDIS86_SERVER`, `VALKEY_SERVER`, `VALKEY9_SERVER` and `TRIGGERS_MODULE`.
 //!
 //! - `server.rs`: [`Flavor`], the paths of the servers, the module and the
-//!   Wasm files, and [`Server`], a server process.
+//!   Wasm files, and [`Server`], a server process (started, restarted and
+//!   killed by `wasm_triggers_harness`, the launcher trigger authors use).
 //! - `replies.rs`: reply decoding ([`as_map`], [`text`], [`int`], [`array()`])
 //!   and the `TRIGGER LIST` helpers.
 //! - `commands.rs`: [`query`], the `TRIGGER LOAD` helpers, [`list`],

@@ -1,12 +1,14 @@
 //! The servers: which ones there are ([`Flavor`]), where their binaries, the
-//! module and the Wasm files are, and [`Server`], a server process started
-//! with the module loaded in a temporary directory.
+//! module and the Wasm files are, and [`Server`], a server of a flavor with
+//! the module loaded in a temporary directory, as the tests start it
+//! (debug commands on, its own log file; panics where the harness returns
+//! errors). The process itself is `wasm_triggers_harness`'s: its `Launch`
+//! and `Server`.
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wasm_triggers_harness::Launch;
 
 use crate::Connection;
 
@@ -94,76 +96,19 @@ pub fn wasm(name: &str) -> Vec<u8> {
     })
 }
 
-/// A server process, killed on drop.
-pub struct Server {
-    pub flavor: Flavor,
-    pub port: u16,
-    child: Child,
-    dir: tempfile::TempDir,
-    extra: Vec<String>,
-    /// Environment variables of the server process.
-    env: Vec<(String, String)>,
-}
-
+/// A free loopback port.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    wasm_triggers_harness::free_port().expect("a free loopback port")
 }
 
-/// A new free port for `--cluster-port`, if the arguments have one.
-fn other_cluster_port(extra: &mut [String]) {
-    if let Some(at) = extra.iter().position(|a| a == "--cluster-port") {
-        if let Some(port) = extra.get_mut(at + 1) {
-            *port = free_port().to_string();
-        }
-    }
-}
-
-fn spawn(
-    flavor: Flavor,
-    port: u16,
-    dir: &Path,
-    extra: &[String],
-    env: &[(String, String)],
-) -> Child {
-    // A configuration file, empty, so that `CONFIG REWRITE` has one.
-    let config = dir.join("redis.conf");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&config)
-        .expect("a configuration file");
-    Command::new(flavor.server_binary())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .arg(config)
-        .arg("--port")
-        .arg(port.to_string())
-        .args(["--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir)
-        .args(["--save", "", "--appendonly", "no"])
-        .args(["--enable-debug-command", "local"])
-        .args(["--logfile", "server.log"])
-        .arg("--loadmodule")
-        .arg(module_path())
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts")
-}
-
-impl Server {
-    /// Starts a server with the module loaded, and waits until it answers.
-    pub fn start(flavor: Flavor) -> Server {
-        Self::start_with(flavor, &[])
-    }
-
-    /// Same as [`Server::start`], with extra `--name value` arguments.
-    pub fn start_with(flavor: Flavor, extra: &[&str]) -> Server {
-        let binary = flavor.server_binary();
+impl Flavor {
+    /// A server of this flavor with the module and `extra` arguments
+    /// (given after the module: its arguments, then server options), as
+    /// the tests start it: `DEBUG` allowed, the log written to
+    /// `server.log`, 20 s to answer. Panics if the server or the module is
+    /// missing.
+    pub fn launch(self, extra: &[&str]) -> Launch {
+        let binary = self.server_binary();
         assert!(
             binary.exists(),
             "{} is missing: run scripts/setup.sh first",
@@ -175,53 +120,64 @@ impl Server {
             "{} is missing: run scripts/setup.sh first",
             module.display()
         );
-        let mut extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
-        let mut last_error = String::new();
-        // A port found free may be taken by another test before the server
-        // binds it: try a few, each on other ports (the cluster bus port
-        // too).
-        for attempt in 0..5 {
-            if attempt > 0 {
-                other_cluster_port(&mut extra);
-            }
-            let dir = tempfile::tempdir().expect("a temporary directory");
-            let port = free_port();
-            let child = spawn(flavor, port, dir.path(), &extra, &[]);
-            let mut server = Server {
-                flavor,
-                port,
-                child,
-                dir,
-                extra: extra.clone(),
-                env: Vec::new(),
-            };
-            match server.wait_ready() {
-                Ok(()) => return server,
-                Err(e) => last_error = e,
-            }
+        Launch::new(binary, module)
+            .options(["--enable-debug-command", "local"])
+            .options(["--logfile", "server.log"])
+            .args(extra)
+            .ready_timeout(Duration::from_secs(20))
+    }
+}
+
+/// A server process, killed on drop.
+pub struct Server {
+    pub flavor: Flavor,
+    /// Its port (another one after a restart that found it taken).
+    pub port: u16,
+    server: wasm_triggers_harness::Server,
+}
+
+impl Server {
+    /// Starts a server with the module loaded, and waits until it answers.
+    pub fn start(flavor: Flavor) -> Server {
+        Self::start_with(flavor, &[])
+    }
+
+    /// Same as [`Server::start`], with extra `--name value` arguments.
+    pub fn start_with(flavor: Flavor, extra: &[&str]) -> Server {
+        Self::launch(flavor, flavor.launch(extra))
+    }
+
+    /// Starts `launch`, one of [`Flavor::launch`]; panics if it does not
+    /// start.
+    pub fn launch(flavor: Flavor, launch: Launch) -> Server {
+        let server = launch
+            .start()
+            .unwrap_or_else(|e| panic!("{flavor:?} did not start: {e:#}"));
+        Server {
+            flavor,
+            port: server.port(),
+            server,
         }
-        panic!("{flavor:?} did not start: {last_error}");
     }
 
     /// The server's working directory (`dir`): its RDB and AOF files.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.server.dir()
     }
 
     /// Kills the server (`SIGKILL`: nothing is saved on the way out).
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.kill();
     }
 
     /// Kills the server and starts it again with the same arguments and
     /// the environment variables `env`, in the same directory.
     pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
-        self.env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.restart();
+        let restarted = self.server.restart_with_env(env);
+        self.port = self.server.port();
+        if let Err(e) = restarted {
+            panic!("{:?} did not restart: {e:#}", self.flavor);
+        }
     }
 
     /// Kills the server and starts it again with the same arguments, in
@@ -237,47 +193,9 @@ impl Server {
     /// (for instance because it refuses its RDB file) is an `Err` with its
     /// log.
     pub fn try_restart(&mut self) -> Result<(), String> {
-        self.kill();
-        let mut last_error = String::new();
-        // The same port if it is still free, a new one otherwise.
-        for attempt in 0..5 {
-            if attempt > 0 {
-                self.port = free_port();
-            }
-            self.child = spawn(
-                self.flavor,
-                self.port,
-                self.dir.path(),
-                &self.extra,
-                &self.env,
-            );
-            match self.wait_ready() {
-                Ok(()) => return Ok(()),
-                Err(e) if e.contains("already in use") => last_error = e,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_error)
-    }
-
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = e.read_to_string(&mut stderr);
-                }
-                return Err(format!("exited with {status}: {stderr}\n{}", self.log()));
-            }
-            if let Ok(mut con) = self.try_connect(false) {
-                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return Ok(());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Err(format!("no answer in 20 s\n{}", self.log()))
+        let restarted = self.server.restart();
+        self.port = self.server.port();
+        restarted.map_err(|e| format!("{e:#}"))
     }
 
     fn try_connect(&self, resp3: bool) -> redis::RedisResult<Connection> {
@@ -307,42 +225,26 @@ impl Server {
 
     /// The server's log file.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.server.log()
     }
 
     /// Starts a server with the module and `extra` arguments that it is
     /// expected to refuse: its log once it exited. Panics if it still runs
     /// after 30 s.
     pub fn refused(flavor: Flavor, extra: &[&str]) -> String {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
-        let mut child = spawn(flavor, free_port(), dir.path(), &extra, &[]);
-        let started = std::time::Instant::now();
-        while matches!(child.try_wait(), Ok(None)) {
-            if started.elapsed() > std::time::Duration::from_secs(30) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{flavor:?} started with {extra:?}");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+        flavor
+            .launch(extra)
+            .refused()
+            .unwrap_or_else(|e| panic!("{flavor:?} started with {extra:?}: {e:#}"))
     }
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     /// Whether the process is still running.
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.is_alive()
     }
 }
