@@ -6,7 +6,7 @@
 //! and `DELETE` are write commands: they are refused on a read-only
 //! replica, and they are propagated to the AOF and to replicas. A library
 //! records the ACL user that loaded it, its owner: its calls run as that
-//! user (see `wasm/host/`).
+//! user (see `wasm/owner.rs`).
 //!
 //! One file per subcommand, each with its handler; `change.rs` holds what
 //! `LOAD` and `DELETE` share, and `info.rs` the `INFO triggers` section.

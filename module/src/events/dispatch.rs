@@ -1,6 +1,7 @@
 //! Event dispatch: from a keyspace notification to the guest and back.
 //!
-//! 1. Redis calls [`on_keyspace_event`] for every keyspace event.
+//! 1. Redis calls [`Dispatch::on_event`] for every keyspace event, through
+//!    `server/keyspace.rs` (which keeps panics from reaching Redis).
 //! 2. Each trigger's prefix and event filter are checked; nothing else
 //!    happens for an event no trigger wants.
 //! 3. For a match on a primary that is not loading data, the trigger's
