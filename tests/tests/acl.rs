@@ -68,6 +68,57 @@ on_all_servers!(fn calls_run_with_the_owners_rights(server) {
     assert_eq!(stat(&mut admin, "name_counter", "consumer", "num_success"), 1);
 });
 
+// The owner is kept between events while no command that may change the
+// users came (`server/acl.rs`): a deletion in the same pipeline, or in a
+// transaction between two events, still reaches every event after it.
+on_all_servers!(fn an_owner_deleted_between_two_events_is_not_used(server) {
+    let mut admin = server.connect();
+    acl(&mut admin, &["alice", "on", ">alice-pw", "~*", "+@all"]);
+    let mut alice = server.connect_as("alice", "alice-pw");
+    load(&mut alice, "name_counter");
+    let denied = |con: &mut Connection| stat(con, "name_counter", "consumer", "num_denied");
+
+    // 50 events with alice kept, her deletion, 50 more: one pipeline.
+    let mut pipe = redis::pipe();
+    for i in 0..50 {
+        pipe.cmd("HSET").arg(format!("a{i}")).arg("name").arg("ann").ignore();
+    }
+    pipe.cmd("ACL").arg("DELUSER").arg("alice").ignore();
+    for i in 0..50 {
+        pipe.cmd("HSET").arg(format!("b{i}")).arg("name").arg("ann").ignore();
+    }
+    let () = pipe.query(&mut admin).expect("the pipeline runs");
+    let count: i64 = query(&mut admin, &["GET", "name_ann"]);
+    assert_eq!(count, 50, "no event after the deletion ran as alice");
+    assert_eq!(denied(&mut admin), 50);
+    let error = last_error(&mut admin, "name_counter", "consumer");
+    assert!(error.contains("ACL user 'alice', does not exist"), "{error}");
+
+    // Back again, and kept; then deleted inside a transaction, between the
+    // notification of `c1` (before) and that of `c2` (after). The `run` of
+    // both comes after the transaction: neither runs as alice.
+    acl(&mut admin, &["alice", "on", ">alice-pw", "~*", "+@all"]);
+    let _: i64 = query(&mut admin, &["HSET", "c0", "name", "ann"]);
+    let count: i64 = query(&mut admin, &["GET", "name_ann"]);
+    assert_eq!(count, 51);
+    let failed = stat(&mut admin, "name_counter", "consumer", "num_failed");
+    let () = redis::pipe()
+        .atomic()
+        .cmd("HSET").arg("c1").arg("name").arg("ann").ignore()
+        .cmd("ACL").arg("DELUSER").arg("alice").ignore()
+        .cmd("HSET").arg("c2").arg("name").arg("ann").ignore()
+        .query(&mut admin)
+        .expect("the transaction runs");
+    let count: i64 = query(&mut admin, &["GET", "name_ann"]);
+    assert_eq!(count, 51, "nothing ran as the deleted alice");
+    assert_eq!(denied(&mut admin), 51, "c2 was denied");
+    assert_eq!(
+        stat(&mut admin, "name_counter", "consumer", "num_failed"),
+        failed + 1,
+        "c1's run failed"
+    );
+});
+
 // An event on a key the owner may not read runs none of the library's
 // code: `recorder`'s trigger on `user:` never learns of `user:b1`, and the
 // event is counted apart.

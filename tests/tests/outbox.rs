@@ -218,6 +218,37 @@ on_all_servers!(fn guest_writes_and_acl(server) {
     assert_eq!(rule_stat(&mut con, "mine", "num_denied"), 1);
 });
 
+// A rule's owner is kept between events while no command that may change
+// the users came: deleted in the same pipeline, it is not used again, and
+// the events after its deletion are denied.
+on_all_servers!(fn a_rule_owner_deleted_between_two_events_is_not_used(server) {
+    let mut con = server.connect();
+    let _: String = query(
+        &mut con,
+        &["ACL", "SETUSER", "orders", "on", ">pw", "~checkout:*", "+@all"],
+    );
+    let mut orders = server.connect_as("orders", "pw");
+    add_rule(&mut orders, &["mine", "EVENTS", "set"]);
+    let mut pipe = redis::pipe();
+    for i in 0..30 {
+        pipe.cmd("SET").arg(format!("checkout:a{i}")).arg("x").ignore();
+    }
+    pipe.cmd("ACL").arg("DELUSER").arg("orders").ignore();
+    for i in 0..30 {
+        pipe.cmd("SET").arg(format!("checkout:b{i}")).arg("x").ignore();
+    }
+    let () = pipe.query(&mut con).expect("the pipeline runs");
+    let entries = outbox_entries(&mut con);
+    let sent = |prefix: &str| {
+        (0..30)
+            .filter(|i| !outbox_events_of(&entries, &format!("checkout:{prefix}{i}")).is_empty())
+            .count()
+    };
+    assert_eq!(sent("a"), 30, "the events before the deletion");
+    assert_eq!(sent("b"), 0, "none after it");
+    assert_eq!(rule_stat(&mut con, "mine", "num_denied"), 30);
+});
+
 // Bad input gets a clear error and changes nothing.
 on_all_servers!(fn bad_rules_are_refused(server) {
     let mut con = server.connect();

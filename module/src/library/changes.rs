@@ -91,7 +91,10 @@ pub fn add_rule(spec: RuleSpec, replace: bool) -> Result<(), String> {
     }
     let rule = Rc::new(Rule::new(spec, previous.as_deref())?);
     server::deliver_keyspace_events(rule.notifications())?;
-    registry::change(|r| r.put_rule(rule))
+    let added = registry::change(|r| r.put_rule(rule));
+    // Its owner is kept between events from now on (`after_change`).
+    after_change(false);
+    added
 }
 
 /// `OUTBOX DELETE`.

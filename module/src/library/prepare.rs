@@ -53,7 +53,8 @@ pub(super) fn switch_to_optimized_code() {
 /// succeeded): the compiled-code cache keeps what the loaded libraries use
 /// (see [`code_cache::retain`]), Redis tells of removed values while a
 /// trigger reads them, keyspace events no trigger or rule needs any more
-/// stop (where the server can take them back), and the memory compiling
+/// stop (where the server can take them back), owners are kept between
+/// events while there are any, and the memory compiling
 /// freed goes back to the system, once per change rather than once per
 /// library.
 pub(super) fn after_change(changed: bool) {
@@ -74,6 +75,15 @@ pub(super) fn after_change(changed: bool) {
             .map(|l| l.notifications())
             .chain(r.rules().iter().map(|rule| rule.notifications()))
             .fold(NotifyEvent::empty(), |all, n| all | n);
+        // The owners of libraries and rules are kept between events while
+        // a filter watches for ACL changes (`server/acl.rs`).
+        let owners = !r.libraries().is_empty() || !r.rules().is_empty();
+        if let Err(error) = server::watch_acl_changes(owners) {
+            server::redis_log(
+                "warning",
+                &format!("owners are looked up for every event: {error}"),
+            );
+        }
         if let Err(error) = server::keep_only_keyspace_events(needed) {
             server::redis_log(
                 "warning",

@@ -48,6 +48,7 @@ extern "C" fn event_loop(
     _data: *mut c_void,
 ) {
     if subevent == raw::REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP {
+        super::acl::event_loop_reached();
         if let Some(f) = BEFORE_SLEEP.get() {
             guarded("the event loop", f);
         }

@@ -47,7 +47,7 @@ mod slot_migration;
 mod streams;
 mod strings;
 
-pub use acl::{AclUser, CallbackString, ContextUser, KeyName, UserName};
+pub use acl::{watch_acl_changes, CallbackString, KeyName, UserByName};
 pub use aux_data::{aux_data_type, AuxData, AuxReader, AuxWriter};
 pub use blocked::{BlockedClient, BlockedClientId, BlockedReply};
 pub use call::{CallBuffers, CommandCall};
