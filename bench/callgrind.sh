@@ -4,6 +4,7 @@
 #
 #   bench/callgrind.sh [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…']
 #                      [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR]
+#                      [--lua FILE]
 #
 # Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
 # (default target/release/libwasm_triggers.so; "none" for no module), loads the library
@@ -13,7 +14,9 @@
 # counts N more (--requests, default 20000) `HSET h:__rand_int__ f v` at pipeline 16 (--command
 # another one, `__rand_int__` one of --keys numbers, default 1000000) and prints the
 # instructions per request. Give two
-# --module builds in two runs to compare them. --keep DIR copies callgrind's output there, for
+# --module builds in two runs to compare them. --lua FILE loads that script (SCRIPT LOAD) and
+# counts `EVALSHA <sha> 1 h:__rand_int__ f v` instead (with --module none: the same work as a
+# trigger, done by a script the client runs). --keep DIR copies callgrind's output there, for
 # callgrind_annotate (bench/tax.sh). WASM_TRIGGERS_PERFMAP=1 in the environment has the module
 # name the guests' functions in /tmp/perf-<pid>.map, <pid> as in DIR/cg.out.<pid>.
 set -euo pipefail
@@ -26,6 +29,7 @@ WARMUP=""
 COMMAND="HSET h:__rand_int__ f v"
 KEYS=1000000
 KEEP=""
+LUA=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --module) MODULE="$2"; shift 2 ;;
@@ -36,7 +40,8 @@ while [ $# -gt 0 ]; do
         --command) COMMAND="$2"; shift 2 ;;
         --keys) KEYS="$2"; shift 2 ;;
         --keep) KEEP="$2"; shift 2 ;;
-        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR]" >&2; exit 2 ;;
+        --lua) LUA="$2"; shift 2 ;;
+        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR] [--lua FILE]" >&2; exit 2 ;;
     esac
 done
 BIN="$ROOT/.cache/redis-8/bin"
@@ -79,6 +84,10 @@ fi
 if [ -n "$RULE" ]; then
     # shellcheck disable=SC2086  # the rule's words are separate arguments
     "$BIN/redis-cli" -p "$PORT" OUTBOX ADD $RULE >/dev/null
+fi
+if [ -n "$LUA" ]; then
+    SHA="$("$BIN/redis-cli" -p "$PORT" SCRIPT LOAD "$(cat "$LUA")")"
+    COMMAND="EVALSHA $SHA 1 h:__rand_int__ f v"
 fi
 # The command's words, split on spaces without expanding `*`.
 read -ra WORDS <<<"$COMMAND"
