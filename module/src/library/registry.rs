@@ -87,54 +87,36 @@ impl Registry {
 
     /// Puts `library` in, in place of the one of the same name if any.
     pub(super) fn put_library(&mut self, library: Rc<Library>) {
-        let name = library.name.clone();
-        match self
-            .libraries
-            .binary_search_by(|l| l.name.as_str().cmp(&name))
-        {
-            Ok(i) => self.libraries[i] = library,
-            Err(i) => self.libraries.insert(i, library),
-        }
-        self.note_loaded(&name);
+        note(&mut self.loaded_while_loading, &library.name);
+        put(&mut self.libraries, library, library_name);
     }
 
     pub(super) fn remove_library(&mut self, name: &str) -> Result<(), String> {
-        let Ok(i) = self
-            .libraries
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-        else {
+        if !remove(
+            &mut self.libraries,
+            &mut self.loaded_while_loading,
+            name,
+            library_name,
+        ) {
             return Err(format!("no library named '{name}'"));
-        };
-        self.libraries.remove(i);
-        if let Some(loaded) = self.loaded_while_loading.as_mut() {
-            loaded.remove(name);
         }
         Ok(())
     }
 
     /// Puts `rule` in, in place of the one of the same name if any.
     pub(super) fn put_rule(&mut self, rule: Rc<Rule>) {
-        let name = rule.spec.name.clone();
-        match self
-            .rules
-            .binary_search_by(|l| l.spec.name.as_str().cmp(&name))
-        {
-            Ok(i) => self.rules[i] = rule,
-            Err(i) => self.rules.insert(i, rule),
-        }
-        self.note_rule_loaded(&name);
+        note(&mut self.rules_loaded_while_loading, &rule.spec.name);
+        put(&mut self.rules, rule, rule_name);
     }
 
     pub(super) fn remove_rule(&mut self, name: &str) -> Result<(), String> {
-        let Ok(i) = self
-            .rules
-            .binary_search_by(|l| l.spec.name.as_str().cmp(name))
-        else {
+        if !remove(
+            &mut self.rules,
+            &mut self.rules_loaded_while_loading,
+            name,
+            rule_name,
+        ) {
             return Err(format!("no outbox rule named '{name}'"));
-        };
-        self.rules.remove(i);
-        if let Some(loaded) = self.rules_loaded_while_loading.as_mut() {
-            loaded.remove(name);
         }
         Ok(())
     }
@@ -211,15 +193,64 @@ impl Registry {
 
     /// While data loads: the library `name` is noted as loaded.
     pub(super) fn note_loaded(&mut self, name: &str) {
-        if let Some(loaded) = self.loaded_while_loading.as_mut() {
-            loaded.insert(name.to_owned());
-        }
+        note(&mut self.loaded_while_loading, name);
     }
 
     fn note_rule_loaded(&mut self, name: &str) {
-        if let Some(loaded) = self.rules_loaded_while_loading.as_mut() {
-            loaded.insert(name.to_owned());
-        }
+        note(&mut self.rules_loaded_while_loading, name);
+    }
+}
+
+fn library_name(library: &Library) -> &str {
+    &library.name
+}
+
+fn rule_name(rule: &Rule) -> &str {
+    &rule.spec.name
+}
+
+/// Where `name` is, or would go, in `list`, sorted by `name_of`.
+fn position<T>(list: &[Rc<T>], name: &str, name_of: fn(&T) -> &str) -> Result<usize, usize> {
+    list.binary_search_by(|item| name_of(item).cmp(name))
+}
+
+/// The item named `name` in `list`, if any.
+fn find_in<T>(list: &[Rc<T>], name: &str, name_of: fn(&T) -> &str) -> Option<Rc<T>> {
+    position(list, name, name_of)
+        .ok()
+        .map(|i| Rc::clone(&list[i]))
+}
+
+/// Puts `item` in `list`, in place of the one of the same name if any.
+fn put<T>(list: &mut Vec<Rc<T>>, item: Rc<T>, name_of: fn(&T) -> &str) {
+    match position(list, name_of(&item), name_of) {
+        Ok(i) => list[i] = item,
+        Err(i) => list.insert(i, item),
+    }
+}
+
+/// Takes the item named `name` out of `list`, and of the names `loaded`
+/// while data loads; false if there is none.
+fn remove<T>(
+    list: &mut Vec<Rc<T>>,
+    loaded: &mut Option<HashSet<String>>,
+    name: &str,
+    name_of: fn(&T) -> &str,
+) -> bool {
+    let Ok(i) = position(list, name, name_of) else {
+        return false;
+    };
+    list.remove(i);
+    if let Some(loaded) = loaded.as_mut() {
+        loaded.remove(name);
+    }
+    true
+}
+
+/// While data loads (`loaded` is a set): `name` is noted as loaded.
+fn note(loaded: &mut Option<HashSet<String>>, name: &str) {
+    if let Some(loaded) = loaded.as_mut() {
+        loaded.insert(name.to_owned());
     }
 }
 
@@ -296,13 +327,7 @@ pub fn set_digest() -> String {
 
 /// The library named `name`, if loaded.
 pub fn find(name: &str) -> Result<Option<Rc<Library>>, String> {
-    REGISTRY.with(|r| {
-        let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
-        Ok(r.libraries
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .ok()
-            .map(|i| Rc::clone(&r.libraries[i])))
-    })
+    read(|r| find_in(&r.libraries, name, library_name))
 }
 
 /// Every loaded library, sorted by name.
@@ -326,13 +351,7 @@ pub fn counts() -> (usize, usize) {
 
 /// The outbox rule named `name`, if any.
 pub fn find_rule(name: &str) -> Result<Option<Rc<Rule>>, String> {
-    REGISTRY.with(|r| {
-        let r = r.try_borrow().map_err(|_| BUSY.to_string())?;
-        Ok(r.rules
-            .binary_search_by(|l| l.spec.name.as_str().cmp(name))
-            .ok()
-            .map(|i| Rc::clone(&r.rules[i])))
-    })
+    read(|r| find_in(&r.rules, name, rule_name))
 }
 
 /// Every outbox rule, sorted by name.
