@@ -1,16 +1,28 @@
 //! Running Redis commands from a trigger: [`call`] and [`call_as`], as the
-//! library's owner, and [`Arg`], what their arguments may be.
+//! library's owner, and what they share with
+//! [`Pipeline`](crate::Pipeline): reading the host's answer.
+//!
+//! Each crossing to the host is three steps, and only the middle one needs
+//! a host: the request is encoded (`request`, with `IntoArgs`), handed to
+//! `host::call`, and the host's answer (the replies' bytes, or why nothing
+//! ran) is read into the SDK's results (`answer_value`, `answer_as`,
+//! `answer_bytes`, `read_as`). The first and last steps are plain functions
+//! of bytes, which the unit tests call with literal requests and replies;
+//! what goes through Redis is left to the integration tests, against real
+//! servers.
 
-use std::borrow::Cow;
+use std::fmt;
 
-use crate::__bindings::redis::triggers::host;
+use crate::__bindings::redis::triggers::{host, types};
+use crate::request::{self, Request};
+use crate::small_bytes::SmallBytes;
 use crate::typed_reply::Reader;
-use crate::{Error, FromValue, Result, Value};
+use crate::{Error, FromValue, IntoArgs, Result, Value};
 
 /// Runs a Redis command and returns its reply.
 ///
 /// `args` mixes strings, bytes and numbers: a tuple, an array, a slice or a
-/// `Vec` of anything that is an [`Arg`], or `()` for none.
+/// `Vec` of anything that is an [`Arg`](crate::Arg), or `()` for none.
 ///
 /// ```no_run
 /// use wasm_triggers_sdk::{call, Event, Result};
@@ -34,11 +46,11 @@ use crate::{Error, FromValue, Result, Value};
 /// An error reply (`WRONGTYPE …`, a refused write in
 /// [`on_fired`](crate::Trigger::on_fired), an unknown command) is returned
 /// as `Err`, so `?` hands it on to `last_error`.
+///
+/// To run several commands that do not depend on each other's replies,
+/// a [`Pipeline`](crate::Pipeline) crosses to the host once for all of them.
 pub fn call(command: &str, args: impl IntoArgs) -> Result<Value> {
-    args.with_args(|args| match host::call(command, args) {
-        Ok(reply) => Value::from_resp3(&reply),
-        Err(message) => Err(Error::new(message)),
-    })
+    answer_value(cross(command, args))
 }
 
 /// Runs a Redis command and converts its reply into `T` (see
@@ -57,175 +69,219 @@ pub fn call(command: &str, args: impl IntoArgs) -> Result<Value> {
 /// }
 /// ```
 pub fn call_as<T: FromValue>(command: &str, args: impl IntoArgs) -> Result<T> {
-    let reply = args
-        .with_args(|args| host::call(command, args))
-        .map_err(Error::new)?;
-    // Integers, strings and short arrays of them are read in place; any
-    // other reply, or one that does not fit, goes through a `Value`.
-    let mut reader = Reader::new(&reply);
+    answer_as(cross(command, args), command)
+}
+
+/// One command to the host and back: the one step of `call` and `call_as`
+/// that needs a host. The request is written into the kept buffer, which
+/// is given back as soon as the host has read it.
+fn cross(command: &str, args: impl IntoArgs) -> Result<types::Replies, String> {
+    let request = request(command, args);
+    let answer = host::call(&request.strings, &request.lengths);
+    request::keep(request);
+    answer
+}
+
+/// `command` with `args`, as the host reads it, written into the kept
+/// request: hand it back with `request::keep` once the host has read it.
+pub(crate) fn request(command: &str, args: impl IntoArgs) -> Request {
+    let mut request = request::take();
+    args.write_command(command, &mut request);
+    request
+}
+
+/// What [`call`] returns for the host's answer: the reply as a [`Value`],
+/// or an `Err` when it is an error reply (with its text alone) or when
+/// nothing ran (with the host's reason).
+pub(crate) fn answer_value(answer: Result<types::Replies, String>) -> Result<Value> {
+    match answer.map_err(Error::new)? {
+        types::Replies::Integer(n) => Ok(Value::Int(n)),
+        types::Replies::Resp3(bytes) => {
+            let reply = SmallBytes::from_wit(bytes).map_err(Error::new)?;
+            Value::from_resp3(reply.as_slice())
+        }
+    }
+}
+
+/// What [`call_as`] returns for the host's answer to `command`: see
+/// `read_as`.
+pub(crate) fn answer_as<T: FromValue>(
+    answer: Result<types::Replies, String>,
+    command: &str,
+) -> Result<T> {
+    match answer.map_err(Error::new)? {
+        // As the `Value` path of `read_as` converts it.
+        types::Replies::Integer(n) => Value::Int(n)
+            .into_typed()
+            .map_err(|e| Error::new(format!("{command}: {e}"))),
+        types::Replies::Resp3(bytes) => {
+            let reply = SmallBytes::from_wit(bytes).map_err(Error::new)?;
+            read_as(reply.as_slice(), command)
+        }
+    }
+}
+
+/// The replies in the host's answer, in RESP3: in a stack array when the
+/// host sent them in place, which it does up to 40 bytes (and an integer
+/// written back as `:<n>`). An `Err` from the host means nothing ran; a
+/// malformed `short` case is an `Err` too, not a panic, since it comes
+/// from the host.
+pub(crate) fn answer_bytes(answer: Result<types::Replies, String>) -> Result<SmallBytes> {
+    match answer.map_err(Error::new)? {
+        types::Replies::Integer(n) => Ok(SmallBytes::integer_reply(n)),
+        types::Replies::Resp3(bytes) => SmallBytes::from_wit(bytes).map_err(Error::new),
+    }
+}
+
+/// Reads one reply as `T`: in place when `T` reads it directly (integers,
+/// strings, nils and short arrays of them, see `typed_reply`), through a
+/// [`Value`] otherwise. An error reply is an `Err` with its text alone, as
+/// Redis wrote it; a reply that does not fit `T` an `Err` that starts with
+/// `command`.
+pub(crate) fn read_as<T: FromValue>(reply: &[u8], command: impl fmt::Display) -> Result<T> {
+    let mut reader = Reader::new(reply);
     if let Some(typed) = T::read(&mut reader).filter(|_| reader.at_end()) {
         return Ok(typed);
     }
-    Value::from_resp3(&reply)?
+    // An error reply (`-` or `!`) is an `Err` here, with its text.
+    Value::from_resp3(reply)?
         .into_typed()
         .map_err(|e| Error::new(format!("{command}: {e}")))
 }
 
-/// One argument of a command: a string, bytes or a number.
-///
-/// Strings and bytes are passed as they are, without a copy; numbers are
-/// written in decimal.
-///
-/// ```
-/// use wasm_triggers_sdk::Arg;
-///
-/// assert_eq!(&*"key".as_arg(), b"key");
-/// assert_eq!(&*42i64.as_arg(), b"42");
-/// assert_eq!(&*vec![0xffu8].as_arg(), [0xff]);
-/// ```
-pub trait Arg {
-    /// The argument as Redis receives it.
-    fn as_arg(&self) -> Cow<'_, [u8]>;
-}
-
-impl Arg for str {
-    fn as_arg(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(self.as_bytes())
-    }
-}
-
-impl Arg for String {
-    fn as_arg(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(self.as_bytes())
-    }
-}
-
-impl Arg for [u8] {
-    fn as_arg(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(self)
-    }
-}
-
-impl<const N: usize> Arg for [u8; N] {
-    fn as_arg(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(self)
-    }
-}
-
-impl Arg for Vec<u8> {
-    fn as_arg(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(self)
-    }
-}
-
-impl<T: Arg + ?Sized> Arg for &T {
-    fn as_arg(&self) -> Cow<'_, [u8]> {
-        (**self).as_arg()
-    }
-}
-
-macro_rules! number_args {
-    ($($t:ty),*) => {$(
-        impl Arg for $t {
-            fn as_arg(&self) -> Cow<'_, [u8]> {
-                Cow::Owned(self.to_string().into_bytes())
-            }
-        }
-    )*};
-}
-
-number_args!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
-
-/// The arguments of a command: see [`call`].
-///
-/// ```
-/// use wasm_triggers_sdk::IntoArgs;
-///
-/// let count = ("user:1", 7, b"\x00".as_slice()).with_args(|args| args.len());
-/// assert_eq!(count, 3);
-/// assert_eq!(().with_args(|args| args.len()), 0);
-/// ```
-pub trait IntoArgs {
-    /// Calls `f` with the arguments as Redis receives them.
-    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R;
-}
-
-impl IntoArgs for () {
-    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-        f(&[])
-    }
-}
-
-impl<T: Arg, const N: usize> IntoArgs for [T; N] {
-    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-        let args = self.each_ref().map(Arg::as_arg);
-        f(&args.each_ref().map(|a| &**a))
-    }
-}
-
-impl<T: Arg> IntoArgs for &[T] {
-    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-        let args: Vec<Cow<'_, [u8]>> = self.iter().map(Arg::as_arg).collect();
-        let refs: Vec<&[u8]> = args.iter().map(|a| &**a).collect();
-        f(&refs)
-    }
-}
-
-impl<T: Arg> IntoArgs for Vec<T> {
-    fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-        self.as_slice().with_args(f)
-    }
-}
-
-macro_rules! tuple_args {
-    ($($name:ident),+) => {
-        impl<$($name: Arg),+> IntoArgs for ($($name,)+) {
-            #[allow(non_snake_case)]
-            fn with_args<R>(self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-                let ($($name,)+) = self;
-                $(let $name = $name.as_arg();)+
-                f(&[$(&*$name),+])
-            }
-        }
-    };
-}
-
-tuple_args!(A);
-tuple_args!(A, B);
-tuple_args!(A, B, C);
-tuple_args!(A, B, C, D);
-tuple_args!(A, B, C, D, E);
-tuple_args!(A, B, C, D, E, F);
-tuple_args!(A, B, C, D, E, F, G);
-tuple_args!(A, B, C, D, E, F, G, H);
-tuple_args!(A, B, C, D, E, F, G, H, I);
-tuple_args!(A, B, C, D, E, F, G, H, I, J);
-tuple_args!(A, B, C, D, E, F, G, H, I, J, K);
-tuple_args!(A, B, C, D, E, F, G, H, I, J, K, L);
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
-    fn collect(args: impl IntoArgs) -> Vec<Vec<u8>> {
-        args.with_args(|args| args.iter().map(|a| a.to_vec()).collect())
+    /// The host's answer with `replies`, in place when they fit, as the host
+    /// sends them.
+    fn answer(replies: &[u8]) -> Result<types::Replies, String> {
+        Ok(types::Replies::Resp3(SmallBytes::to_wit(replies)))
     }
 
     #[test]
-    fn mixed_arguments() {
-        let key: &[u8] = b"h\xff";
+    fn a_command_is_sent_in_the_kept_request() {
+        let sent = request("TYPE", [&b"user:1"[..]]);
+        assert_eq!(sent.strings, b"TYPEuser:1");
+        assert_eq!(sent.lengths, [2, 4, 6]);
+        let kept = sent.strings.as_ptr();
+        request::keep(sent);
+        // Neither a request grown too large nor one never allocated (what a
+        // pipeline's replies leave) replaces the kept one.
+        let mut large = Request::default();
+        large.strings.reserve(request::KEPT_CAPACITY + 1);
+        request::keep(large);
+        request::keep(Request::default());
+        let sent = request("HSET", ("h", "f", -7i64));
+        assert_eq!(sent.strings.as_ptr(), kept, "the kept request, reused");
+        assert_eq!(sent.strings, b"HSEThf-7");
+        assert_eq!(sent.lengths, [4, 4, 1, 1, 2]);
+        request::keep(sent);
+        assert_eq!(request("TIME", ()).lengths, [1, 4]);
+    }
+
+    #[test]
+    fn replies_in_place_and_in_a_list_read_alike() {
+        let short = answer(b"+hash\r\n");
+        assert!(matches!(
+            short,
+            Ok(types::Replies::Resp3(types::Bytes::Short(_)))
+        ));
+        assert_eq!(answer_as::<String>(short, "TYPE"), Ok("hash".into()));
+        assert_eq!(answer_value(answer(b":1\r\n")), Ok(Value::Int(1)));
+        let long = "v".repeat(100);
+        let reply = format!("${}\r\n{long}\r\n", long.len());
+        assert!(matches!(
+            answer(reply.as_bytes()),
+            Ok(types::Replies::Resp3(types::Bytes::Long(_)))
+        ));
         assert_eq!(
-            collect((key, "f", 42, -1i64)),
-            vec![
-                b"h\xff".to_vec(),
-                b"f".to_vec(),
-                b"42".to_vec(),
-                b"-1".to_vec()
-            ]
+            answer_as::<String>(answer(reply.as_bytes()), "GET"),
+            Ok(long.clone())
         );
-        assert_eq!(collect(["a", "b"]), vec![b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(collect(()), Vec::<Vec<u8>>::new());
-        assert_eq!(collect(vec![String::from("x")]), vec![b"x".to_vec()]);
-        assert_eq!(collect(&[1u8, 2][..]), vec![b"1".to_vec(), b"2".to_vec()]);
+        assert_eq!(
+            answer_value(answer(reply.as_bytes())),
+            Ok(Value::Bytes(long.into_bytes()))
+        );
+    }
+
+    #[test]
+    fn typed_replies_are_read_in_place_or_through_a_value() {
+        let time = b"*2\r\n$10\r\n1700000000\r\n$6\r\n123456\r\n";
+        assert_eq!(read_as(time, "TIME"), Ok((1_700_000_000i64, 123_456i64)));
+        assert_eq!(read_as::<Option<String>>(b"_\r\n", "HGET"), Ok(None));
+        // No reading in place for these: the `Value` path gives them.
+        let map = read_as::<HashMap<String, i64>>(b"%1\r\n+a\r\n:1\r\n", "HGETALL");
+        assert_eq!(map, Ok(HashMap::from([("a".to_string(), 1)])));
+        assert_eq!(read_as::<Value>(b":3\r\n", "INCR"), Ok(Value::Int(3)));
+        let set = read_as::<Vec<i64>>(b"~2\r\n:1\r\n$1\r\n2\r\n", "SMEMBERS");
+        assert_eq!(set, Ok(vec![1, 2]));
+    }
+
+    #[test]
+    fn error_replies_are_errors_with_their_text_alone() {
+        let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+        let simple = format!("-{wrongtype}\r\n");
+        let blob = format!("!{}\r\n{wrongtype}\r\n", wrongtype.len());
+        for reply in [simple, blob] {
+            let reply = reply.as_bytes();
+            assert_eq!(answer_value(answer(reply)), Err(Error::new(wrongtype)));
+            // Not "GET: …": the error is Redis', not a type that did not fit.
+            let typed = answer_as::<String>(answer(reply), "GET");
+            assert_eq!(typed, Err(Error::new(wrongtype)));
+        }
+        // In place too.
+        let short = answer(b"!7\r\nERR bad\r\n");
+        assert!(matches!(
+            short,
+            Ok(types::Replies::Resp3(types::Bytes::Short(_)))
+        ));
+        assert_eq!(answer_as::<i64>(short, "X"), Err(Error::new("ERR bad")));
+        // When nothing ran, the host says why.
+        let refused = || Err("no command may run in describe".to_string());
+        let why = Error::new("no command may run in describe");
+        assert_eq!(answer_value(refused()), Err(why.clone()));
+        assert_eq!(answer_as::<(i64, i64)>(refused(), "TIME"), Err(why));
+    }
+
+    #[test]
+    fn a_reply_that_does_not_fit_names_the_command() {
+        assert_eq!(
+            answer_as::<i64>(answer(b"+hash\r\n"), "TYPE")
+                .unwrap_err()
+                .message(),
+            "TYPE: expected an integer, got the string \"hash\""
+        );
+        // A reply with more after it is not read in place as its first part.
+        assert!(read_as::<i64>(b":1\r\n:2\r\n", "INCR").is_err());
+    }
+
+    #[test]
+    fn an_integer_reply_is_the_number() {
+        let integer = || Ok(types::Replies::Integer(-3));
+        assert_eq!(answer_value(integer()), Ok(Value::Int(-3)));
+        assert_eq!(answer_as::<i64>(integer(), "INCR"), Ok(-3));
+        let error = answer_as::<u32>(integer(), "INCR").unwrap_err();
+        assert!(error.message().starts_with("INCR: "), "{error}");
+        assert_eq!(
+            answer_bytes(integer()).map(|b| b.as_slice().to_vec()),
+            Ok(b":-3\r\n".to_vec())
+        );
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_panics() {
+        assert!(answer_value(answer(b"$5\r\nab\r\n")).is_err());
+        assert!(answer_as::<String>(answer(b"$5\r\nab\r\n"), "GET").is_err());
+        assert!(answer_value(answer(b"")).is_err());
+        let overlong = types::ShortBytes {
+            length: 41,
+            bytes: (0, 0, 0, 0, 0),
+        };
+        let overlong = || Ok(types::Replies::Resp3(types::Bytes::Short(overlong)));
+        assert!(answer_value(overlong()).is_err());
+        assert!(answer_as::<i64>(overlong(), "INCR").is_err());
     }
 }

@@ -1,8 +1,11 @@
 //! The keyspace event that fired a trigger, and what it removed.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use crate::__bindings::redis::triggers::{host, types};
+use crate::event_names::known_name;
+use crate::small_bytes::SmallBytes;
 use crate::{Removed, Value};
 
 /// The keyspace event that fired a trigger.
@@ -15,8 +18,11 @@ use crate::{Removed, Value};
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    name: String,
-    key: Vec<u8>,
+    /// A known event's name is a `&'static str` from the table of names,
+    /// so that an event from the host costs no allocation for it.
+    name: Cow<'static, str>,
+    /// In place when the host sent it so (up to 40 bytes): no allocation.
+    key: SmallBytes,
     db: i32,
     /// What the event removed: asked of the host the first time.
     removed: OnceCell<Option<Removed>>,
@@ -36,8 +42,8 @@ impl Event {
     /// ```
     pub fn new(name: impl Into<String>, key: impl Into<Vec<u8>>, db: i32) -> Self {
         Event {
-            name: name.into(),
-            key: key.into(),
+            name: Cow::Owned(name.into()),
+            key: SmallBytes::from(key.into()),
             db,
             removed: OnceCell::from(None),
         }
@@ -80,7 +86,7 @@ impl Event {
     /// assert_eq!(Event::new("set", b"\xffbin".to_vec(), 0).key(), b"\xffbin");
     /// ```
     pub fn key(&self) -> &[u8] {
-        &self.key
+        self.key.as_slice()
     }
 
     /// The key as text, or `None` if it is not UTF-8.
@@ -92,7 +98,7 @@ impl Event {
     /// assert_eq!(Event::new("set", b"\xff".to_vec(), 0).key_str(), None);
     /// ```
     pub fn key_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.key).ok()
+        std::str::from_utf8(self.key()).ok()
     }
 
     /// The logical database of the key.
@@ -147,13 +153,19 @@ fn removed_from_host() -> Option<Removed> {
     host::removed_value().map(Removed::from)
 }
 
-impl From<types::Event> for Event {
-    fn from(event: types::Event) -> Self {
-        Event {
-            name: event.name,
-            key: event.key,
+impl Event {
+    /// The event the host sent, without an allocation for a known name and
+    /// a key sent in place. A malformed key is an error, not a panic.
+    pub(crate) fn from_wit(event: types::Event) -> Result<Self, String> {
+        let name = match event.name {
+            types::EventName::Known(known) => Cow::Borrowed(known_name(known)),
+            types::EventName::Other(name) => Cow::Owned(name),
+        };
+        Ok(Event {
+            name,
+            key: SmallBytes::from_wit(event.key)?,
             db: event.db,
             removed: OnceCell::new(),
-        }
+        })
     }
 }

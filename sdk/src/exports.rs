@@ -1,6 +1,7 @@
-//! What the host calls: the world's exports, which [`library!`](crate::library)
-//! wires to the crate's [`Library`], and the panic hook that turns a
-//! panic into the trigger's `last_error`.
+//! What the host calls: the `library` interface's `describe`, `on-fired`
+//! and `run`, which [`library!`](crate::library) wires to the crate's
+//! [`Library`], and the panic hook that turns a panic into the trigger's
+//! `last_error`.
 
 use std::sync::Once;
 
@@ -47,6 +48,12 @@ fn short_path(file: &str) -> &str {
 
 pub fn describe(library: &Library) -> types::LibraryInfo {
     install_panic_hook();
+    library_info(library)
+}
+
+/// What `describe` returns, without the panic hook (which would report to
+/// a host the unit tests do not have).
+fn library_info(library: &Library) -> types::LibraryInfo {
     // A trigger without code is a mistake in the library: refuse to load it.
     for trigger in &library.triggers {
         if trigger.run.is_none() {
@@ -63,30 +70,14 @@ pub fn describe(library: &Library) -> types::LibraryInfo {
             .iter()
             .map(|t| types::TriggerInfo {
                 name: t.name.clone(),
+                description: t.description.clone(),
                 prefix: t.prefix.clone(),
                 events: t.events.clone(),
                 has_on_fired: t.on_fired.is_some(),
+                reads_removed_value: t.removed_value,
             })
             .collect(),
     }
-}
-
-pub fn describe_triggers(library: &Library) -> Vec<String> {
-    install_panic_hook();
-    library
-        .triggers
-        .iter()
-        .map(|t| t.description.clone())
-        .collect()
-}
-
-pub fn removed_value_triggers(library: &Library) -> Vec<u32> {
-    install_panic_hook();
-    (0..)
-        .zip(&library.triggers)
-        .filter(|(_, t)| t.removed_value)
-        .map(|(index, _)| index)
-        .collect()
 }
 
 pub fn on_fired(
@@ -96,7 +87,7 @@ pub fn on_fired(
 ) -> std::result::Result<Option<Vec<u8>>, String> {
     install_panic_hook();
     let trigger = library.trigger(trigger)?;
-    let event = Event::from(event);
+    let event = Event::from_wit(event)?;
     match &trigger.on_fired {
         Some(on_fired) => on_fired(&event).map_err(String::from),
         // Without on_fired, run is called directly; answer as if it had
@@ -105,7 +96,19 @@ pub fn on_fired(
     }
 }
 
+/// `run`: an error's message goes to the host with `host.fail`, before the
+/// bare `err` the contract returns.
+#[allow(clippy::result_unit_err)] // The contract's `result`, with no payload.
 pub fn run(
+    library: &Library,
+    trigger: u32,
+    event: types::Event,
+    payload: Option<Vec<u8>>,
+) -> std::result::Result<(), ()> {
+    run_trigger(library, trigger, event, payload).map_err(|message| host::fail(&message))
+}
+
+fn run_trigger(
     library: &Library,
     trigger: u32,
     event: types::Event,
@@ -113,7 +116,7 @@ pub fn run(
 ) -> std::result::Result<(), String> {
     install_panic_hook();
     let trigger = library.trigger(trigger)?;
-    let event = Event::from(event);
+    let event = Event::from_wit(event)?;
     match &trigger.run {
         Some(run) => run(&event, payload.as_deref()).map_err(String::from),
         None => Err(format!(
@@ -125,22 +128,33 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::{removed_value_triggers, short_path};
+    use super::{library_info, short_path};
     use crate::{Event, Library, Result, Trigger};
 
     #[test]
-    fn the_triggers_that_read_removed_values_are_listed_by_index() {
+    fn describe_says_what_each_trigger_does_and_reads() {
         let done = |_: &Event| -> Result<()> { Ok(()) };
         let library = Library::new(
             "l",
             vec![
                 Trigger::new("a").run(done),
-                Trigger::new("b").with_removed_value().run(done),
+                Trigger::new("b")
+                    .description("keeps deleted users")
+                    .with_removed_value()
+                    .run(done),
                 Trigger::new("c").run(done),
                 Trigger::new("d").with_removed_value().run(done),
             ],
         );
-        assert_eq!(removed_value_triggers(&library), [1, 3]);
+        let info = library_info(&library);
+        let reads: Vec<bool> = info
+            .triggers
+            .iter()
+            .map(|t| t.reads_removed_value)
+            .collect();
+        assert_eq!(reads, [false, true, false, true]);
+        let descriptions: Vec<&str> = info.triggers.iter().map(|t| &*t.description).collect();
+        assert_eq!(descriptions, ["", "keeps deleted users", "", ""]);
     }
 
     #[test]

@@ -43,6 +43,14 @@
 //!
 //! Writes made by a trigger do not fire triggers again.
 //!
+//! ## Running commands
+//!
+//! [`call`] runs one command and returns its reply as a [`Value`];
+//! [`call_as`] reads the reply straight into a Rust type (see
+//! [`FromValue`]). Each crosses from the library into Redis and back; a
+//! [`Pipeline`] sends several commands that do not depend on each other's
+//! replies in one crossing (see [`pipeline`]).
+//!
 //! ## Which events fire a trigger
 //!
 //! [`Trigger::prefix`] takes a literal byte prefix of the keys (empty, the
@@ -65,25 +73,34 @@
 // from the libraries that use it.
 extern crate self as wasm_triggers_sdk;
 
+#[cfg(test)]
+mod alloc_tests;
+mod args;
 mod call;
 mod config;
 mod error;
 mod event;
+mod event_names;
 mod exports;
 mod from_value;
 pub mod log;
 pub mod outbox;
+pub mod pipeline;
 mod removed;
+mod request;
 mod resp3;
+mod small_bytes;
 mod trigger;
 mod typed_reply;
 mod value;
 
-pub use call::{call, call_as, Arg, IntoArgs};
+pub use args::{Arg, IntoArgs};
+pub use call::{call, call_as};
 pub use config::{config, config_json};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use from_value::FromValue;
+pub use pipeline::{Pipeline, Replies};
 pub use removed::{Removed, Withheld};
 pub use trigger::{Library, OnFired, Trigger};
 pub use value::Value;
@@ -95,9 +112,9 @@ pub use value::Value;
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "sdk-library",
+        world: "trigger-library",
         pub_export_macro: true,
-        export_macro_name: "__export_sdk_library",
+        export_macro_name: "__export_trigger_library",
         default_bindings_module: "::wasm_triggers_sdk::__bindings",
         runtime_path: "::wasm_triggers_sdk::__wit_bindgen::rt",
         // `call` borrows its arguments: no copy before the host reads them.
@@ -110,9 +127,7 @@ pub use wit_bindgen as __wit_bindgen;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::exports::{
-        describe, describe_triggers, install_panic_hook, on_fired, removed_value_triggers, run,
-    };
+    pub use crate::exports::{describe, install_panic_hook, on_fired, run};
     pub use crate::typed_reply::Reader;
 }
 
@@ -148,20 +163,12 @@ macro_rules! library {
         #[doc(hidden)]
         struct __WasmTriggersLibrary;
 
-        impl $crate::__bindings::Guest for __WasmTriggersLibrary {
+        impl $crate::__bindings::exports::redis::triggers::library::Guest for __WasmTriggersLibrary {
             fn describe() -> $crate::__bindings::redis::triggers::types::LibraryInfo {
                 // Before the library is made: its triggers may read the
                 // configuration, and a panic there must be reported.
                 $crate::__private::install_panic_hook();
                 $crate::__private::describe(__wasm_triggers_library())
-            }
-
-            fn describe_triggers() -> ::std::vec::Vec<::std::string::String> {
-                $crate::__private::describe_triggers(__wasm_triggers_library())
-            }
-
-            fn removed_value_triggers() -> ::std::vec::Vec<u32> {
-                $crate::__private::removed_value_triggers(__wasm_triggers_library())
             }
 
             fn on_fired(
@@ -175,11 +182,11 @@ macro_rules! library {
                 trigger: u32,
                 event: $crate::__bindings::redis::triggers::types::Event,
                 payload: ::std::option::Option<::std::vec::Vec<u8>>,
-            ) -> ::std::result::Result<(), ::std::string::String> {
+            ) -> ::std::result::Result<(), ()> {
                 $crate::__private::run(__wasm_triggers_library(), trigger, event, payload)
             }
         }
 
-        $crate::__bindings::__export_sdk_library!(__WasmTriggersLibrary);
+        $crate::__bindings::__export_trigger_library!(__WasmTriggersLibrary);
     };
 }

@@ -11,6 +11,8 @@
 //! ```
 
 use crate::__bindings::redis::triggers::{host, types};
+use crate::event_names;
+use crate::small_bytes::SmallBytes;
 use crate::{Error, Event, Result};
 
 /// Appends an entry for `event` to the outbox, with `fields`: to the
@@ -30,9 +32,11 @@ use crate::{Error, Event, Result};
 /// });
 /// ```
 pub fn append(event: &Event, fields: &[(&str, &[u8])]) -> Result<()> {
+    // A known name goes back as its enum case, a key of up to 40 bytes in
+    // place: the host reads them without either side allocating.
     let event = types::Event {
-        name: event.name().to_owned(),
-        key: event.key().to_vec(),
+        name: event_names::to_wit(event.name()),
+        key: SmallBytes::to_wit(event.key()),
         db: event.db(),
     };
     host::outbox_append(&event, fields).map_err(Error::new)

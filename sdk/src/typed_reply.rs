@@ -32,24 +32,25 @@ impl<'a> Reader<'a> {
         self.0.pos == self.0.input.len()
     }
 
-    /// The type byte of the next element, consumed if it is one of `kinds`.
-    fn kind(&mut self, kinds: &[u8]) -> Option<u8> {
-        let kind = *self.0.input.get(self.0.pos)?;
-        if !kinds.contains(&kind) {
-            return None;
-        }
-        self.0.pos += 1;
-        Some(kind)
+    /// The type byte of the next element, not consumed.
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.0.input.get(self.0.pos).copied()
     }
 
     /// A simple string or a blob string, not a null one.
     pub fn string(&mut self) -> Option<&'a [u8]> {
-        match self.kind(b"+$")? {
-            b'+' => self.0.line().ok(),
-            _ => {
+        match self.peek()? {
+            b'+' => {
+                self.0.pos += 1;
+                self.0.line().ok()
+            }
+            b'$' => {
+                self.0.pos += 1;
                 let len = self.0.length().ok()??;
                 self.0.blob(len).ok()
             }
+            _ => None,
         }
     }
 
@@ -58,9 +59,12 @@ impl<'a> Reader<'a> {
     ///
     /// [`Value::as_int`]: crate::Value::as_int
     pub fn int(&mut self) -> Option<i64> {
-        match self.kind(b":") {
-            Some(_) => self.0.number().ok(),
-            None => parse_int(self.string()?),
+        match self.peek()? {
+            b':' => {
+                self.0.pos += 1;
+                self.0.number().ok()
+            }
+            _ => parse_int(self.string()?),
         }
     }
 
@@ -78,7 +82,10 @@ impl<'a> Reader<'a> {
 
     /// The header of an array of exactly `len` elements.
     pub fn array_of(&mut self, len: usize) -> Option<()> {
-        self.kind(b"*")?;
+        if self.peek()? != b'*' {
+            return None;
+        }
+        self.0.pos += 1;
         (self.0.length().ok()?? == len).then_some(())
     }
 }

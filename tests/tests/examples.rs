@@ -1,12 +1,71 @@
-//! The four example libraries of `examples-wasm/`, on Redis 8, Valkey 8 and Valkey 9.
+//! The four example libraries of `examples-wasm/`, on Redis 8.0 and 8.6, Valkey 8 and
+//! Valkey 9; the main scenarios twice: built today, against the contract's version 0.2,
+//! and built against 0.1 before it (`tests/fixtures/contract_0_1/`), which must load
+//! and run unchanged.
 
 use std::collections::HashMap;
 
 use wasm_triggers_tests::*;
 
-on_all_servers!(fn last_updated_stamps_modified_hashes(server) {
+/// Which build of an example a test loads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Build {
+    /// `target/wasm/`, built with today's SDK (contract 0.2).
+    Current,
+    /// `tests/fixtures/contract_0_1/`, built with the SDK of contract 0.1.
+    Contract0_1,
+}
+
+/// `TRIGGER LOAD` of an example's build; checks the contract
+/// `TRIGGER LIST VERBOSE` says it was built against. Returns its name.
+fn load_build(con: &mut Connection, name: &str, build: Build) -> String {
+    let loaded = match build {
+        Build::Current => load(con, name),
+        Build::Contract0_1 => {
+            let code =
+                std::fs::read(repo_root().join(format!("tests/fixtures/contract_0_1/{name}.wasm")))
+                    .expect("the fixture");
+            redis::cmd("TRIGGER")
+                .arg("LOAD")
+                .arg(code)
+                .query(con)
+                .expect("TRIGGER LOAD")
+        }
+    };
+    let listed: Value = query(con, &["TRIGGER", "LIST", "VERBOSE", "LIBRARY", &loaded]);
+    let contract = text(&as_map(&array(&listed)[0])["contract"]);
+    let expected = match build {
+        Build::Current => "0.2.0",
+        Build::Contract0_1 => "0.1.0",
+    };
+    assert_eq!(contract, expected, "{name}");
+    loaded
+}
+
+/// A test on each server, with each build of the examples.
+macro_rules! on_both_builds {
+    (fn $name:ident($server:ident, $build:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn test($server: &mut Server, $build: Build) $body
+
+            fn run(flavor: Flavor, build: Build) {
+                let mut server = Server::start(flavor);
+                test(&mut server, build);
+                assert!(server.is_alive(), "the server died:\n{}", server.log());
+            }
+
+            on_each_flavor!(fn current(flavor) { run(flavor, Build::Current) });
+            on_each_flavor!(fn built_for_0_1(flavor) { run(flavor, Build::Contract0_1) });
+        }
+    };
+}
+
+on_both_builds!(fn last_updated_stamps_modified_hashes(server, build) {
     let mut con = server.connect();
-    assert_eq!(load(&mut con, "last_updated"), "last_updated");
+    assert_eq!(load_build(&mut con, "last_updated", build), "last_updated");
 
     let before: Vec<String> = query(&mut con, &["TIME"]);
     let before: i64 = before[0].parse().unwrap();
@@ -38,9 +97,9 @@ on_all_servers!(fn last_updated_stamps_modified_hashes(server) {
     assert_eq!(stat(&mut con, "last_updated", "consumer", "num_success"), 2);
 });
 
-on_all_servers!(fn last_updated_leaves_a_deleted_hash_deleted(server) {
+on_both_builds!(fn last_updated_leaves_a_deleted_hash_deleted(server, build) {
     let mut con = server.connect();
-    load(&mut con, "last_updated");
+    load_build(&mut con, "last_updated", build);
     let _: i64 = query(&mut con, &["HSET", "gone", "only", "1"]);
     // The hash now holds `only` and `__last_updated__`.
     let _: i64 = query(&mut con, &["HDEL", "gone", "only", "__last_updated__"]);
@@ -49,9 +108,9 @@ on_all_servers!(fn last_updated_leaves_a_deleted_hash_deleted(server) {
     assert_eq!(stat(&mut con, "last_updated", "consumer", "num_failed"), 0);
 });
 
-on_all_servers!(fn name_counter_counts_each_name(server) {
+on_both_builds!(fn name_counter_counts_each_name(server, build) {
     let mut con = server.connect();
-    assert_eq!(load(&mut con, "name_counter"), "name_counter");
+    assert_eq!(load_build(&mut con, "name_counter", build), "name_counter");
     let _: i64 = query(&mut con, &["HSET", "x", "name", "tom"]);
     let _: i64 = query(&mut con, &["HSET", "x", "name", "jerry"]);
     let tom: i64 = query(&mut con, &["GET", "name_tom"]);
@@ -59,9 +118,9 @@ on_all_servers!(fn name_counter_counts_each_name(server) {
     assert_eq!((tom, jerry), (1, 1));
 });
 
-on_all_servers!(fn name_counter_in_multi_exec(server) {
+on_both_builds!(fn name_counter_in_multi_exec(server, build) {
     let mut con = server.connect();
-    load(&mut con, "name_counter");
+    load_build(&mut con, "name_counter", build);
     let replies: Vec<i64> = redis::pipe()
         .atomic()
         .cmd("HSET").arg("x").arg("name").arg("tom")
@@ -115,9 +174,9 @@ fn expired_orders(con: &mut Connection) -> Vec<String> {
         .collect()
 }
 
-on_all_servers!(fn expired_orders_records_expiries(server) {
+on_both_builds!(fn expired_orders_records_expiries(server, build) {
     let mut con = server.connect();
-    assert_eq!(load(&mut con, "expired_orders"), "expired_orders");
+    assert_eq!(load_build(&mut con, "expired_orders", build), "expired_orders");
 
     // No client listens for anything: the expiry is recorded all the same,
     // with what the order held: a hash's fields, a string.
@@ -159,12 +218,12 @@ on_all_servers!(fn expired_orders_records_lazy_expiry(server) {
 
 // A deleted hash is archived for a week; the replica gets the archive the
 // primary's trigger wrote. Another key, or a string, is not archived.
-on_all_servers!(fn archive_deleted_keeps_deleted_hashes(server) {
+on_both_builds!(fn archive_deleted_keeps_deleted_hashes(server, build) {
     let flavor = server.flavor;
     let replica = Server::start(flavor);
     replicaof(&replica, server);
     let mut con = server.connect();
-    assert_eq!(load(&mut con, "archive_deleted"), "archive_deleted");
+    assert_eq!(load_build(&mut con, "archive_deleted", build), "archive_deleted");
     let _: i64 = query(&mut con, &["HSET", "user:7", "name", "ada", "plan", "pro"]);
     let _: i64 = query(&mut con, &["HSET", "order:7", "total", "3"]);
     let _: String = query(&mut con, &["SET", "user:string", "v"]);

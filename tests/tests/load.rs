@@ -23,6 +23,7 @@ on_all_servers!(fn every_load_error_changes_nothing(server) {
     let no_run = wasm("no_run");
     let describe_loops = wasm("describe_loops");
     let wrong_world = wasm("wrong_world");
+    let future = wasm("future_contract");
     let existing = wasm("last_updated");
 
     let cases: Vec<(&str, Vec<&[u8]>, &str)> = vec![
@@ -32,6 +33,12 @@ on_all_servers!(fn every_load_error_changes_nothing(server) {
         ("truncated component", vec![&truncated], "invalid Wasm component"),
         ("component without exports", vec![empty_component], "does not export the redis:triggers/trigger-library world"),
         ("component of another world", vec![&wrong_world], "redis:triggers/trigger-library"),
+        (
+            "a version of the contract this module does not know",
+            vec![&future],
+            "the library was built for version 0.3.0 of the redis:triggers contract \
+             (redis:triggers/library@0.3.0); this module runs 0.1.0 and 0.2.0: rebuild the library",
+        ),
         ("describe traps", vec![&no_run], "describe panicked"),
         (
             "describe never returns",

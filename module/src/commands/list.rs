@@ -47,7 +47,7 @@ pub(super) fn list(ctx: &Context, args: &[RedisString]) -> RedisResult {
 fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
     let mut fields = 6;
     if options.verbose {
-        fields += 3;
+        fields += 4;
     }
     if options.with_code {
         fields += 1;
@@ -72,6 +72,9 @@ fn reply_library(reply: &Reply, library: &Library, options: &ListOptions) {
         reply.field("code_tier");
         let tier = instance.as_ref().map_or("busy", |i| i.tier().name());
         reply.bulk(tier.as_bytes());
+        reply.field("contract");
+        let contract = instance.as_ref().map_or("busy", |i| i.contract());
+        reply.bulk(contract.as_bytes());
     }
     if options.with_code {
         reply.field("code");

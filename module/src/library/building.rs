@@ -15,19 +15,10 @@ use super::registry::find;
 use super::saved::SavedLibrary;
 use super::{Library, Trigger};
 use crate::server::redis_log;
-use crate::wasm::{self, code_cache, CompiledLibrary, LibraryInfo, LibraryInstance};
+use crate::wasm::{self, code_cache, CompiledLibrary, Described, LibraryInstance};
 
 /// Longest trigger description, in bytes.
 const MAX_DESCRIPTION_LEN: usize = 1024;
-
-/// What a library says of itself: `describe`, and the optional exports
-/// the SDK adds (empty for a library without them).
-struct Described {
-    info: LibraryInfo,
-    descriptions: Vec<String>,
-    /// Indices of the triggers that read removed values.
-    removed_value: Vec<u32>,
-}
 
 /// Turns what the library described into triggers, or says what is wrong.
 fn validate(
@@ -147,11 +138,7 @@ pub fn check(
     names: EventNames,
 ) -> Result<Checked, String> {
     let mut instance = LibraryInstance::new(compiled, "(loading)", config)?;
-    let described = Described {
-        info: instance.describe()?,
-        descriptions: instance.describe_triggers()?,
-        removed_value: instance.removed_value_triggers()?,
-    };
+    let described = instance.describe()?;
     let info = &described.info;
     let previous = find(&info.name)?;
     if previous.is_some() && !replace {

@@ -54,6 +54,22 @@ impl<'a> CommandCall<'a> {
     /// the text of the error Redis replied with.
     #[inline]
     pub fn run(self, ctx: RedisCtx, format: &CStr) -> Result<Vec<u8>, String> {
+        self.reply(ctx, format, |proto| match error_text(proto) {
+            Some(error) => Err(error),
+            None => Ok(proto.to_vec()),
+        })?
+    }
+
+    /// Runs the command as [`run`](Self::run) does, and hands `read` the
+    /// reply's RESP3 bytes, an error reply's included, before they are
+    /// freed. Fails only when the command could not be run at all.
+    #[inline]
+    pub fn reply<R>(
+        self,
+        ctx: RedisCtx,
+        format: &CStr,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, String> {
         let Some(ctx) = ctx.get() else {
             return Err("no command can run here".into());
         };
@@ -68,7 +84,7 @@ impl<'a> CommandCall<'a> {
         // SAFETY: `ctx` is the context of the Redis callback in progress
         // (`RedisCtx` is cleared when it returns); `command` is
         // NUL-terminated and `argv` holds live strings; the reply is freed
-        // once, after its bytes are copied.
+        // once, after `read` is done with its bytes.
         unsafe {
             let reply = rm_call(
                 ctx,
@@ -86,15 +102,9 @@ impl<'a> CommandCall<'a> {
                 ));
             }
             let mut len = 0;
-            let proto = bytes_of(reply_proto(reply, &mut len), len);
-            // The protocol's first byte tells an error reply apart, without
-            // making Redis parse the reply (as `RM_CallReplyType` would).
-            let result = match error_text(proto) {
-                Some(error) => Err(error),
-                None => Ok(proto.to_vec()),
-            };
+            let result = read(bytes_of(reply_proto(reply, &mut len), len));
             free_reply(reply);
-            result
+            Ok(result)
         }
     }
 }

@@ -8,16 +8,15 @@ use std::sync::{Mutex, OnceLock};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use super::bindings::TriggerLibraryPre;
 use super::code_cache;
 use super::componentize::{is_core_module, HOW};
+use super::contract::{version_of, LibraryPre};
 use super::engine::{engine_of, linker, Tier};
-use super::store::HostState;
 use crate::server::redis_log;
 
 /// A compiled library, ready to be instantiated (again, after a trap).
 pub struct CompiledLibrary {
-    pub(super) pre: TriggerLibraryPre<HostState>,
+    pub(super) pre: LibraryPre,
     pub(super) engine: &'static Engine,
     pub(super) tier: Tier,
 }
@@ -73,6 +72,8 @@ pub fn compile_with(bytes: &[u8], tier: Tier) -> Result<CompiledLibrary, String>
 }
 
 fn link(component: Component, tier: Tier) -> Result<CompiledLibrary, String> {
+    let engine = engine_of(tier).ok_or("no engine for this tier")?;
+    let version = version_of(&component, engine)?;
     let instance_pre =
         linker(tier)?
             .instantiate_pre(&component)
@@ -84,10 +85,9 @@ fn link(component: Component, tier: Tier) -> Result<CompiledLibrary, String> {
                     "the component does not fit the redis:triggers/trigger-library world: {e}"
                 ),
             })?;
-    let pre = TriggerLibraryPre::new(instance_pre).map_err(|e| {
+    let pre = LibraryPre::new(version, instance_pre).map_err(|e| {
         format!("the component does not export the redis:triggers/trigger-library world: {e:#}")
     })?;
-    let engine = engine_of(tier).ok_or("no engine for this tier")?;
     Ok(CompiledLibrary { pre, engine, tier })
 }
 

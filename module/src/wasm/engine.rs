@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::redis;
+use super::bindings::{v0_1, v0_2};
 use super::store::HostState;
 use super::{host, wasi};
 use crate::config;
@@ -104,10 +104,16 @@ pub(super) fn linker(tier: Tier) -> Result<&'static Linker<HostState>, String> {
             let engine = engine_of(tier).ok_or("no engine for this tier")?;
             let mut linker = Linker::new(engine);
             wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot link WASI: {e}"))?;
-            redis::triggers::types::add_to_linker::<HostState, HasSelf<HostState>>(
+            v0_1::redis::triggers::types::add_to_linker::<HostState, HasSelf<HostState>>(
                 &mut linker,
                 |s| s,
             )
+            .and_then(|()| {
+                v0_2::redis::triggers::types::add_to_linker::<HostState, HasSelf<HostState>>(
+                    &mut linker,
+                    |s| s,
+                )
+            })
             .and_then(|()| host::add_to_linker(&mut linker))
             .map_err(|e| format!("cannot link the host API: {e}"))?;
             Ok(linker)

@@ -7,8 +7,9 @@ use std::sync::mpsc::TryRecvError;
 use wasmtime::component::Instance;
 use wasmtime::Store;
 
-use super::bindings::{Event, LibraryInfo, TriggerLibrary};
+use super::bindings::Event;
 use super::compile::{optimize_in_background, CompiledLibrary, PendingOptimization};
+use super::contract::{Described, Exports, Version};
 use super::engine::Tier;
 use super::owner::CallUser;
 use super::store::{
@@ -50,9 +51,9 @@ pub struct Fired<'a> {
 pub struct LibraryInstance {
     compiled: CompiledLibrary,
     store: Store<HostState>,
-    bindings: TriggerLibrary,
-    /// The instance itself, for the exports `trigger-library` does not
-    /// have (`sdk-library`'s `describe-triggers`).
+    exports: Exports,
+    /// The instance itself, for the exports 0.1's `trigger-library` does
+    /// not have (`sdk-library`'s `describe-triggers`).
     instance: Instance,
     /// How many times the instance was rebuilt after a trap.
     pub rebuilds: u64,
@@ -65,7 +66,7 @@ pub struct LibraryInstance {
 fn instantiate(
     compiled: &CompiledLibrary,
     identity: Identity,
-) -> Result<(Store<HostState>, TriggerLibrary, Instance), String> {
+) -> Result<(Store<HostState>, Exports, Instance), String> {
     let mut store = new_store(compiled.engine, identity);
     set_deadline(&mut store, CallLimit::full());
     let _running = GuestCall::start();
@@ -74,9 +75,9 @@ fn instantiate(
         .instance_pre()
         .instantiate(&mut store)
         .map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
-    let bindings = TriggerLibrary::new(&mut store, &instance)
+    let exports = Exports::new(&compiled.pre, &mut store, &instance)
         .map_err(|e| format!("cannot instantiate the component: {e:#}"))?;
-    Ok((store, bindings, instance))
+    Ok((store, exports, instance))
 }
 
 impl LibraryInstance {
@@ -88,11 +89,11 @@ impl LibraryInstance {
             config: config.to_owned(),
             ..Identity::default()
         };
-        let (store, bindings, instance) = instantiate(&compiled, identity)?;
+        let (store, exports, instance) = instantiate(&compiled, identity)?;
         Ok(LibraryInstance {
             compiled,
             store,
-            bindings,
+            exports,
             instance,
             rebuilds: 0,
             optimization: None,
@@ -131,10 +132,10 @@ impl LibraryInstance {
         let identity = self.identity();
         let library = identity.library.clone();
         let switched = compiled.and_then(|compiled| {
-            let (store, bindings, instance) = instantiate(&compiled, identity)?;
+            let (store, exports, instance) = instantiate(&compiled, identity)?;
             self.compiled = compiled;
             self.store = store;
-            self.bindings = bindings;
+            self.exports = exports;
             self.instance = instance;
             Ok(())
         });
@@ -167,30 +168,37 @@ impl LibraryInstance {
         }
     }
 
-    /// Calls `describe`. Runs with no Redis context: `call` is refused.
-    pub fn describe(&mut self) -> Result<LibraryInfo, String> {
+    /// Calls `describe`, and for a 0.1 library the two exports the SDK
+    /// added to it (`describe-triggers`, `removed-value-triggers`), if it
+    /// has them. Runs with no Redis context: `call` is refused.
+    pub fn describe(&mut self) -> Result<Described, String> {
         let running = self.enter(RedisCtx::null(), CallMode::ReadOnly, CallLimit::full());
-        let result = self.bindings.call_describe(&mut self.store);
+        let result = self.exports.describe(&mut self.store);
         self.leave(running);
-        result.map_err(|e| self.explain_trap("describe", e))
+        let mut described = result.map_err(|e| self.explain_trap("describe", e))?;
+        if self.compiled.pre.version() == Version::V0_1 {
+            // Libraries built before them have neither: no descriptions,
+            // no trigger reads removed values.
+            described.descriptions = self
+                .call_if_exported("describe-triggers")?
+                .unwrap_or_default();
+            described.removed_value = self
+                .call_if_exported("removed-value-triggers")?
+                .unwrap_or_default();
+        }
+        Ok(described)
     }
 
-    /// Calls `describe-triggers` if the library has it (the SDK's libraries
-    /// do; those built before it do not: no descriptions then).
-    pub fn describe_triggers(&mut self) -> Result<Vec<String>, String> {
-        self.call_if_exported("describe-triggers")
-            .map(Option::unwrap_or_default)
+    /// The version of the contract the library was built against.
+    pub fn contract(&self) -> &'static str {
+        match self.compiled.pre.version() {
+            Version::V0_1 => "0.1.0",
+            Version::V0_2 => "0.2.0",
+        }
     }
 
-    /// Calls `removed-value-triggers` if the library has it (libraries
-    /// built before it do not: none of their triggers read removed values).
-    pub fn removed_value_triggers(&mut self) -> Result<Vec<u32>, String> {
-        self.call_if_exported("removed-value-triggers")
-            .map(Option::unwrap_or_default)
-    }
-
-    /// Calls an export that takes nothing, that `sdk-library` adds to
-    /// `trigger-library`, if the library has it, as `describe`: with no
+    /// Calls an export that takes nothing, that 0.1's `sdk-library` adds
+    /// to `trigger-library`, if the library has it, as `describe`: with no
     /// Redis context.
     fn call_if_exported<R>(&mut self, export: &str) -> Result<Option<R>, String>
     where
@@ -233,7 +241,7 @@ impl LibraryInstance {
         data.trigger = trigger;
         data.removed = removed.cloned();
         let running = self.enter(ctx, CallMode::ReadOnly, limit);
-        let result = self.bindings.call_on_fired(&mut self.store, trigger, event);
+        let result = self.exports.on_fired(&mut self.store, trigger, event);
         self.leave(running);
         match result {
             Ok(Ok(payload)) => Ok(payload),
@@ -259,9 +267,7 @@ impl LibraryInstance {
         data.trigger = trigger;
         data.removed = removed.cloned();
         let running = self.enter(ctx, CallMode::Write, limit);
-        let result = self
-            .bindings
-            .call_run(&mut self.store, trigger, event, payload);
+        let result = self.exports.run(&mut self.store, trigger, event, payload);
         self.leave(running);
         match result {
             Ok(Ok(())) => Ok(()),
@@ -284,6 +290,7 @@ impl LibraryInstance {
         let data = self.store.data_mut();
         data.ctx = ctx;
         data.mode = mode;
+        data.failure = None;
         data.limiter.memory_denied = false;
         set_deadline(&mut self.store, limit);
         GuestCall::start()
@@ -342,9 +349,9 @@ impl LibraryInstance {
     fn trapped(&mut self, export: &str, trap: wasmtime::Error) -> CallError {
         let mut message = self.explain_trap(export, trap);
         match instantiate(&self.compiled, self.identity()) {
-            Ok((store, bindings, instance)) => {
+            Ok((store, exports, instance)) => {
                 self.store = store;
-                self.bindings = bindings;
+                self.exports = exports;
                 self.instance = instance;
                 self.rebuilds += 1;
             }

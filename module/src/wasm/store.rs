@@ -51,6 +51,8 @@ pub struct HostState {
     /// The last panic message a guest reported through the SDK, used to
     /// explain the trap that follows it.
     pub panic_message: Option<String>,
+    /// Why the `run` in progress fails, from `host.fail` (contract 0.2).
+    pub failure: Option<String>,
     /// What the event being handled removed, for a trigger that reads
     /// removed values: what `host.removed-value` returns.
     pub removed: Option<Removed>,
@@ -129,6 +131,7 @@ pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState>
             user: identity.owner.as_deref().map(CallUser::new),
             call_buffers: CallBuffers::default(),
             panic_message: None,
+            failure: None,
             removed: None,
             limited_by_budget: false,
             call_deadline: Instant::now(),

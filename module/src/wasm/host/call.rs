@@ -1,10 +1,18 @@
-//! `host.call`: a command run with `RM_Call`, its arguments read in place
-//! from the guest's memory, its reply Redis' own RESP3 encoding.
+//! `host.call`: commands run with `RM_Call`, their arguments read in place
+//! from the guest's memory, their replies Redis' own RESP3 encoding. 0.1
+//! takes one command and returns its reply as a list; 0.2 takes one or more
+//! (`request.rs`) and returns their replies in place when they fit.
+
+use std::ffi::CStr;
+use std::time::Instant;
 
 use wasmtime::component::{WasmList, WasmStr};
 use wasmtime::StoreContextMut;
 
-use crate::server::CommandCall;
+use super::request::{check, malformed, Parser};
+use crate::server::{CallBuffers, CommandCall, RedisCtx};
+use crate::wasm::bindings::v0_2::{Bytes, Replies};
+use crate::wasm::contract::{bytes, SHORT_BYTES};
 use crate::wasm::store::{CallMode, HostState};
 
 /// `RM_Call` format strings: `v` arguments as an array of Redis strings,
@@ -19,23 +27,32 @@ fn call_format(mode: CallMode) -> &'static std::ffi::CStr {
     }
 }
 
-/// `host.call`: runs a command with `RM_Call` and returns its RESP3 reply.
-pub(super) fn call(
-    mut store: StoreContextMut<'_, HostState>,
-    command: WasmStr,
-    args: WasmList<WasmList<u8>>,
-) -> Result<Vec<u8>, String> {
+/// Whether commands may run now: the context, with the library's owner
+/// attached to it.
+#[inline]
+fn ready(store: &mut StoreContextMut<'_, HostState>) -> Result<RedisCtx, String> {
     let ctx = store.data().ctx;
     if !ctx.is_set() {
         return Err(
             "call is not available in describe: describe must only declare triggers".into(),
         );
     }
-    let mode = store.data().mode;
     let Some(user) = store.data_mut().user.as_mut() else {
         return Err("call is not available while the library loads".into());
     };
     user.attach(ctx)?;
+    Ok(ctx)
+}
+
+/// 0.1's `host.call`: runs a command with `RM_Call` and returns its RESP3
+/// reply, or its error's text.
+pub(super) fn call(
+    mut store: StoreContextMut<'_, HostState>,
+    command: WasmStr,
+    args: WasmList<WasmList<u8>>,
+) -> Result<Vec<u8>, String> {
+    let ctx = ready(&mut store)?;
+    let mode = store.data().mode;
     // Taken rather than borrowed, for the guest's memory to be read while
     // they fill; put back for the next call.
     let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
@@ -55,4 +72,129 @@ pub(super) fn call(
     })();
     store.data_mut().call_buffers = buffers;
     result
+}
+
+/// Why a pipeline stopped before its end: its time was up. The guest traps,
+/// as it would in its own code.
+pub(super) struct OutOfTime;
+
+/// 0.2's `host.call`: runs the request's commands one after the other, and
+/// returns their replies, error replies included, in place when they fit.
+pub(super) fn call_v0_2(
+    mut store: StoreContextMut<'_, HostState>,
+    strings: WasmList<u8>,
+    lengths: WasmList<u32>,
+) -> Result<Result<Replies, String>, OutOfTime> {
+    let ctx = match ready(&mut store) {
+        Ok(ctx) => ctx,
+        Err(e) => return Ok(Err(e)),
+    };
+    let format = call_format(store.data().mode);
+    let deadline = store.data().call_deadline;
+    let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
+    let (strings, lengths) = (strings.as_le_slice(&store), lengths.as_le_slice(&store));
+    // One command, the usual case: read once, straight into the call.
+    let mut parser = Parser::new(strings, lengths);
+    let single = match next_command(&mut parser, &mut buffers) {
+        Ok(call) if parser.at_end() => Some(call.reply(ctx, format, single_reply)),
+        // A pipeline: the command read is dropped (nothing ran).
+        Ok(_) => None,
+        Err(e) => Some(Err(malformed(1, e))),
+    };
+    // A pipeline is checked whole, then its commands run one by one.
+    let result = match single {
+        Some(result) => Ok(result),
+        None => pipeline((strings, lengths), &mut buffers, ctx, format, deadline),
+    };
+    store.data_mut().call_buffers = buffers;
+    result
+}
+
+/// The commands of a request of more than one, checked first.
+fn pipeline(
+    (strings, lengths): (&[u8], &[u32]),
+    buffers: &mut CallBuffers,
+    ctx: RedisCtx,
+    format: &'static CStr,
+    deadline: Instant,
+) -> Result<Result<Replies, String>, OutOfTime> {
+    let count = match check(strings, lengths) {
+        Ok(count) => count,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut parser = Parser::new(strings, lengths);
+    let mut replies = Vec::new();
+    for index in 0..count {
+        // A long pipeline runs in the host, where the epoch deadline cannot
+        // stop it: its time is checked between commands.
+        if index > 0 && Instant::now() >= deadline {
+            return Err(OutOfTime);
+        }
+        let ran = next_command(&mut parser, buffers)
+            .map_err(|e| malformed(index + 1, e))
+            .and_then(|call| call.reply(ctx, format, |proto| replies.extend_from_slice(proto)));
+        if let Err(e) = ran {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(Replies::Resp3(match replies.len() <= SHORT_BYTES {
+        true => bytes(&replies),
+        false => Bytes::Long(replies),
+    })))
+}
+
+/// A single command's reply: an integer as the number, anything else as
+/// its RESP3 bytes.
+#[inline]
+fn single_reply(proto: &[u8]) -> Replies {
+    match proto.strip_prefix(b":").and_then(integer) {
+        Some(n) => Replies::Integer(n),
+        None => Replies::Resp3(bytes(proto)),
+    }
+}
+
+/// The number of an integer reply's `<n>\r\n`, if it is all of it.
+#[inline]
+fn integer(line: &[u8]) -> Option<i64> {
+    std::str::from_utf8(line.strip_suffix(b"\r\n")?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The request's next command, ready to run (its arguments made Redis
+/// strings, freed if it is dropped unrun).
+#[inline]
+fn next_command<'b>(
+    parser: &mut Parser<'_>,
+    buffers: &'b mut CallBuffers,
+) -> Result<CommandCall<'b>, &'static str> {
+    let strings = parser.command()?;
+    let name =
+        std::str::from_utf8(parser.string()?).map_err(|_| "the command name is not valid UTF-8")?;
+    let mut call = CommandCall::new(name, buffers)
+        .map_err(|_| "the command name is empty or holds a NUL byte")?;
+    for _ in 1..strings {
+        call.arg(parser.string()?);
+    }
+    Ok(call)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_integer_reply_is_the_number_and_any_other_its_bytes() {
+        let integer = |proto: &[u8]| match single_reply(proto) {
+            Replies::Integer(n) => Some(n),
+            Replies::Resp3(_) => None,
+        };
+        assert_eq!(integer(b":0\r\n"), Some(0));
+        assert_eq!(integer(b":-9223372036854775808\r\n"), Some(i64::MIN));
+        assert_eq!(integer(b":12\r\n:3\r\n"), None);
+        assert_eq!(integer(b"+OK\r\n"), None);
+        assert_eq!(integer(b":99999999999999999999\r\n"), None);
+        assert_eq!(integer(b":1"), None);
+    }
 }

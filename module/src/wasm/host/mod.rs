@@ -1,6 +1,7 @@
 //! The host API that guests import (`redis:triggers/host` in `wit/`):
 //! `call`, `log`, `report-panic`, `outbox-append`, `config` and
-//! `removed-value`.
+//! `removed-value`, in each version of the contract (`host@0.1.0`,
+//! `host@0.2.0`): one implementation, each version's types at its edge.
 //!
 //! These functions are linked by hand with `func_wrap` rather than
 //! through the bindings `bindgen!` generates: `call` runs on every event, and
@@ -14,25 +15,34 @@
 use wasmtime::component::Linker;
 use wasmtime::StoreContextMut;
 
-use super::bindings::redis::triggers::types;
-use super::bindings::LogLevel;
+use super::bindings::{v0_1, v0_2};
 use super::guest_log;
 use super::store::HostState;
 use crate::server::{RemovedValue, Withheld};
 
 mod call;
 mod outbox;
+mod request;
 
-/// The WIT name of the host interface.
-const HOST_INTERFACE: &str = "redis:triggers/host@0.1.0";
-
-/// Adds the host interface to the linker.
+/// Adds both versions of the host interface to the linker.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    let mut host = linker.instance(HOST_INTERFACE)?;
+    add_v0_1(linker)?;
+    add_v0_2(linker)
+}
+
+fn add_v0_1(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use v0_1::LogLevel;
+    let mut host = linker.instance("redis:triggers/host@0.1.0")?;
     host.func_wrap("call", |store, (command, args)| {
         Ok((call::call(store, command, args),))
     })?;
-    host.func_wrap("log", |store, (level, message)| {
+    host.func_wrap("log", |store, (level, message): (LogLevel, String)| {
+        let level = match level {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+        };
         log(store, level, message);
         Ok(())
     })?;
@@ -44,40 +54,86 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         Ok((outbox::append(store, event, fields),))
     })?;
     host.func_wrap("removed-value", |store, ()| {
-        Ok((store.data().removed.as_deref().map(removed_value),))
+        Ok((store.data().removed.as_deref().map(|value| {
+            use v0_1::{Removed, Withheld as W};
+            Removed {
+                type_name: value.type_name.to_owned(),
+                length: value.length,
+                value: removed_value(value, W::TooLarge, W::ModuleType),
+            }
+        }),))
     })?;
-    host.func_wrap("config", |store, ()| {
-        let config = &store.data().config;
-        Ok((if config.is_empty() {
-            "{}".to_owned()
-        } else {
-            config.clone()
-        },))
-    })?;
+    host.func_wrap("config", |store, ()| Ok((config(store),)))?;
     Ok(())
 }
 
-/// `host.removed-value`: the value as the WIT record.
-fn removed_value(value: &RemovedValue) -> types::Removed {
-    types::Removed {
-        type_name: value.type_name.to_owned(),
-        length: value.length,
-        value: match value.resp3() {
-            Ok(resp3) => Ok(resp3.to_vec()),
-            Err(Withheld::TooLarge) => Err(types::Withheld::TooLarge),
-            Err(Withheld::ModuleType) => Err(types::Withheld::ModuleType),
-        },
+fn add_v0_2(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use v0_2::LogLevel;
+    let mut host = linker.instance("redis:triggers/host@0.2.0")?;
+    host.func_wrap("call", |store, (strings, lengths)| {
+        match call::call_v0_2(store, strings, lengths) {
+            Ok(result) => Ok((result,)),
+            Err(call::OutOfTime) => Err(wasmtime::Trap::Interrupt.into()),
+        }
+    })?;
+    host.func_wrap("log", |store, (level, message): (LogLevel, String)| {
+        let level = match level {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+        };
+        log(store, level, message);
+        Ok(())
+    })?;
+    host.func_wrap("report-panic", |store, (message,)| {
+        report_panic(store, message);
+        Ok(())
+    })?;
+    host.func_wrap("fail", |mut store, (message,): (String,)| {
+        let message = guest_log::truncate(&message, guest_log::MAX_LINE_BYTES);
+        store.data_mut().failure = Some(message);
+        Ok(())
+    })?;
+    host.func_wrap("outbox-append", |store, (event, fields)| {
+        Ok((outbox::append_v0_2(store, event, fields),))
+    })?;
+    host.func_wrap("removed-value", |store, ()| {
+        Ok((store.data().removed.as_deref().map(|value| {
+            use v0_2::{Removed, Withheld as W};
+            Removed {
+                type_name: value.type_name.to_owned(),
+                length: value.length,
+                value: removed_value(value, W::TooLarge, W::ModuleType),
+            }
+        }),))
+    })?;
+    host.func_wrap("config", |store, ()| Ok((config(store),)))?;
+    Ok(())
+}
+
+/// `host.config`.
+fn config(store: StoreContextMut<'_, HostState>) -> String {
+    let config = &store.data().config;
+    if config.is_empty() {
+        "{}".to_owned()
+    } else {
+        config.clone()
+    }
+}
+
+/// `removed.value`: the RESP3 bytes, or why they were withheld in the
+/// version's own `withheld`.
+fn removed_value<W>(value: &RemovedValue, too_large: W, module_type: W) -> Result<Vec<u8>, W> {
+    match value.resp3() {
+        Ok(resp3) => Ok(resp3.to_vec()),
+        Err(Withheld::TooLarge) => Err(too_large),
+        Err(Withheld::ModuleType) => Err(module_type),
     }
 }
 
 /// `host.log`.
-fn log(store: StoreContextMut<'_, HostState>, level: LogLevel, message: String) {
-    let level = match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Verbose => "verbose",
-        LogLevel::Notice => "notice",
-        LogLevel::Warning => "warning",
-    };
+fn log(store: StoreContextMut<'_, HostState>, level: &str, message: String) {
     guest_log::log(level, &format!("<{}> {message}", store.data().library));
 }
 

@@ -5,7 +5,9 @@ use wasmtime::StoreContextMut;
 use crate::outbox::{self, Appended, Entry};
 use crate::server::KeyName;
 use crate::server::{select_db, selected_db};
-use crate::wasm::bindings::Event;
+use crate::wasm::bindings::{v0_2, Event};
+use crate::wasm::contract::bytes_from;
+use crate::wasm::event_names::name_string;
 use crate::wasm::store::CallMode;
 use crate::wasm::store::HostState;
 
@@ -69,4 +71,21 @@ pub(super) fn append(
                 .into(),
         ),
     }
+}
+
+/// 0.2's `host.outbox-append`: the event in 0.2's terms, as 0.1's.
+pub(super) fn append_v0_2(
+    store: StoreContextMut<'_, HostState>,
+    event: v0_2::Event,
+    fields: Vec<(String, Vec<u8>)>,
+) -> Result<(), String> {
+    let Some(key) = bytes_from(&event.key) else {
+        return Err("outbox-append: the event's key says it is longer than it is".into());
+    };
+    let event = Event {
+        name: name_string(&event.name),
+        key,
+        db: event.db,
+    };
+    append(store, event, fields)
 }

@@ -36,37 +36,49 @@ fn on_fired(event: &Event) -> Result<Option<String>> {
     }
 }
 
-/// `host.call` through the raw canonical ABI, with a command name that is
-/// not UTF-8: what a guest written in another language could hand over,
-/// and Rust's `&str` cannot hold. Returns how the call ended.
-fn call_with_raw_name(name: &[u8]) -> String {
-    #[link(wasm_import_module = "redis:triggers/host@0.1.0")]
+/// `host.call` through the raw canonical ABI, with `strings` split by
+/// `lengths` as given: a command whose name is not UTF-8 (`GE\xffT`), or
+/// lengths that do not split the strings, what a guest written in another
+/// language could hand over and the SDK's `call` cannot. Returns how the
+/// call ended: `tag 0`, or `tag 1: ` and the host's message.
+fn call_raw(strings: &[u8], lengths: &[u32]) -> String {
+    #[link(wasm_import_module = "redis:triggers/host@0.2.0")]
     extern "C" {
         #[link_name = "call"]
         fn host_call(
-            name: *const u8,
-            name_len: usize,
-            args: *const u8,
-            args_len: usize,
+            strings: *const u8,
+            strings_len: usize,
+            lengths: *const u32,
+            lengths_len: usize,
             ret: *mut u8,
         );
     }
-    // result<list<u8>, string>: a tag, then a pointer and a length.
-    let mut ret = [0u32; 3];
+    // result<replies, string>: a tag, then the payload, in 72 bytes
+    // aligned to 8 (`replies` holds `bytes`, whose `short` case holds five
+    // u64).
+    let mut ret = [0u64; 9];
     // SAFETY: the import's signature is the canonical ABI lowering of
-    // `call: func(string, list<list<u8>>) -> result<list<u8>, string>`.
-    // The host either traps (nothing is returned) or writes `ret`.
+    // `call: func(strings: list<u8>, lengths: list<u32>) -> result<replies,
+    // string>`. The host either traps (nothing is returned) or writes `ret`.
     unsafe {
         host_call(
-            name.as_ptr(),
-            name.len(),
-            std::ptr::null(),
-            0,
+            strings.as_ptr(),
+            strings.len(),
+            lengths.as_ptr(),
+            lengths.len(),
             ret.as_mut_ptr() as *mut u8,
         );
     }
     let tag = ret[0] & 0xff;
-    format!("tag {tag}")
+    if tag != 1 {
+        return format!("tag {tag}");
+    }
+    // `err(string)`: its address and length, after the tag.
+    let (ptr, len) = (ret[1] as u32 as usize, (ret[1] >> 32) as usize);
+    // SAFETY: the host lowered the string there, into memory allocated
+    // for it through `cabi_realloc`.
+    let message = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+    format!("tag 1: {}", String::from_utf8_lossy(message))
 }
 
 #[inline(never)]
@@ -111,8 +123,11 @@ fn run(event: &Event, _payload: String) -> Result<()> {
             }
         }
         b"x:bad_name" => {
-            let reply = call_with_raw_name(b"GE\xffT");
+            let reply = call_raw(b"GE\xffT", &[1, 4]);
             call("SET", ("x:bad_name_reply", reply))?;
+            // A command of two strings, but one string.
+            let reply = call_raw(b"TIME", &[2, 4]);
+            call("SET", ("x:bad_lengths_reply", reply))?;
         }
         b"x:oob" => {
             // Far past the end of linear memory: a trap, never a crash.
