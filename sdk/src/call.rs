@@ -75,7 +75,7 @@ pub fn call_as<T: FromValue>(command: &str, args: impl IntoArgs) -> Result<T> {
 /// One command to the host and back: the one step of `call` and `call_as`
 /// that needs a host. The request is written into the kept buffer, which
 /// is given back as soon as the host has read it.
-fn cross(command: &str, args: impl IntoArgs) -> Result<types::Replies, String> {
+fn cross(command: &str, args: impl IntoArgs) -> types::Replies {
     let request = request(command, args);
     let answer = host::call(&request.strings, &request.lengths);
     request::keep(request);
@@ -93,23 +93,21 @@ pub(crate) fn request(command: &str, args: impl IntoArgs) -> Request {
 /// What [`call`] returns for the host's answer: the reply as a [`Value`],
 /// or an `Err` when it is an error reply (with its text alone) or when
 /// nothing ran (with the host's reason).
-pub(crate) fn answer_value(answer: Result<types::Replies, String>) -> Result<Value> {
-    match answer.map_err(Error::new)? {
+pub(crate) fn answer_value(answer: types::Replies) -> Result<Value> {
+    match answer {
         types::Replies::Integer(n) => Ok(Value::Int(n)),
         types::Replies::Resp3(bytes) => {
             let reply = SmallBytes::from_wit(bytes).map_err(Error::new)?;
             Value::from_resp3(reply.as_slice())
         }
+        types::Replies::Refused(why) => Err(Error::new(why)),
     }
 }
 
 /// What [`call_as`] returns for the host's answer to `command`: see
 /// `read_as`.
-pub(crate) fn answer_as<T: FromValue>(
-    answer: Result<types::Replies, String>,
-    command: &str,
-) -> Result<T> {
-    match answer.map_err(Error::new)? {
+pub(crate) fn answer_as<T: FromValue>(answer: types::Replies, command: &str) -> Result<T> {
+    match answer {
         // As the `Value` path of `read_as` converts it.
         types::Replies::Integer(n) => Value::Int(n)
             .into_typed()
@@ -118,6 +116,7 @@ pub(crate) fn answer_as<T: FromValue>(
             let reply = SmallBytes::from_wit(bytes).map_err(Error::new)?;
             read_as(reply.as_slice(), command)
         }
+        types::Replies::Refused(why) => Err(Error::new(why)),
     }
 }
 
@@ -126,10 +125,11 @@ pub(crate) fn answer_as<T: FromValue>(
 /// written back as `:<n>`). An `Err` from the host means nothing ran; a
 /// malformed `short` case is an `Err` too, not a panic, since it comes
 /// from the host.
-pub(crate) fn answer_bytes(answer: Result<types::Replies, String>) -> Result<SmallBytes> {
-    match answer.map_err(Error::new)? {
+pub(crate) fn answer_bytes(answer: types::Replies) -> Result<SmallBytes> {
+    match answer {
         types::Replies::Integer(n) => Ok(SmallBytes::integer_reply(n)),
         types::Replies::Resp3(bytes) => SmallBytes::from_wit(bytes).map_err(Error::new),
+        types::Replies::Refused(why) => Err(Error::new(why)),
     }
 }
 
@@ -157,8 +157,8 @@ mod tests {
 
     /// The host's answer with `replies`, in place when they fit, as the host
     /// sends them.
-    fn answer(replies: &[u8]) -> Result<types::Replies, String> {
-        Ok(types::Replies::Resp3(SmallBytes::to_wit(replies)))
+    fn answer(replies: &[u8]) -> types::Replies {
+        types::Replies::Resp3(SmallBytes::to_wit(replies))
     }
 
     #[test]
@@ -187,7 +187,7 @@ mod tests {
         let short = answer(b"+hash\r\n");
         assert!(matches!(
             short,
-            Ok(types::Replies::Resp3(types::Bytes::Short(_)))
+            types::Replies::Resp3(types::Bytes::Short(_))
         ));
         assert_eq!(answer_as::<String>(short, "TYPE"), Ok("hash".into()));
         assert_eq!(answer_value(answer(b":1\r\n")), Ok(Value::Int(1)));
@@ -195,7 +195,7 @@ mod tests {
         let reply = format!("${}\r\n{long}\r\n", long.len());
         assert!(matches!(
             answer(reply.as_bytes()),
-            Ok(types::Replies::Resp3(types::Bytes::Long(_)))
+            types::Replies::Resp3(types::Bytes::Long(_))
         ));
         assert_eq!(
             answer_as::<String>(answer(reply.as_bytes()), "GET"),
@@ -236,11 +236,11 @@ mod tests {
         let short = answer(b"!7\r\nERR bad\r\n");
         assert!(matches!(
             short,
-            Ok(types::Replies::Resp3(types::Bytes::Short(_)))
+            types::Replies::Resp3(types::Bytes::Short(_))
         ));
         assert_eq!(answer_as::<i64>(short, "X"), Err(Error::new("ERR bad")));
         // When nothing ran, the host says why.
-        let refused = || Err("no command may run in describe".to_string());
+        let refused = || types::Replies::Refused("no command may run in describe".to_string());
         let why = Error::new("no command may run in describe");
         assert_eq!(answer_value(refused()), Err(why.clone()));
         assert_eq!(answer_as::<(i64, i64)>(refused(), "TIME"), Err(why));
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn an_integer_reply_is_the_number() {
-        let integer = || Ok(types::Replies::Integer(-3));
+        let integer = || types::Replies::Integer(-3);
         assert_eq!(answer_value(integer()), Ok(Value::Int(-3)));
         assert_eq!(answer_as::<i64>(integer(), "INCR"), Ok(-3));
         let error = answer_as::<u32>(integer(), "INCR").unwrap_err();
@@ -280,7 +280,7 @@ mod tests {
             length: 41,
             bytes: (0, 0, 0, 0, 0),
         };
-        let overlong = || Ok(types::Replies::Resp3(types::Bytes::Short(overlong)));
+        let overlong = || types::Replies::Resp3(types::Bytes::Short(overlong));
         assert!(answer_value(overlong()).is_err());
         assert!(answer_as::<i64>(overlong(), "INCR").is_err());
     }

@@ -52,7 +52,9 @@ pub trait FromValue: Sized {
 
     /// Reads the reply in place, without building a [`Value`] (the fast
     /// path of [`call_as`](crate::call_as)): `None` when it has another
-    /// shape or does not fit, and the [`Value`] path decides.
+    /// shape or does not fit, and the [`Value`] path decides. On `Some`,
+    /// exactly one whole value was read (a pipeline's next reply starts
+    /// there).
     #[doc(hidden)]
     fn read(reader: &mut Reader<'_>) -> Option<Self> {
         let _ = reader;

@@ -38,6 +38,7 @@ use crate::call::{answer_bytes, read_as};
 use crate::request::{self, Request};
 use crate::resp3::Parser;
 use crate::small_bytes::SmallBytes;
+use crate::typed_reply::Reader;
 use crate::{Error, FromValue, IntoArgs, Result, Value};
 
 /// Commands to run together, in one crossing to the host: see the
@@ -133,7 +134,7 @@ impl Pipeline {
         // An empty pipeline does not cross: there is nothing to run, and
         // no replies (an empty list, not allocated).
         let answer = match self.count {
-            0 => Ok(types::Replies::Resp3(types::Bytes::Long(Vec::new()))),
+            0 => types::Replies::Resp3(types::Bytes::Long(Vec::new())),
             _ => host::call(&self.commands.strings, &self.commands.lengths),
         };
         self.into_replies(answer)
@@ -144,10 +145,7 @@ impl Pipeline {
     /// returns, without the crossing. The replies keep the commands, to
     /// name them in errors and then to give the buffer back; on an `Err`,
     /// dropping the pipeline gives it back.
-    pub(crate) fn into_replies(
-        mut self,
-        answer: Result<types::Replies, String>,
-    ) -> Result<Replies> {
+    pub(crate) fn into_replies(mut self, answer: types::Replies) -> Result<Replies> {
         let replies = answer_bytes(answer)?;
         Ok(Replies {
             commands: std::mem::take(&mut self.commands),
@@ -229,6 +227,15 @@ impl Replies {
     /// }
     /// ```
     pub fn next_as<T: FromValue>(&mut self) -> Result<T> {
+        // In place when `T` reads it directly: the reply is read once.
+        if self.next < self.count {
+            let mut reader = Reader::at(self.replies.as_slice(), self.pos);
+            if let Some(typed) = T::read(&mut reader) {
+                self.pos = reader.pos();
+                self.next += 1;
+                return Ok(typed);
+            }
+        }
         let (index, reply) = self.next_reply()?;
         let command = NthCommand {
             commands: &self.commands,

@@ -3,7 +3,7 @@
 //! them. Kept between calls, so that a warm call allocates nothing for its
 //! arguments.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 /// Commands as the host reads them: `TYPE user:1` then `TIME` is `strings`
 /// `TYPEuser:1TIME` and `lengths` `[2, 4, 6, 1, 4]` (for each command, how
@@ -67,37 +67,38 @@ fn length(n: usize) -> u32 {
 }
 
 thread_local! {
-    /// The request kept between calls. It is taken out while in use: a
-    /// call made meanwhile (while a `Pipeline` is being filled) starts one
-    /// of its own.
-    static KEPT: Cell<Request> = const {
-        Cell::new(Request {
-            strings: Vec::new(),
-            lengths: Vec::new(),
-        })
-    };
+    /// Requests kept between calls: a call takes one and gives it back. A
+    /// few, for a `Pipeline`'s (kept by its replies while they are read)
+    /// and the calls made meanwhile.
+    static KEPT: RefCell<Vec<Request>> = const { RefCell::new(Vec::new()) };
 }
+
+/// How many requests are kept.
+const KEPT_REQUESTS: usize = 4;
 
 /// A request grown past this is not kept: one large command should not
 /// hold its memory for the library's lifetime.
 pub(crate) const KEPT_CAPACITY: usize = 64 * 1024;
 
-/// The kept request, empty.
+/// A kept request, empty, or a new one.
 #[inline]
 pub(crate) fn take() -> Request {
-    let mut request = KEPT.take();
+    let mut request = KEPT.with_borrow_mut(Vec::pop).unwrap_or_default();
     request.strings.clear();
     request.lengths.clear();
     request
 }
 
 /// Gives a request back for the next call. One never allocated (what a
-/// `Pipeline` leaves once its replies took its request) is not kept: it
-/// would replace one that is.
+/// `Pipeline` leaves once its replies took its request) is not kept.
 #[inline]
 pub(crate) fn keep(request: Request) {
     if (1..=KEPT_CAPACITY).contains(&request.capacity()) {
-        KEPT.set(request);
+        KEPT.with_borrow_mut(|kept| {
+            if kept.len() < KEPT_REQUESTS {
+                kept.push(request);
+            }
+        });
     }
 }
 

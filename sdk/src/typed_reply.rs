@@ -28,6 +28,18 @@ impl<'a> Reader<'a> {
         Reader(Parser::new(input))
     }
 
+    /// A reader of `input` from `pos` on (a pipeline's next reply).
+    pub(crate) fn at(input: &'a [u8], pos: usize) -> Self {
+        let mut parser = Parser::new(input);
+        parser.pos = pos;
+        Reader(parser)
+    }
+
+    /// Where the next element starts.
+    pub(crate) fn pos(&self) -> usize {
+        self.0.pos
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.0.pos == self.0.input.len()
     }

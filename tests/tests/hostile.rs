@@ -139,13 +139,13 @@ on_all_servers!(fn hostile_guests_end_in_clear_errors(server) {
         }
     }
 
-    // A command name that is not UTF-8 is an error (tag 1), not a trap;
-    // so are lengths that do not split the strings into commands.
+    // A command name that is not UTF-8 is refused, not a trap; so are
+    // lengths that do not split the strings into commands.
     let _: String = query(&mut con, &["SET", "x:bad_name", "v"]);
     let reply: String = query(&mut con, &["GET", "x:bad_name_reply"]);
-    assert_eq!(reply, "tag 1: call: command 1 of the request: the command name is not valid UTF-8");
+    assert_eq!(reply, "refused: call: command 1 of the request: the command name is not valid UTF-8");
     let reply: String = query(&mut con, &["GET", "x:bad_lengths_reply"]);
-    assert_eq!(reply, "tag 1: call: command 1 of the request: lengths ends before the command does");
+    assert_eq!(reply, "refused: call: command 1 of the request: lengths ends before the command does");
 
     // Ten thousand arguments are fine.
     let _: String = query(&mut con, &["SET", "x:many_args", "v"]);

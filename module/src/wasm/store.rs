@@ -53,6 +53,9 @@ pub struct HostState {
     pub panic_message: Option<String>,
     /// Why the `run` in progress fails, from `host.fail` (contract 0.2).
     pub failure: Option<String>,
+    /// The replies of a pipeline (contract 0.2's `call` of several
+    /// commands) as they come, kept for the next one.
+    pub pipeline_replies: Vec<u8>,
     /// What the event being handled removed, for a trigger that reads
     /// removed values: what `host.removed-value` returns.
     pub removed: Option<Removed>,
@@ -132,6 +135,7 @@ pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState>
             call_buffers: CallBuffers::default(),
             panic_message: None,
             failure: None,
+            pipeline_replies: Vec::new(),
             removed: None,
             limited_by_budget: false,
             call_deadline: Instant::now(),

@@ -12,7 +12,7 @@ fn replies_to(count: usize, replies: &[u8]) -> Replies {
     for name in ["A", "B", "C", "D"].iter().take(count) {
         pipeline.call(name, ());
     }
-    let answer = Ok(types::Replies::Resp3(SmallBytes::to_wit(replies)));
+    let answer = types::Replies::Resp3(SmallBytes::to_wit(replies));
     pipeline.into_replies(answer).expect("well formed")
 }
 
@@ -97,7 +97,7 @@ fn replies_in_place_and_in_a_list_are_split_alike() {
     let short = SmallBytes::to_wit(b"+string\r\n:3\r\n");
     assert!(matches!(short, types::Bytes::Short(_)));
     let mut replies = pipeline
-        .into_replies(Ok(types::Replies::Resp3(short)))
+        .into_replies(types::Replies::Resp3(short))
         .expect("in place");
     assert!(matches!(replies.replies, SmallBytes::Inline { .. }));
     assert_eq!(replies.next_as::<String>(), Ok("string".into()));
@@ -125,7 +125,7 @@ fn an_empty_pipeline_runs_nothing_and_a_refused_one_is_an_err() {
     assert!(replies.is_empty());
     let mut pipeline = Pipeline::new();
     pipeline.call("TIME", ());
-    let refused = Err("no command may run in describe".to_string());
+    let refused = types::Replies::Refused("no command may run in describe".to_string());
     assert_eq!(
         pipeline.into_replies(refused).unwrap_err().message(),
         "no command may run in describe"
@@ -137,13 +137,13 @@ fn the_buffer_goes_back_when_the_replies_are_dropped() {
     let mut pipeline = Pipeline::new();
     pipeline.call("TIME", ());
     let buffer = pipeline.commands.strings.as_ptr();
-    let replies = pipeline.into_replies(Ok(types::Replies::Resp3(SmallBytes::to_wit(b"*0\r\n"))));
+    let replies = pipeline.into_replies(types::Replies::Resp3(SmallBytes::to_wit(b"*0\r\n")));
     drop(replies);
     assert_eq!(Pipeline::new().commands.strings.as_ptr(), buffer);
     // As when nothing ran.
     let mut pipeline = Pipeline::new();
     pipeline.call("TIME", ());
-    let refused = pipeline.into_replies(Err("refused".to_string()));
+    let refused = pipeline.into_replies(types::Replies::Refused("refused".to_string()));
     assert!(refused.is_err());
     assert_eq!(Pipeline::new().commands.strings.as_ptr(), buffer);
 }

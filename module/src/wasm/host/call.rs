@@ -79,7 +79,8 @@ pub(super) fn call(
 pub(super) struct OutOfTime;
 
 /// 0.2's `host.call`: runs the request's commands one after the other, and
-/// returns their replies, error replies included, in place when they fit.
+/// returns their replies, error replies included, in place when they fit;
+/// or why none ran (`replies::refused`).
 pub(super) fn call_v0_2(
     mut store: StoreContextMut<'_, HostState>,
     strings: WasmList<u8>,
@@ -92,21 +93,33 @@ pub(super) fn call_v0_2(
     let format = call_format(store.data().mode);
     let deadline = store.data().call_deadline;
     let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
+    let mut replies = std::mem::take(&mut store.data_mut().pipeline_replies);
     let (strings, lengths) = (strings.as_le_slice(&store), lengths.as_le_slice(&store));
-    // One command, the usual case: read once, straight into the call.
-    let mut parser = Parser::new(strings, lengths);
-    let single = match next_command(&mut parser, &mut buffers) {
-        Ok(call) if parser.at_end() => Some(call.reply(ctx, format, single_reply)),
-        // A pipeline: the command read is dropped (nothing ran).
-        Ok(_) => None,
-        Err(e) => Some(Err(malformed(1, e))),
+    // One command, the usual case (its count of strings covers all of
+    // `lengths`): read once, straight into the call. More are checked
+    // whole, then run one by one.
+    let single = lengths.first().map(|&n| n as usize + 1) == Some(lengths.len());
+    let result = if single {
+        let mut parser = Parser::new(strings, lengths);
+        Ok(match next_command(&mut parser, &mut buffers) {
+            Ok(call) if parser.at_end() => call.reply(ctx, format, single_reply),
+            // Bytes left after the command's strings.
+            Ok(_) => check(strings, lengths).and(Err("call: a malformed request".into())),
+            Err(e) => Err(malformed(1, e)),
+        })
+    } else {
+        pipeline(
+            (strings, lengths),
+            &mut buffers,
+            &mut replies,
+            ctx,
+            format,
+            deadline,
+        )
     };
-    // A pipeline is checked whole, then its commands run one by one.
-    let result = match single {
-        Some(result) => Ok(result),
-        None => pipeline((strings, lengths), &mut buffers, ctx, format, deadline),
-    };
-    store.data_mut().call_buffers = buffers;
+    let data = store.data_mut();
+    data.call_buffers = buffers;
+    data.pipeline_replies = replies;
     result
 }
 
@@ -114,6 +127,7 @@ pub(super) fn call_v0_2(
 fn pipeline(
     (strings, lengths): (&[u8], &[u32]),
     buffers: &mut CallBuffers,
+    replies: &mut Vec<u8>,
     ctx: RedisCtx,
     format: &'static CStr,
     deadline: Instant,
@@ -123,7 +137,7 @@ fn pipeline(
         Err(e) => return Ok(Err(e)),
     };
     let mut parser = Parser::new(strings, lengths);
-    let mut replies = Vec::new();
+    replies.clear();
     for index in 0..count {
         // A long pipeline runs in the host, where the epoch deadline cannot
         // stop it: its time is checked between commands.
@@ -137,9 +151,11 @@ fn pipeline(
             return Ok(Err(e));
         }
     }
+    // Short replies go in place and the buffer is kept for the next
+    // pipeline; long ones take it along (a large one is not kept).
     Ok(Ok(Replies::Resp3(match replies.len() <= SHORT_BYTES {
-        true => bytes(&replies),
-        false => Bytes::Long(replies),
+        true => bytes(replies),
+        false => Bytes::Long(std::mem::take(replies)),
     })))
 }
 
@@ -188,7 +204,7 @@ mod tests {
     fn an_integer_reply_is_the_number_and_any_other_its_bytes() {
         let integer = |proto: &[u8]| match single_reply(proto) {
             Replies::Integer(n) => Some(n),
-            Replies::Resp3(_) => None,
+            Replies::Resp3(_) | Replies::Refused(_) => None,
         };
         assert_eq!(integer(b":0\r\n"), Some(0));
         assert_eq!(integer(b":-9223372036854775808\r\n"), Some(i64::MIN));

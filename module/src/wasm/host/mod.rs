@@ -72,7 +72,8 @@ fn add_v0_2(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let mut host = linker.instance("redis:triggers/host@0.2.0")?;
     host.func_wrap("call", |store, (strings, lengths)| {
         match call::call_v0_2(store, strings, lengths) {
-            Ok(result) => Ok((result,)),
+            Ok(Ok(replies)) => Ok((replies,)),
+            Ok(Err(refused)) => Ok((v0_2::Replies::Refused(refused),)),
             Err(call::OutOfTime) => Err(wasmtime::Trap::Interrupt.into()),
         }
     })?;

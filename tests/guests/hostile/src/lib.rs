@@ -40,7 +40,8 @@ fn on_fired(event: &Event) -> Result<Option<String>> {
 /// `lengths` as given: a command whose name is not UTF-8 (`GE\xffT`), or
 /// lengths that do not split the strings, what a guest written in another
 /// language could hand over and the SDK's `call` cannot. Returns how the
-/// call ended: `tag 0`, or `tag 1: ` and the host's message.
+/// call ended: the `replies` case it returned, `refused: ` and the host's
+/// message for `refused`.
 fn call_raw(strings: &[u8], lengths: &[u32]) -> String {
     #[link(wasm_import_module = "redis:triggers/host@0.2.0")]
     extern "C" {
@@ -53,13 +54,11 @@ fn call_raw(strings: &[u8], lengths: &[u32]) -> String {
             ret: *mut u8,
         );
     }
-    // result<replies, string>: a tag, then the payload, in 72 bytes
-    // aligned to 8 (`replies` holds `bytes`, whose `short` case holds five
-    // u64).
+    // `replies`: a tag, then the payload, in 64 bytes aligned to 8 (its
+    // `resp3` case holds `bytes`, whose `short` case holds five u64).
     let mut ret = [0u64; 9];
     // SAFETY: the import's signature is the canonical ABI lowering of
-    // `call: func(strings: list<u8>, lengths: list<u32>) -> result<replies,
-    // string>`. The host either traps (nothing is returned) or writes `ret`.
+    // `call: func(strings: list<u8>, lengths: list<u32>) -> replies`. The host either traps (nothing is returned) or writes `ret`.
     unsafe {
         host_call(
             strings.as_ptr(),
@@ -70,15 +69,15 @@ fn call_raw(strings: &[u8], lengths: &[u32]) -> String {
         );
     }
     let tag = ret[0] & 0xff;
-    if tag != 1 {
+    if tag != 2 {
         return format!("tag {tag}");
     }
-    // `err(string)`: its address and length, after the tag.
+    // `refused(string)`: its address and length, after the tag.
     let (ptr, len) = (ret[1] as u32 as usize, (ret[1] >> 32) as usize);
     // SAFETY: the host lowered the string there, into memory allocated
     // for it through `cabi_realloc`.
     let message = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
-    format!("tag 1: {}", String::from_utf8_lossy(message))
+    format!("refused: {}", String::from_utf8_lossy(message))
 }
 
 #[inline(never)]
