@@ -3,7 +3,7 @@
 //! them. Kept between calls, so that a warm call allocates nothing for its
 //! arguments.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 /// Commands as the host reads them: `TYPE user:1` then `TIME` is `strings`
 /// `TYPEuser:1TIME` and `lengths` `[2, 4, 6, 1, 4]` (for each command, how
@@ -67,14 +67,16 @@ fn length(n: usize) -> u32 {
 }
 
 thread_local! {
-    /// Requests kept between calls: a call takes one and gives it back. A
-    /// few, for a `Pipeline`'s (kept by its replies while they are read)
+    /// Requests kept between calls: a call takes one and gives it back.
+    /// Two, for a `Pipeline`'s (kept by its replies while they are read)
     /// and the calls made meanwhile.
-    static KEPT: RefCell<Vec<Request>> = const { RefCell::new(Vec::new()) };
+    static KEPT: [Cell<Request>; 2] = const {
+        [
+            Cell::new(Request { strings: Vec::new(), lengths: Vec::new() }),
+            Cell::new(Request { strings: Vec::new(), lengths: Vec::new() }),
+        ]
+    };
 }
-
-/// How many requests are kept.
-const KEPT_REQUESTS: usize = 4;
 
 /// A request grown past this is not kept: one large command should not
 /// hold its memory for the library's lifetime.
@@ -83,7 +85,13 @@ pub(crate) const KEPT_CAPACITY: usize = 64 * 1024;
 /// A kept request, empty, or a new one.
 #[inline]
 pub(crate) fn take() -> Request {
-    let mut request = KEPT.with_borrow_mut(Vec::pop).unwrap_or_default();
+    let mut request = KEPT.with(|[first, second]| {
+        let request = first.take();
+        match request.capacity() {
+            0 => second.take(),
+            _ => request,
+        }
+    });
     request.strings.clear();
     request.lengths.clear();
     request
@@ -93,13 +101,15 @@ pub(crate) fn take() -> Request {
 /// `Pipeline` leaves once its replies took its request) is not kept.
 #[inline]
 pub(crate) fn keep(request: Request) {
-    if (1..=KEPT_CAPACITY).contains(&request.capacity()) {
-        KEPT.with_borrow_mut(|kept| {
-            if kept.len() < KEPT_REQUESTS {
-                kept.push(request);
-            }
-        });
+    if !(1..=KEPT_CAPACITY).contains(&request.capacity()) {
+        return;
     }
+    KEPT.with(|[first, second]| {
+        let previous = first.replace(request);
+        if previous.capacity() > 0 {
+            second.set(previous);
+        }
+    });
 }
 
 #[cfg(test)]
