@@ -153,11 +153,7 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &KeyEven
         .removed
         .as_ref()
         .filter(|_| trigger.wants_removed_value);
-    let event = Event {
-        name: event.name.to_owned(),
-        key: event.key.to_vec(),
-        db,
-    };
+    let event = Event::new(event.name, event.key, db);
 
     let started = Instant::now();
     let payload = if trigger.has_on_fired {

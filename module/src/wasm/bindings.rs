@@ -31,9 +31,8 @@ pub mod v0_2 {
     };
 }
 
-/// The host's event type: 0.1's, which 0.2's is made from when a call needs
-/// it (`contract.rs`).
-pub use v0_1::{Event, LibraryInfo};
+/// What `describe` returns, in 0.1's terms (`contract.rs` makes 0.2's so).
+pub use v0_1::LibraryInfo;
 
 // `types` declares types only; `host` is linked by hand in `host/`.
 impl v0_1::redis::triggers::types::Host for HostState {}

@@ -1,13 +1,13 @@
 //! The versions of the contract (`wit/`) a library may be built against:
 //! which one a component uses, told apart by its imports and exports, and
 //! the calls into each. The rest of the module sees one set of types: 0.1's
-//! `LibraryInfo` and `Event`, and [`Described`].
+//! `LibraryInfo`, [`Described`] and the host's [`Event`].
 
 use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Engine, Store};
 
-use super::bindings::{v0_1, v0_2, Event, LibraryInfo};
-use super::event_names;
+use super::bindings::{v0_1, v0_2, LibraryInfo};
+use super::event::Event;
 use super::store::HostState;
 
 /// The contract's package; a library imports `<PACKAGE>/host@<version>`.
@@ -138,11 +138,11 @@ impl Exports {
         event: &Event,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
         match self {
-            Exports::V0_1(library) => library.call_on_fired(store, trigger, event),
+            Exports::V0_1(library) => library.call_on_fired(store, trigger, &event.v0_1()),
             Exports::V0_2(library) => {
                 library
                     .redis_triggers_library()
-                    .call_on_fired(store, trigger, &event_v0_2(event))
+                    .call_on_fired(store, trigger, &event.v0_2())
             }
         }
     }
@@ -155,12 +155,12 @@ impl Exports {
         payload: Option<&[u8]>,
     ) -> wasmtime::Result<Result<(), String>> {
         match self {
-            Exports::V0_1(library) => library.call_run(store, trigger, event, payload),
+            Exports::V0_1(library) => library.call_run(store, trigger, &event.v0_1(), payload),
             Exports::V0_2(library) => {
                 let ran = library.redis_triggers_library().call_run(
                     &mut *store,
                     trigger,
-                    &event_v0_2(event),
+                    &event.v0_2(),
                     payload,
                 )?;
                 // The message of an `err` came before it, with `host.fail`.
@@ -196,17 +196,6 @@ fn described_v0_2(info: v0_2::LibraryInfo) -> Described {
         },
         descriptions,
         removed_value,
-    }
-}
-
-/// The event as 0.2 carries it: its name a `known-event` and its key in
-/// place when they can be.
-#[inline]
-fn event_v0_2(event: &Event) -> v0_2::Event {
-    v0_2::Event {
-        name: event_names::event_name(&event.name),
-        key: bytes(&event.key),
-        db: event.db,
     }
 }
 

@@ -7,10 +7,10 @@ use std::sync::mpsc::TryRecvError;
 use wasmtime::component::Instance;
 use wasmtime::Store;
 
-use super::bindings::Event;
 use super::compile::{optimize_in_background, CompiledLibrary, PendingOptimization};
 use super::contract::{Described, Exports, Version};
 use super::engine::Tier;
+use super::event::Event;
 use super::owner::CallUser;
 use super::store::{
     new_store, set_deadline, CallLimit, CallMode, HostState, Identity, Removed, Stopped,

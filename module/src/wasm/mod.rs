@@ -27,6 +27,7 @@ mod compile;
 mod componentize;
 mod contract;
 mod engine;
+mod event;
 mod event_names;
 mod guest_log;
 mod host;
@@ -37,11 +38,11 @@ mod store;
 pub mod ticker;
 mod wasi;
 
-pub use bindings::Event;
 pub use compile::{compile, compile_with, release_free_memory, CompiledLibrary};
 pub use componentize::{componentize, is_core_module};
 pub use contract::Described;
 pub use engine::{engines, Tier};
+pub use event::Event;
 #[cfg(test)]
 pub use event_names::known as known_event;
 pub use guest_log::truncate;
