@@ -147,6 +147,9 @@ fn pipeline(
         let ran = next_command(&mut parser, buffers)
             .map_err(|e| malformed(index + 1, e))
             .and_then(|call| call.reply(ctx, format, |proto| replies.extend_from_slice(proto)));
+        // The request was checked: what fails here is Redis not running a
+        // command at all (no reply, out of memory), and the commands
+        // before it have run, as a guest's own calls would have.
         if let Err(e) = ran {
             return Ok(Err(e));
         }
