@@ -38,7 +38,9 @@ impl<'a> Parser<'a> {
         Parser { input, pos: 0 }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value> {
+    /// The type byte of the next value, `depth` aggregates deep, consumed.
+    #[inline]
+    fn kind(&mut self, depth: usize) -> Result<u8> {
         if depth > MAX_DEPTH {
             return Err(malformed("nested too deep"));
         }
@@ -47,6 +49,11 @@ impl<'a> Parser<'a> {
             .get(self.pos)
             .ok_or_else(|| malformed("truncated"))?;
         self.pos += 1;
+        Ok(kind)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        let kind = self.kind(depth)?;
         Ok(match kind {
             b'+' => Value::Bytes(self.line()?.to_vec()),
             b'-' => Value::Error(text(self.line()?)),
@@ -114,14 +121,7 @@ impl<'a> Parser<'a> {
     /// Steps over one value without building it: where one reply of a
     /// pipeline ends. What it holds is checked when the reply is read.
     pub(crate) fn skip(&mut self, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(malformed("nested too deep"));
-        }
-        let kind = *self
-            .input
-            .get(self.pos)
-            .ok_or_else(|| malformed("truncated"))?;
-        self.pos += 1;
+        let kind = self.kind(depth)?;
         // How many values the aggregate holds, or None for a single value.
         let elements = match kind {
             b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {

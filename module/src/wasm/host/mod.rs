@@ -30,66 +30,58 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     add_v0_2(linker)
 }
 
+/// The functions both versions share, with each version's own types
+/// (`$version` is `v0_1` or `v0_2`): `log`, `report-panic`,
+/// `removed-value` and `config`.
+macro_rules! add_shared {
+    ($host:ident, $version:ident) => {{
+        use $version::{LogLevel, Removed, Withheld};
+        $host.func_wrap("log", |store, (level, message): (LogLevel, String)| {
+            let level = match level {
+                LogLevel::Debug => "debug",
+                LogLevel::Verbose => "verbose",
+                LogLevel::Notice => "notice",
+                LogLevel::Warning => "warning",
+            };
+            log(store, level, message);
+            Ok(())
+        })?;
+        $host.func_wrap("report-panic", |store, (message,)| {
+            report_panic(store, message);
+            Ok(())
+        })?;
+        $host.func_wrap("removed-value", |store, ()| {
+            Ok((store.data().removed.as_deref().map(|value| Removed {
+                type_name: value.type_name.to_owned(),
+                length: value.length,
+                value: removed_value(value, Withheld::TooLarge, Withheld::ModuleType),
+            }),))
+        })?;
+        $host.func_wrap("config", |store, ()| Ok((config(store),)))?;
+    }};
+}
+
 fn add_v0_1(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    use v0_1::LogLevel;
     let mut host = linker.instance("redis:triggers/host@0.1.0")?;
+    add_shared!(host, v0_1);
     host.func_wrap("call", |store, (command, args)| {
         Ok((call::call(store, command, args),))
-    })?;
-    host.func_wrap("log", |store, (level, message): (LogLevel, String)| {
-        let level = match level {
-            LogLevel::Debug => "debug",
-            LogLevel::Verbose => "verbose",
-            LogLevel::Notice => "notice",
-            LogLevel::Warning => "warning",
-        };
-        log(store, level, message);
-        Ok(())
-    })?;
-    host.func_wrap("report-panic", |store, (message,)| {
-        report_panic(store, message);
-        Ok(())
     })?;
     host.func_wrap("outbox-append", |store, (event, fields)| {
         Ok((outbox::append(store, event, fields),))
     })?;
-    host.func_wrap("removed-value", |store, ()| {
-        Ok((store.data().removed.as_deref().map(|value| {
-            use v0_1::{Removed, Withheld as W};
-            Removed {
-                type_name: value.type_name.to_owned(),
-                length: value.length,
-                value: removed_value(value, W::TooLarge, W::ModuleType),
-            }
-        }),))
-    })?;
-    host.func_wrap("config", |store, ()| Ok((config(store),)))?;
     Ok(())
 }
 
 fn add_v0_2(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    use v0_2::LogLevel;
     let mut host = linker.instance("redis:triggers/host@0.2.0")?;
+    add_shared!(host, v0_2);
     host.func_wrap("call", |store, (strings, lengths)| {
         match call::call_v0_2(store, strings, lengths) {
             Ok(Ok(replies)) => Ok((replies,)),
             Ok(Err(refused)) => Ok((v0_2::Replies::Refused(refused),)),
             Err(call::OutOfTime) => Err(wasmtime::Trap::Interrupt.into()),
         }
-    })?;
-    host.func_wrap("log", |store, (level, message): (LogLevel, String)| {
-        let level = match level {
-            LogLevel::Debug => "debug",
-            LogLevel::Verbose => "verbose",
-            LogLevel::Notice => "notice",
-            LogLevel::Warning => "warning",
-        };
-        log(store, level, message);
-        Ok(())
-    })?;
-    host.func_wrap("report-panic", |store, (message,)| {
-        report_panic(store, message);
-        Ok(())
     })?;
     host.func_wrap("fail", |mut store, (message,): (String,)| {
         let message = guest_log::truncate(&message, guest_log::MAX_LINE_BYTES);
@@ -99,17 +91,6 @@ fn add_v0_2(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     host.func_wrap("outbox-append", |store, (event, fields)| {
         Ok((outbox::append_v0_2(store, event, fields),))
     })?;
-    host.func_wrap("removed-value", |store, ()| {
-        Ok((store.data().removed.as_deref().map(|value| {
-            use v0_2::{Removed, Withheld as W};
-            Removed {
-                type_name: value.type_name.to_owned(),
-                length: value.length,
-                value: removed_value(value, W::TooLarge, W::ModuleType),
-            }
-        }),))
-    })?;
-    host.func_wrap("config", |store, ()| Ok((config(store),)))?;
     Ok(())
 }
 
