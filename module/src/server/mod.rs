@@ -50,7 +50,7 @@ mod strings;
 pub use acl::{watch_acl_changes, CallbackString, KeyName, UserByName};
 pub use aux_data::{aux_data_type, AuxData, AuxReader, AuxWriter};
 pub use blocked::{BlockedClient, BlockedClientId, BlockedReply};
-pub use call::{CallBuffers, CommandCall};
+pub use call::{CallBuffers, CallFormats, CommandCall};
 pub use cluster_bus::{
     other_cluster_nodes, receive_cluster_messages, send_cluster_message, NodeId, NODE_ID_LEN,
 };

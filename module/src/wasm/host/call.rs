@@ -3,27 +3,29 @@
 //! takes one command and returns its reply as a list; 0.2 takes one or more
 //! (`request.rs`) and returns their replies in place when they fit.
 
-use std::ffi::CStr;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use wasmtime::component::{WasmList, WasmStr};
 use wasmtime::StoreContextMut;
 
 use super::request::{check, malformed, Parser};
-use crate::server::{CallBuffers, CommandCall, RedisCtx};
+use crate::server::{CallBuffers, CallFormats, CommandCall, RedisCtx};
 use crate::wasm::bindings::v0_2::{Bytes, Replies};
 use crate::wasm::contract::{bytes, SHORT_BYTES};
 use crate::wasm::store::{CallMode, HostState};
 
-/// `RM_Call` format strings: `v` arguments as an array of Redis strings,
+/// `RM_Call` formats (after the arguments' letters, see [`CallFormats`]):
 /// `E` errors as replies, `S` script mode (refuses `noscript` commands such
 /// as `MULTI` or `TRIGGER`, never blocks), `3` RESP3 replies, `C` as the
 /// context's user (the library's owner, see [`CallUser`](crate::wasm::CallUser))
 /// with its ACL checked, then `W` refuse writes or `!` replicate writes.
-fn call_format(mode: CallMode) -> &'static std::ffi::CStr {
+fn call_formats(mode: CallMode) -> &'static CallFormats {
+    static FORMATS: LazyLock<[CallFormats; 2]> =
+        LazyLock::new(|| [CallFormats::new(c"ES3CW"), CallFormats::new(c"ES3C!")]);
     match mode {
-        CallMode::ReadOnly => c"vES3CW",
-        CallMode::Write => c"vES3C!",
+        CallMode::ReadOnly => &FORMATS[0],
+        CallMode::Write => &FORMATS[1],
     }
 }
 
@@ -60,15 +62,16 @@ pub(super) fn call(
         let name = command
             .to_str(&store)
             .map_err(|_| "the command name is not valid UTF-8".to_string())?;
-        let mut call = CommandCall::new(&name, &mut buffers)?;
+        let mut call = CommandCall::new(name.as_bytes(), &mut buffers)?;
         for index in 0..args.len() {
             let arg = match args.get(&mut store, index) {
                 Some(Ok(arg)) => arg,
                 _ => return Err(format!("argument {index} is out of the library's memory")),
             };
-            call.arg(arg.as_le_slice(&store));
+            // Copied now: the next argument is lifted with the store.
+            call.arg_copied(arg.as_le_slice(&store));
         }
-        call.run(ctx, call_format(mode))
+        call.run(ctx, call_formats(mode))
     })();
     store.data_mut().call_buffers = buffers;
     result
@@ -90,7 +93,7 @@ pub(super) fn call_v0_2(
         Ok(ctx) => ctx,
         Err(e) => return Ok(Err(e)),
     };
-    let format = call_format(store.data().mode);
+    let formats = call_formats(store.data().mode);
     let deadline = store.data().call_deadline;
     let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
     let mut replies = std::mem::take(&mut store.data_mut().pipeline_replies);
@@ -102,7 +105,7 @@ pub(super) fn call_v0_2(
     let result = if single {
         let mut parser = Parser::new(strings, lengths);
         Ok(match next_command(&mut parser, &mut buffers) {
-            Ok(call) if parser.at_end() => call.reply(ctx, format, single_reply),
+            Ok(call) if parser.at_end() => call.reply(ctx, formats, single_reply),
             // Bytes left after the command's strings.
             Ok(_) => check(strings, lengths).and(Err("call: a malformed request".into())),
             Err(e) => Err(malformed(1, e)),
@@ -113,7 +116,7 @@ pub(super) fn call_v0_2(
             &mut buffers,
             &mut replies,
             ctx,
-            format,
+            formats,
             deadline,
         )
     };
@@ -129,7 +132,7 @@ fn pipeline(
     buffers: &mut CallBuffers,
     replies: &mut Vec<u8>,
     ctx: RedisCtx,
-    format: &'static CStr,
+    formats: &CallFormats,
     deadline: Instant,
 ) -> Result<Result<Replies, String>, OutOfTime> {
     let count = match check(strings, lengths) {
@@ -146,7 +149,7 @@ fn pipeline(
         }
         let ran = next_command(&mut parser, buffers)
             .map_err(|e| malformed(index + 1, e))
-            .and_then(|call| call.reply(ctx, format, |proto| replies.extend_from_slice(proto)));
+            .and_then(|call| call.reply(ctx, formats, |proto| replies.extend_from_slice(proto)));
         // The request was checked: what fails here is Redis not running a
         // command at all (no reply, out of memory), and the commands
         // before it have run, as a guest's own calls would have.
@@ -172,25 +175,52 @@ fn single_reply(proto: &[u8]) -> Replies {
     }
 }
 
-/// The number of an integer reply's `<n>\r\n`, if it is all of it.
+/// The number of an integer reply's `<n>\r\n`, if it is all of it: an
+/// optional `-` and 1 to 19 digits, read by hand rather than through
+/// `str::from_utf8` and `str::parse`. Anything else, a number out of range
+/// included, is left to the guest as bytes.
 #[inline]
 fn integer(line: &[u8]) -> Option<i64> {
-    std::str::from_utf8(line.strip_suffix(b"\r\n")?)
-        .ok()?
-        .parse()
-        .ok()
+    let line = line.strip_suffix(b"\r\n")?;
+    let (negative, digits) = match line.split_first()? {
+        (b'-', digits) => (true, digits),
+        _ => (false, line),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    // Summed towards the sign, down to i64::MIN; 19 digits may pass the
+    // range, so each step is checked.
+    let mut n: i64 = 0;
+    for &digit in digits {
+        let digit = digit.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        let digit = i64::from(digit);
+        n = n.checked_mul(10)?;
+        n = if negative {
+            n.checked_sub(digit)?
+        } else {
+            n.checked_add(digit)?
+        };
+    }
+    Some(n)
 }
 
-/// The request's next command, ready to run (its arguments made Redis
-/// strings, freed if it is dropped unrun).
+/// The request's next command, ready to run (its arguments read from the
+/// request when it runs).
 #[inline]
-fn next_command<'b>(
-    parser: &mut Parser<'_>,
+fn next_command<'b, 's>(
+    parser: &mut Parser<'s>,
     buffers: &'b mut CallBuffers,
-) -> Result<CommandCall<'b>, &'static str> {
+) -> Result<CommandCall<'b, 's>, &'static str> {
     let strings = parser.command()?;
-    let name =
-        std::str::from_utf8(parser.string()?).map_err(|_| "the command name is not valid UTF-8")?;
+    let name = parser.string()?;
+    // ASCII, as command names are, is UTF-8 without a closer look.
+    if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+        return Err("the command name is not valid UTF-8");
+    }
     let mut call = CommandCall::new(name, buffers)
         .map_err(|_| "the command name is empty or holds a NUL byte")?;
     for _ in 1..strings {
@@ -215,5 +245,11 @@ mod tests {
         assert_eq!(integer(b"+OK\r\n"), None);
         assert_eq!(integer(b":99999999999999999999\r\n"), None);
         assert_eq!(integer(b":1"), None);
+        assert_eq!(integer(b":9223372036854775807\r\n"), Some(i64::MAX));
+        assert_eq!(integer(b":9223372036854775808\r\n"), None);
+        assert_eq!(integer(b":-9223372036854775809\r\n"), None);
+        assert_eq!(integer(b":-\r\n"), None);
+        assert_eq!(integer(b":1x\r\n"), None);
+        assert_eq!(integer(b":-0\r\n"), Some(0));
     }
 }
