@@ -155,8 +155,10 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &KeyEven
         .filter(|_| trigger.wants_removed_value);
     let event = Event::new(event.name, event.key, db);
 
-    let started = Instant::now();
+    // The time `on_fired` took, counted with `run`'s; none without it.
+    let mut on_fired_time = Duration::ZERO;
     let payload = if trigger.has_on_fired {
+        let started = Instant::now();
         if busy::before_guest_call(started).is_err() {
             return stats.failed(Duration::ZERO, busy::killed_message("on_fired"));
         }
@@ -184,14 +186,16 @@ fn fire(ctx: &Context, library: &Rc<Library>, trigger: &Trigger, event: &KeyEven
                     ),
                 );
             }
-            Ok(Some(payload)) => Some(payload),
+            Ok(Some(payload)) => {
+                on_fired_time = took;
+                Some(payload)
+            }
             Err(error) => return stats.failed(took, error.into_message()),
         }
     } else {
         drop(instance);
         None
     };
-    let on_fired_time = started.elapsed();
 
     let pending = match PendingRun::new(payload.as_ref().map_or(0, Vec::len)) {
         Ok(pending) => pending,
