@@ -97,8 +97,7 @@ pub(crate) fn answer_value(answer: types::Replies) -> Result<Value> {
     match answer {
         types::Replies::Integer(n) => Ok(Value::Int(n)),
         types::Replies::Resp3(bytes) => {
-            let reply = SmallBytes::from_wit(bytes).map_err(Error::new)?;
-            Value::from_resp3(reply.as_slice())
+            SmallBytes::read_wit(bytes, Value::from_resp3).map_err(Error::new)?
         }
         types::Replies::Refused(why) => Err(Error::new(why)),
     }
@@ -113,8 +112,7 @@ pub(crate) fn answer_as<T: FromValue>(answer: types::Replies, command: &str) -> 
             .into_typed()
             .map_err(|e| Error::new(format!("{command}: {e}"))),
         types::Replies::Resp3(bytes) => {
-            let reply = SmallBytes::from_wit(bytes).map_err(Error::new)?;
-            read_as(reply.as_slice(), command)
+            SmallBytes::read_wit(bytes, |reply| read_as(reply, command)).map_err(Error::new)?
         }
         types::Replies::Refused(why) => Err(Error::new(why)),
     }
@@ -184,12 +182,15 @@ mod tests {
 
     #[test]
     fn replies_in_place_and_in_a_list_read_alike() {
-        let short = answer(b"+hash\r\n");
+        let tiny = answer(b"+hash\r\n");
+        assert!(matches!(tiny, types::Replies::Resp3(types::Bytes::Tiny(_))));
+        assert_eq!(answer_as::<String>(tiny, "TYPE"), Ok("hash".into()));
+        let short = answer(b"+string\r\n");
         assert!(matches!(
             short,
             types::Replies::Resp3(types::Bytes::Short(_))
         ));
-        assert_eq!(answer_as::<String>(short, "TYPE"), Ok("hash".into()));
+        assert_eq!(answer_as::<String>(short, "TYPE"), Ok("string".into()));
         assert_eq!(answer_value(answer(b":1\r\n")), Ok(Value::Int(1)));
         let long = "v".repeat(100);
         let reply = format!("${}\r\n{long}\r\n", long.len());

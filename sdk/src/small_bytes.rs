@@ -14,6 +14,9 @@ use crate::__bindings::redis::triggers::types;
 /// How many bytes `short-bytes` holds: five 8-byte words.
 pub(crate) const SHORT_CAPACITY: usize = 40;
 
+/// How many bytes `tiny` holds: seven, and their count in the eighth.
+const TINY_CAPACITY: usize = 7;
+
 /// Bytes: up to [`SHORT_CAPACITY`] in place, more on the heap.
 #[derive(Clone)]
 pub(crate) enum SmallBytes {
@@ -25,11 +28,25 @@ pub(crate) enum SmallBytes {
 }
 
 impl SmallBytes {
-    /// The bytes the host sent. A `short` case claiming more than 40 bytes
-    /// is malformed: an error, not a panic, since it comes from the host.
+    /// The bytes the host sent. A case in place claiming more bytes than
+    /// it holds is malformed: an error, not a panic, since it comes from
+    /// the host.
     pub(crate) fn from_wit(bytes: types::Bytes) -> Result<Self, String> {
         match bytes {
             types::Bytes::Long(vec) => Ok(SmallBytes::Heap(vec)),
+            types::Bytes::Tiny(word) => {
+                let word = word.to_le_bytes();
+                let len = word[TINY_CAPACITY];
+                if usize::from(len) > TINY_CAPACITY {
+                    return Err(format!(
+                        "malformed bytes from the host: {len} bytes in one word, more than \
+                         {TINY_CAPACITY}"
+                    ));
+                }
+                let mut bytes = [0; SHORT_CAPACITY];
+                bytes[..TINY_CAPACITY].copy_from_slice(&word[..TINY_CAPACITY]);
+                Ok(SmallBytes::Inline { len, bytes })
+            }
             types::Bytes::Short(short) if usize::from(short.length) <= SHORT_CAPACITY => {
                 let (a, b, c, d, e) = short.bytes;
                 let mut bytes = [0; SHORT_CAPACITY];
@@ -49,11 +66,40 @@ impl SmallBytes {
         }
     }
 
-    /// `bytes` as the host reads them: in place when they fit.
+    /// Hands `read` the bytes the host sent, from the stack when they came
+    /// in place: for a reply read once, without a `SmallBytes` kept.
+    /// Malformed as in [`from_wit`](Self::from_wit).
+    #[inline]
+    pub(crate) fn read_wit<R>(
+        bytes: types::Bytes,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, String> {
+        match bytes {
+            types::Bytes::Tiny(word) => {
+                let word = word.to_le_bytes();
+                let len = usize::from(word[TINY_CAPACITY]);
+                match word.get(..len).filter(|_| len <= TINY_CAPACITY) {
+                    Some(bytes) => Ok(read(bytes)),
+                    None => Self::from_wit(types::Bytes::Tiny(u64::from_le_bytes(word)))
+                        .map(|bytes| read(bytes.as_slice())),
+                }
+            }
+            bytes => Self::from_wit(bytes).map(|bytes| read(bytes.as_slice())),
+        }
+    }
+
+    /// `bytes` as the host reads them: in place when they fit, in the
+    /// smallest case they fit, as the host sends them.
     pub(crate) fn to_wit(bytes: &[u8]) -> types::Bytes {
         let Ok(length) = u8::try_from(bytes.len()) else {
             return types::Bytes::Long(bytes.to_vec());
         };
+        if bytes.len() <= TINY_CAPACITY {
+            let mut word = [0; 8];
+            word[..bytes.len()].copy_from_slice(bytes);
+            word[TINY_CAPACITY] = length;
+            return types::Bytes::Tiny(u64::from_le_bytes(word));
+        }
         if bytes.len() > SHORT_CAPACITY {
             return types::Bytes::Long(bytes.to_vec());
         }
@@ -135,8 +181,21 @@ mod tests {
     }
 
     #[test]
+    fn up_to_7_bytes_are_one_word_with_their_length_last() {
+        let types::Bytes::Tiny(word) = SmallBytes::to_wit(b"+hash\r\n") else {
+            panic!("7 bytes travel in one word");
+        };
+        assert_eq!(word, u64::from_le_bytes(*b"+hash\r\n\x07"));
+        assert!(matches!(SmallBytes::to_wit(b""), types::Bytes::Tiny(0)));
+        assert!(matches!(
+            SmallBytes::to_wit(b"+string\r\n"),
+            types::Bytes::Short(_)
+        ));
+    }
+
+    #[test]
     fn bytes_round_trip_in_place_up_to_40() {
-        for len in [0, 1, 7, 8, 9, 39, 40, 41, 300] {
+        for len in [0, 1, 6, 7, 8, 9, 39, 40, 41, 300] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
             let back = round_trip(&bytes);
             assert_eq!(back.as_slice(), bytes, "{len} bytes");
@@ -155,7 +214,9 @@ mod tests {
     }
 
     #[test]
-    fn an_overlong_short_case_is_an_error() {
+    fn an_overlong_case_in_place_is_an_error() {
+        let eight = types::Bytes::Tiny(u64::from_le_bytes(*b"abcdefg\x08"));
+        assert!(SmallBytes::from_wit(eight).is_err());
         let short = types::ShortBytes {
             length: 41,
             bytes: (0, 0, 0, 0, 0),

@@ -202,9 +202,19 @@ fn described_v0_2(info: v0_2::LibraryInfo) -> Described {
 /// The longest `bytes` sent in place.
 pub(super) const SHORT_BYTES: usize = 40;
 
-/// `bytes`: in place when they fit.
+/// The longest `bytes` sent in one word (`tiny`).
+const TINY_BYTES: usize = 7;
+
+/// `bytes`: in place when they fit, in the smallest case they fit.
 #[inline]
 pub(super) fn bytes(bytes: &[u8]) -> v0_2::Bytes {
+    if bytes.len() <= TINY_BYTES {
+        let mut word = [0u8; 8];
+        word[..bytes.len()].copy_from_slice(bytes);
+        // At most 7: the check above.
+        word[TINY_BYTES] = bytes.len() as u8;
+        return v0_2::Bytes::Tiny(u64::from_le_bytes(word));
+    }
     if bytes.len() > SHORT_BYTES {
         return v0_2::Bytes::Long(bytes.to_vec());
     }
@@ -222,11 +232,16 @@ pub(super) fn bytes(bytes: &[u8]) -> v0_2::Bytes {
     })
 }
 
-/// The bytes a library sent as `bytes`, or `None` if a `short` one says
-/// it is longer than its 40.
+/// The bytes a library sent as `bytes`, or `None` if a case in place
+/// says it holds more than it can (over 7 in `tiny`, over 40 in `short`).
 pub(super) fn bytes_from(bytes: &v0_2::Bytes) -> Option<Vec<u8>> {
     match bytes {
         v0_2::Bytes::Long(long) => Some(long.clone()),
+        v0_2::Bytes::Tiny(word) => {
+            let word = word.to_le_bytes();
+            let length = usize::from(word[TINY_BYTES]);
+            (length <= TINY_BYTES).then(|| word[..length].to_vec())
+        }
         v0_2::Bytes::Short(short) => {
             let (a, b, c, d, e) = short.bytes;
             let mut all = Vec::with_capacity(SHORT_BYTES);
@@ -248,12 +263,24 @@ mod tests {
 
     #[test]
     fn bytes_go_in_place_up_to_40_and_come_back() {
-        for len in [0, 1, 7, 8, 9, 39, 40, 41, 200] {
+        for len in [0, 1, 6, 7, 8, 9, 39, 40, 41, 200] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
             let sent = bytes(&data);
-            assert_eq!(matches!(sent, v0_2::Bytes::Short(_)), len <= 40, "{len}");
+            let case = match sent {
+                v0_2::Bytes::Tiny(_) => 7,
+                v0_2::Bytes::Short(_) => 40,
+                v0_2::Bytes::Long(_) => usize::MAX,
+            };
+            let smallest = [7, 40, usize::MAX].into_iter().find(|&c| len <= c);
+            assert_eq!(Some(case), smallest, "{len} bytes");
             assert_eq!(bytes_from(&sent).as_deref(), Some(&data[..]), "{len}");
         }
+        // In one word, its last byte the length.
+        let v0_2::Bytes::Tiny(word) = bytes(b"+OK\r\n") else {
+            panic!("tiny bytes");
+        };
+        assert_eq!(word, u64::from_le_bytes(*b"+OK\r\n\0\0\x05"));
+        assert_eq!(bytes_from(&v0_2::Bytes::Tiny(8 << 56)), None);
         // Byte i is byte i % 8 of word i / 8, little-endian.
         let v0_2::Bytes::Short(short) = bytes(b"abcdefghi") else {
             panic!("short bytes");
