@@ -49,10 +49,14 @@ extern "C" fn on_keyspace_event<H: KeyspaceHandler>(
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: Redis passes a NUL-terminated event name.
+        let event = unsafe { CStr::from_ptr(event) }.to_bytes();
         // Event names are ASCII; one that is not cannot match a filter.
-        let Ok(event) = unsafe { CStr::from_ptr(event) }.to_str() else {
+        if !event.is_ascii() {
             return;
-        };
+        }
+        // SAFETY: ASCII is UTF-8 (checked without `from_utf8`'s cost on
+        // every event).
+        let event = unsafe { std::str::from_utf8_unchecked(event) };
         let kind = NotifyEvent::from_bits_retain(kind);
         // SAFETY: the key is live during the notification.
         let key_string = unsafe { CallbackString::new(key) };

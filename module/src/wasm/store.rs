@@ -2,6 +2,7 @@
 //! may run ([`CallLimit`], the epoch deadline and its callback), and how
 //! much memory the guest may take ([`Limiter`]).
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -47,7 +48,7 @@ pub struct HostState {
     /// The ACL user its calls run as; none while it loads.
     pub user: Option<CallUser>,
     /// What `call` puts a command together in, reused call after call.
-    pub call_buffers: CallBuffers,
+    pub call_buffers: RefCell<CallBuffers>,
     /// The last panic message a guest reported through the SDK, used to
     /// explain the trap that follows it.
     pub panic_message: Option<String>,
@@ -55,7 +56,7 @@ pub struct HostState {
     pub failure: Option<String>,
     /// The replies of a pipeline (contract 0.2's `call` of several
     /// commands) as they come, kept for the next one.
-    pub pipeline_replies: Vec<u8>,
+    pub pipeline_replies: RefCell<Vec<u8>>,
     /// What the event being handled removed, for a trigger that reads
     /// removed values: what `host.removed-value` returns.
     pub removed: Option<Removed>,
@@ -132,10 +133,10 @@ pub(super) fn new_store(engine: &Engine, identity: Identity) -> Store<HostState>
             trigger: 0,
             config: identity.config,
             user: identity.owner.as_deref().map(CallUser::new),
-            call_buffers: CallBuffers::default(),
+            call_buffers: RefCell::default(),
             panic_message: None,
             failure: None,
-            pipeline_replies: Vec::new(),
+            pipeline_replies: RefCell::default(),
             removed: None,
             limited_by_budget: false,
             call_deadline: Instant::now(),

@@ -55,9 +55,9 @@ pub(super) fn call(
 ) -> Result<Vec<u8>, String> {
     let ctx = ready(&mut store)?;
     let mode = store.data().mode;
-    // Taken rather than borrowed, for the guest's memory to be read while
-    // they fill; put back for the next call.
-    let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
+    // Taken rather than borrowed, for the next argument to be lifted with
+    // the store while they fill; put back for the next call.
+    let mut buffers = std::mem::take(store.data_mut().call_buffers.get_mut());
     let result = (|| {
         let name = command
             .to_str(&store)
@@ -73,7 +73,7 @@ pub(super) fn call(
         }
         call.run(ctx, call_formats(mode))
     })();
-    store.data_mut().call_buffers = buffers;
+    *store.data_mut().call_buffers.get_mut() = buffers;
     result
 }
 
@@ -93,16 +93,22 @@ pub(super) fn call_v0_2(
         Ok(ctx) => ctx,
         Err(e) => return Ok(Err(e)),
     };
-    let formats = call_formats(store.data().mode);
-    let deadline = store.data().call_deadline;
-    let mut buffers = std::mem::take(&mut store.data_mut().call_buffers);
-    let mut replies = std::mem::take(&mut store.data_mut().pipeline_replies);
+    // The buffers borrowed from the store while the guest's memory is read
+    // in place: both are shared borrows of the store.
+    let data = store.data();
+    let (Ok(mut buffers), Ok(mut replies)) = (
+        data.call_buffers.try_borrow_mut(),
+        data.pipeline_replies.try_borrow_mut(),
+    ) else {
+        return Ok(Err("call: the library's calls are busy".into()));
+    };
+    let (formats, deadline) = (call_formats(data.mode), data.call_deadline);
     let (strings, lengths) = (strings.as_le_slice(&store), lengths.as_le_slice(&store));
     // One command, the usual case (its count of strings covers all of
     // `lengths`): read once, straight into the call. More are checked
     // whole, then run one by one.
     let single = lengths.first().map(|&n| n as usize + 1) == Some(lengths.len());
-    let result = if single {
+    if single {
         let mut parser = Parser::new(strings, lengths);
         Ok(match next_command(&mut parser, &mut buffers) {
             Ok(call) if parser.at_end() => call.reply(ctx, formats, single_reply),
@@ -119,11 +125,7 @@ pub(super) fn call_v0_2(
             formats,
             deadline,
         )
-    };
-    let data = store.data_mut();
-    data.call_buffers = buffers;
-    data.pipeline_replies = replies;
-    result
+    }
 }
 
 /// The commands of a request of more than one, checked first.
