@@ -4,7 +4,7 @@
 #
 #   bench/callgrind.sh [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…']
 #                      [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR]
-#                      [--lua FILE]
+#                      [--lua FILE] [--eval FILE]
 #
 # Starts Redis 8 (.cache/redis-8, from scripts/setup.sh) under valgrind with the module
 # (default target/release/libwasm_triggers.so; "none" for no module), loads the library
@@ -16,7 +16,9 @@
 # instructions per request. Give two
 # --module builds in two runs to compare them. --lua FILE loads that script (SCRIPT LOAD) and
 # counts `EVALSHA <sha> 1 h:__rand_int__ f v` instead (with --module none: the same work as a
-# trigger, done by a script the client runs). --keep DIR copies callgrind's output there, for
+# trigger, done by a script the client runs); --eval FILE counts `EVAL <FILE's text> 1
+# h:__rand_int__ f v`, the script (its comment lines left out) sent whole each time, which
+# Redis hashes to find it. --keep DIR copies callgrind's output there, for
 # callgrind_annotate (bench/tax.sh). WASM_TRIGGERS_PERFMAP=1 in the environment has the module
 # name the guests' functions in /tmp/perf-<pid>.map, <pid> as in DIR/cg.out.<pid>.
 set -euo pipefail
@@ -30,6 +32,7 @@ COMMAND="HSET h:__rand_int__ f v"
 KEYS=1000000
 KEEP=""
 LUA=""
+EVAL=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --module) MODULE="$2"; shift 2 ;;
@@ -41,7 +44,8 @@ while [ $# -gt 0 ]; do
         --keys) KEYS="$2"; shift 2 ;;
         --keep) KEEP="$2"; shift 2 ;;
         --lua) LUA="$2"; shift 2 ;;
-        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR] [--lua FILE]" >&2; exit 2 ;;
+        --eval) EVAL="$2"; shift 2 ;;
+        *) echo "usage: $0 [--module PATH.so|none] [--library NAME|none] [--rule 'NAME ARGS…'] [--requests N] [--warmup N] [--command 'CMD ARGS…'] [--keys N] [--keep DIR] [--lua FILE] [--eval FILE]" >&2; exit 2 ;;
     esac
 done
 BIN="$ROOT/.cache/redis-8/bin"
@@ -89,8 +93,13 @@ if [ -n "$LUA" ]; then
     SHA="$("$BIN/redis-cli" -p "$PORT" SCRIPT LOAD "$(cat "$LUA")")"
     COMMAND="EVALSHA $SHA 1 h:__rand_int__ f v"
 fi
-# The command's words, split on spaces without expanding `*`.
+# The command's words, split on spaces without expanding `*`; a script sent
+# with EVAL is one word.
 read -ra WORDS <<<"$COMMAND"
+if [ -n "$EVAL" ]; then
+    WORDS=(EVAL "$(grep -v '^--' "$EVAL")" 1 'h:__rand_int__' f v)
+    COMMAND="EVAL"
+fi
 workload() {
     "$BIN/redis-benchmark" -p "$PORT" -c 32 -P 16 -r "$KEYS" -n "$1" -q "${WORDS[@]}" >/dev/null
 }

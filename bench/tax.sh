@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Wasm tax, instruction by instruction (issue 17): instructions per HSET for (a) no module,
 # (c) the empty trigger, (d) never_matches, (e) last_updated, (p) last_updated with TYPE and TIME
-# pipelined, (f) the native module and (l) the Lua script a client would run instead, and where
-# they go, from callgrind (bench/callgrind.sh, bench/tax.py); then (e)'s guest code by Wasm
-# function, from a build of last_updated with its function names and the module's perf map.
+# pipelined, (f) the native module, (l) the Lua script a client would run instead (EVALSHA) and
+# (v) the same script sent as EVAL, and where they go, from callgrind (bench/callgrind.sh,
+# bench/tax.py); then (e)'s guest code by Wasm function, from a build of last_updated with its
+# function names and the module's perf map.
 #
 #   bench/tax.sh [REQUESTS]     # per variant, default 20000
 #
