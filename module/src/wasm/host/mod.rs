@@ -6,9 +6,10 @@
 //! These functions are linked by hand with `func_wrap` rather than
 //! through the bindings `bindgen!` generates: `call` runs on every event, and
 //! the generated code would copy the command and every argument into host
-//! `String`s and `Vec`s before Redis copies them again. Here the arguments
-//! are read in place from the guest's memory into Redis strings, and the
-//! reply is Redis' own RESP3 encoding, copied once into the guest. wasmtime
+//! `String`s and `Vec`s before Redis copies them again. Here Redis copies
+//! the arguments once, in place from the guest's memory (`server/call.rs`),
+//! and the reply is Redis' own RESP3 encoding, copied once into the guest
+//! (in place in the call's return area when it is short). wasmtime
 //! still checks every signature against the WIT when a library is linked,
 //! so `wit/` stays the contract.
 
