@@ -49,11 +49,14 @@ impl SmallBytes {
             }
             types::Bytes::Short(short) if usize::from(short.length) <= SHORT_CAPACITY => {
                 let (a, b, c, d, e) = short.bytes;
-                let mut bytes = [0; SHORT_CAPACITY];
                 // Byte i is byte (i % 8) of word i / 8, little-endian.
-                for (chunk, word) in bytes.chunks_exact_mut(8).zip([a, b, c, d, e]) {
-                    chunk.copy_from_slice(&word.to_le_bytes());
-                }
+                let [a, b, c, d, e] = [a, b, c, d, e].map(u64::to_le_bytes);
+                let mut bytes = [0; SHORT_CAPACITY];
+                bytes[..8].copy_from_slice(&a);
+                bytes[8..16].copy_from_slice(&b);
+                bytes[16..24].copy_from_slice(&c);
+                bytes[24..32].copy_from_slice(&d);
+                bytes[32..].copy_from_slice(&e);
                 Ok(SmallBytes::Inline {
                     len: short.length,
                     bytes,

@@ -51,16 +51,24 @@ impl<'a> Reader<'a> {
     }
 
     /// A simple string or a blob string, not a null one.
+    #[inline(always)]
     pub fn string(&mut self) -> Option<&'a [u8]> {
         match self.peek()? {
             b'+' => {
-                self.0.pos += 1;
-                self.0.line().ok()
+                let (line, next) = self.line_from(self.0.pos + 1)?;
+                self.0.pos = next;
+                Some(line)
             }
             b'$' => {
-                self.0.pos += 1;
-                let len = self.0.length().ok()??;
-                self.0.blob(len).ok()
+                let len = self.header_length()?;
+                let start = self.0.pos;
+                let end = start.checked_add(len)?;
+                let body = self.0.input.get(start..end)?;
+                if self.0.input.get(end..end.checked_add(2)?)? != b"\r\n" {
+                    return None;
+                }
+                self.0.pos = end + 2;
+                Some(body)
             }
             _ => None,
         }
@@ -70,11 +78,14 @@ impl<'a> Reader<'a> {
     /// reads one).
     ///
     /// [`Value::as_int`]: crate::Value::as_int
+    #[inline(always)]
     pub fn int(&mut self) -> Option<i64> {
         match self.peek()? {
             b':' => {
-                self.0.pos += 1;
-                self.0.number().ok()
+                let (line, next) = self.line_from(self.0.pos + 1)?;
+                let n = parse_int(line)?;
+                self.0.pos = next;
+                Some(n)
             }
             _ => parse_int(self.string()?),
         }
@@ -97,9 +108,47 @@ impl<'a> Reader<'a> {
         if self.peek()? != b'*' {
             return None;
         }
-        self.0.pos += 1;
-        (self.0.length().ok()?? == len).then_some(())
+        (self.header_length()? == len).then_some(())
     }
+
+    /// The bytes from `at` to the next CRLF, and where what follows it
+    /// starts.
+    #[inline(always)]
+    fn line_from(&self, at: usize) -> Option<(&'a [u8], usize)> {
+        let rest = self.0.input.get(at..)?;
+        let cr = rest.iter().position(|&b| b == b'\r')?;
+        match rest.get(cr + 1) {
+            Some(b'\n') => Some((&rest[..cr], at + cr + 2)),
+            _ => None,
+        }
+    }
+
+    /// The length of the `$` or `*` header at the reader's position, which
+    /// moves past it. Up to 9 plain digits are read here in one pass over
+    /// an `Option` (most lengths); anything else as the parser reads it.
+    #[inline(always)]
+    fn header_length(&mut self) -> Option<usize> {
+        let start = self.0.pos + 1;
+        let line = self.line_from(start);
+        if let Some((n, next)) = line.and_then(|(digits, next)| Some((plain(digits)?, next))) {
+            self.0.pos = next;
+            return Some(n);
+        }
+        self.0.pos = start;
+        self.0.length().ok()?
+    }
+}
+
+/// One to nine digits and nothing else, as a number.
+#[inline]
+fn plain(digits: &[u8]) -> Option<usize> {
+    if !(1..=9).contains(&digits.len()) {
+        return None;
+    }
+    digits.iter().try_fold(0, |n, &digit| {
+        let digit = digit.wrapping_sub(b'0');
+        (digit <= 9).then(|| n * 10 + usize::from(digit))
+    })
 }
 
 #[cfg(test)]
