@@ -135,6 +135,18 @@ fn run(event: &Event, _payload: String) -> Result<()> {
             let value = unsafe { std::ptr::read_volatile(wild) };
             call("SET", ("x:oob_read", value))?;
         }
+        b"x:arities" => {
+            // Seven to ten arguments: up to eight reach Redis as buffers,
+            // more as Redis strings; an empty one among them.
+            for count in 7..=10usize {
+                let mut args: Vec<String> = vec![format!("x:arity:{count}")];
+                args.extend((1..count).map(|i| match i {
+                    1 => String::new(),
+                    i => i.to_string(),
+                }));
+                call("RPUSH", args)?;
+            }
+        }
         b"x:many_args" => {
             let mut args: Vec<String> = vec!["x:many".into()];
             args.extend((0..10_000).map(|i| i.to_string()));
