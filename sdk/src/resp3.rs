@@ -242,19 +242,6 @@ pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    // Up to 18 digits fit an i64 whatever they are: summed as one, the
-    // sign applied at the end (most numbers, `TIME`'s among them).
-    if digits.len() <= 18 {
-        let mut n: i64 = 0;
-        for &d in digits {
-            let d = d.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            n = n * 10 + i64::from(d);
-        }
-        return Some(if negative { -n } else { n });
-    }
     let (head, last) = match digits.split_at_checked(19) {
         Some((head, last)) => (head, last),
         None => (digits, &[][..]),

@@ -77,18 +77,14 @@ impl SmallBytes {
         bytes: types::Bytes,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, String> {
-        match bytes {
-            types::Bytes::Tiny(word) => {
-                let word = word.to_le_bytes();
-                let len = usize::from(word[TINY_CAPACITY]);
-                match word.get(..len).filter(|_| len <= TINY_CAPACITY) {
-                    Some(bytes) => Ok(read(bytes)),
-                    None => Self::from_wit(types::Bytes::Tiny(u64::from_le_bytes(word)))
-                        .map(|bytes| read(bytes.as_slice())),
-                }
+        if let types::Bytes::Tiny(word) = bytes {
+            let word = word.to_le_bytes();
+            let len = usize::from(word[TINY_CAPACITY]);
+            if len <= TINY_CAPACITY {
+                return Ok(read(&word[..len]));
             }
-            bytes => Self::from_wit(bytes).map(|bytes| read(bytes.as_slice())),
         }
+        Self::from_wit(bytes).map(|bytes| read(bytes.as_slice()))
     }
 
     /// `bytes` as the host reads them: in place when they fit, in the

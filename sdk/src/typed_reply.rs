@@ -129,10 +129,11 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     fn header_length(&mut self) -> Option<usize> {
         let start = self.0.pos + 1;
-        let line = self.line_from(start);
-        if let Some((n, next)) = line.and_then(|(digits, next)| Some((plain(digits)?, next))) {
-            self.0.pos = next;
-            return Some(n);
+        if let Some((digits, next)) = self.line_from(start) {
+            if let Some(n) = plain(digits) {
+                self.0.pos = next;
+                return Some(n);
+            }
         }
         self.0.pos = start;
         self.0.length().ok()?
