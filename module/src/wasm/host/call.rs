@@ -249,6 +249,7 @@ mod tests {
         assert_eq!(integer(b":1"), None);
         assert_eq!(integer(b":9223372036854775807\r\n"), Some(i64::MAX));
         assert_eq!(integer(b":9223372036854775808\r\n"), None);
+        assert_eq!(integer(b":9999999999999999999\r\n"), None);
         assert_eq!(integer(b":-9223372036854775809\r\n"), None);
         assert_eq!(integer(b":-\r\n"), None);
         assert_eq!(integer(b":1x\r\n"), None);
