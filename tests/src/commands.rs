@@ -64,15 +64,24 @@ pub fn list(con: &mut Connection, key: &str) -> Vec<String> {
 /// Polls `check` until it holds, for at most 10 s (for expiries, which
 /// Redis performs in the background). Not a timing assertion: the bound only
 /// keeps a broken build from hanging.
-pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+pub fn eventually(what: &str, check: impl FnMut() -> bool) {
+    assert!(
+        within(Duration::from_secs(10), check),
+        "timed out waiting for {what}"
+    );
+}
+
+/// Polls `check` every 10 ms until it holds, for at most `bound`: whether
+/// it held.
+pub fn within(bound: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
     while Instant::now() < deadline {
         if check() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("timed out waiting for {what}");
+    false
 }
 
 /// Waits until every loaded library runs its optimized code: `TRIGGER

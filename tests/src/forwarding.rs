@@ -10,7 +10,8 @@ use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, B
 use lapin::types::{AMQPValue, FieldTable, LongString};
 
 use crate::{
-    block_on, eventually, key_slot, query, Broker, Client, Connection, Flavor, Got, Server,
+    as_map, block_on, eventually, key_slot, outbox_streams, query, text, within, Broker, Client,
+    Connection, Flavor, Got, Server, Value,
 };
 
 pub const EXCHANGE: &str = "amq.direct";
@@ -52,6 +53,33 @@ pub fn forwarder_info(con: &mut Connection, field: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_string()
+}
+
+/// How many outbox entries of database 0 the forwarder has yet to see
+/// confirmed, counted now from each stream's group (`XINFO GROUPS`: its
+/// pending entries and its lag), where `INFO`'s backlog is counted once a
+/// second. A stream without the group yet, or whose lag Redis cannot tell,
+/// counts whole.
+pub fn unconfirmed(con: &mut Connection) -> i64 {
+    let mut count = 0;
+    for (db, _, stream, length) in outbox_streams(con) {
+        if db != 0 {
+            continue;
+        }
+        let groups: Vec<Value> = query(con, &["XINFO", "GROUPS", &stream]);
+        let group = groups
+            .iter()
+            .map(as_map)
+            .find(|group| text(&group["name"]) == "triggers-forwarder");
+        count += match group {
+            Some(group) => match (&group["pending"], &group["lag"]) {
+                (Value::Int(pending), Value::Int(lag)) => pending + lag,
+                _ => length,
+            },
+            None => length,
+        };
+    }
+    count
 }
 
 /// How many hash tags the keys of [`key`] use.
@@ -124,22 +152,59 @@ pub fn write(con: &mut Connection, keys: std::ops::Range<usize>) {
     }
 }
 
-/// Takes messages from the queue until `count` distinct ones came.
-pub fn receive(client: &Client, count: usize) -> Vec<Got> {
-    receive_from(client, QUEUE, count)
+/// How long a test waits for what goes through the broker: messages to
+/// come, a backlog to empty. Each test runs a RabbitMQ of its own, beside
+/// other tests' servers and brokers on two cores, and the forwarder pauses
+/// up to 5 s between retries. Not a timing assertion: the bound only keeps
+/// a broken build from hanging.
+pub const BROKER_WAIT: Duration = Duration::from_secs(60);
+
+/// Polls `check` for at most [`BROKER_WAIT`]; if it never holds, fails
+/// with `what` and what `server`'s forwarder says in `INFO`.
+pub fn eventually_forwarded(server: &Server, what: &str, check: impl FnMut() -> bool) {
+    if !within(BROKER_WAIT, check) {
+        panic!(
+            "timed out waiting for {what}; the forwarder: {}",
+            forwarder_report(server)
+        );
+    }
 }
 
-/// Takes messages from `queue` until `count` distinct ones came.
-pub fn receive_from(client: &Client, queue: &str, count: usize) -> Vec<Got> {
+/// Every `triggers_forwarder_*` field of `server`'s `INFO`, on one line.
+pub fn forwarder_report(server: &Server) -> String {
+    let info: String = query(&mut server.connect(), &["INFO", "triggers"]);
+    info.lines()
+        .filter_map(|l| l.strip_prefix("triggers_forwarder_"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Takes messages from the queue until `count` distinct ones came from
+/// `server`'s forwarder.
+pub fn receive(server: &Server, client: &Client, count: usize) -> Vec<Got> {
+    receive_from(server, client, QUEUE, count)
+}
+
+/// Takes messages from `queue` until `count` distinct ones came from
+/// `server`'s forwarder.
+pub fn receive_from(server: &Server, client: &Client, queue: &str, count: usize) -> Vec<Got> {
     let mut got: Vec<Got> = Vec::new();
-    eventually(&format!("{count} messages in {queue}"), || {
-        got.extend(client.take(queue));
+    let distinct = |got: &[Got]| {
         got.iter()
             .map(Got::message_id)
             .collect::<HashSet<_>>()
             .len()
-            >= count
+    };
+    let came = within(BROKER_WAIT, || {
+        got.extend(client.take(queue));
+        distinct(&got) >= count
     });
+    assert!(
+        came,
+        "{} of {count} messages came in {queue}; the forwarder: {}",
+        distinct(&got),
+        forwarder_report(server)
+    );
     got
 }
 
@@ -156,7 +221,8 @@ pub fn writes_wait_and_say_why(
         let _: String = query(con, &["SET", &key(*written), "v"]);
         *written += 1;
     }
-    eventually(&format!("the error {why}"), || {
+    // After the pauses between retries of the settings before.
+    eventually_forwarded(server, &format!("the error {why}"), || {
         forwarder_info(con, "last_error").contains(why)
     });
     // The forwarder's thread logs and sets the error in either order.

@@ -43,7 +43,7 @@ pub use certificates::Certificates;
 pub use cluster::Cluster;
 pub use commands::{
     eventually, info_number, limit_memory_of_volatile_keys, list, load, load_error, load_replace,
-    query, replicaof, save, wait_for_optimized_code, wait_for_replicas,
+    query, replicaof, save, wait_for_optimized_code, wait_for_replicas, within,
 };
 pub use outbox::{key_slot, outbox_entries, outbox_events_of, outbox_streams, OutboxEntry};
 pub use pings::{with_pings, Pings};

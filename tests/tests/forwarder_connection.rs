@@ -31,7 +31,7 @@ on_each_flavor!(fn amqps_with_a_ca_and_a_client_certificate(flavor) {
     assert!(client.take(QUEUE).is_empty());
     let key = path(&certificates.client_key);
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-tls-key-file", &key]);
-    let got = receive(&client, written);
+    let got = receive(&server, &client, written);
     assert_in_order_per_stream(&got, written);
     assert_eq!(forwarder_info(&mut con, "state"), "connected");
     assert!(forwarder_info(&mut con, "url").starts_with("amqps://guest:***@"));
@@ -44,7 +44,7 @@ on_each_flavor!(fn shutdown_closes_the_connection(flavor) {
     let (mut server, client) = forwarding(flavor, &broker, "key_evt_amqp", FieldTable::default());
     let mut con = server.connect();
     write(&mut con, 0..20);
-    receive(&client, 20);
+    receive(&server, &client, 20);
     eventually("the broker saw the connection", || {
         broker.log().contains("wasm-triggers forwarder")
     });

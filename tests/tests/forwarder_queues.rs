@@ -24,7 +24,7 @@ on_each_flavor!(fn into_a_quorum_queue_and_a_capped_one_without_loss(flavor) {
     let (server, client) = forwarding(flavor, &broker, "json", arguments);
     let mut con = server.connect();
     write(&mut con, 0..200);
-    let got = receive(&client, 200);
+    let got = receive(&server, &client, 200);
     assert_eq!(got.len(), 200, "no message twice");
     assert_in_order_per_stream(&got, 200);
     eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");

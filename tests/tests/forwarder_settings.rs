@@ -53,7 +53,7 @@ on_each_flavor!(fn rules_exchange_and_routing_key(flavor) {
     for i in 0..10 {
         let _: i64 = query(&mut con, &["DEL", &key(i)]);
     }
-    let got = receive_from(&client, "sets", 40);
+    let got = receive_from(&server, &client, "sets", 40);
     assert_in_order_per_stream(&got, 40);
     assert!(got.iter().all(|m| m.header("source") == "rule:sets"));
     eventually("the dels skipped", || forwarder_info(&mut con, "skipped") == "10");
@@ -69,7 +69,7 @@ on_each_flavor!(fn rules_exchange_and_routing_key(flavor) {
         let _: i64 = query(&mut con, &["DEL", &key(i)]);
     }
     let _: String = query(&mut con, &["OUTBOX", "CONNECT"]);
-    let dels = receive_from(&client, "dels", 10);
+    let dels = receive_from(&server, &client, "dels", 10);
     let keys: HashSet<String> = dels.iter().map(|m| m.header("key")).collect();
     assert_eq!(keys, (10..20).map(key).collect::<HashSet<_>>());
     assert!(dels.iter().all(|m| m.header("event") == "del"));
@@ -105,7 +105,7 @@ on_each_flavor!(fn settings_as_module_arguments(flavor) {
     for i in 0..20 {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
-    let got = receive(&client, 20);
+    let got = receive(&server, &client, 20);
     assert_in_order_per_stream(&got, 20);
     assert!(got.iter().all(|m| serde_json::from_slice::<serde_json::Value>(&m.body).is_ok()));
     // CONFIG GET hides the password; CONFIG REWRITE writes it.
