@@ -87,8 +87,28 @@ impl<'a> Reader<'a> {
                 self.0.pos = next;
                 Some(n)
             }
+            b'$' => match self.plain_blob_int() {
+                Some(n) => Some(n),
+                None => parse_int(self.string()?),
+            },
             _ => parse_int(self.string()?),
         }
+    }
+
+    /// The usual blob of digits (`TIME`'s numbers): its header and its
+    /// body each read in one pass, the body as the number it spells. `None`
+    /// for anything else (a sign, more than 18 digits, a length that is not
+    /// the body's), which the caller reads the long way.
+    #[inline(always)]
+    fn plain_blob_int(&mut self) -> Option<i64> {
+        let input = self.0.input;
+        let (length, body) = digit_line(input, self.0.pos + 1)?;
+        let (n, next) = digit_line(input, body)?;
+        if next - body != length as usize + 2 {
+            return None;
+        }
+        self.0.pos = next;
+        i64::try_from(n).ok()
     }
 
     /// A null (`_`, or RESP2's `$-1` and `*-1`), consumed if it is next.
@@ -124,13 +144,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The length of the `$` or `*` header at the reader's position, which
-    /// moves past it. Up to 9 plain digits are read here in one pass over
-    /// an `Option` (most lengths); anything else as the parser reads it.
+    /// moves past it. Up to 18 plain digits are read here in one pass
+    /// (every length there is); anything else as the parser reads it.
     #[inline(always)]
     fn header_length(&mut self) -> Option<usize> {
         let start = self.0.pos + 1;
-        if let Some((digits, next)) = self.line_from(start) {
-            if let Some(n) = plain(digits) {
+        if let Some((n, next)) = digit_line(self.0.input, start) {
+            if let Ok(n) = usize::try_from(n) {
                 self.0.pos = next;
                 return Some(n);
             }
@@ -140,16 +160,69 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One to nine digits and nothing else, as a number.
-#[inline]
-fn plain(digits: &[u8]) -> Option<usize> {
-    if !(1..=9).contains(&digits.len()) {
+/// One to 18 digits from `at`, then CRLF: their number (which fits an
+/// `i64`), and where what follows starts. Eight bytes at a time where the
+/// input has them (`TIME`'s seconds are ten digits), one at a time after.
+#[inline(always)]
+fn digit_line(input: &[u8], at: usize) -> Option<(u64, usize)> {
+    let (mut n, mut end) = (0, at);
+    if let Some(word) = input.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+        let word = u64::from_le_bytes(*word);
+        let count = leading_digits(word);
+        if count == 0 {
+            return None;
+        }
+        n = eight_digits(word, count);
+        end = at + count;
+        if count < 8 {
+            return crlf_after(input, n, end);
+        }
+    }
+    while let Some(&byte) = input.get(end) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 || end - at == 18 {
+            break;
+        }
+        n = n * 10 + u64::from(digit);
+        end += 1;
+    }
+    if end == at {
         return None;
     }
-    digits.iter().try_fold(0, |n, &digit| {
-        let digit = digit.wrapping_sub(b'0');
-        (digit <= 9).then(|| n * 10 + usize::from(digit))
-    })
+    crlf_after(input, n, end)
+}
+
+#[inline(always)]
+fn crlf_after(input: &[u8], n: u64, end: usize) -> Option<(u64, usize)> {
+    (input.get(end..end.checked_add(2)?)? == b"\r\n").then_some((n, end + 2))
+}
+
+/// How many of the eight bytes of `word` (little-endian: its first byte
+/// lowest) are ASCII digits before the first that is not. A byte below
+/// `'0'` borrows from the bytes after it, and a carry goes up too: only
+/// bytes after the first non-digit are touched, which are not counted.
+#[inline(always)]
+fn leading_digits(word: u64) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let values = word.wrapping_sub(ONES * u64::from(b'0'));
+    // A value over 9 gets its high bit set by adding 0x76, unless it had
+    // it already (0x80 and up).
+    let not_digits = (values.wrapping_add(ONES * 0x76) | values) & (ONES * 0x80);
+    (not_digits.trailing_zeros() / 8) as usize
+}
+
+/// The number the first `count` (1 to 8) bytes of `word` spell, each an
+/// ASCII digit: the digits moved to the word's top, zeros before them,
+/// then summed in pairs, fours and eights (three multiplications).
+#[inline(always)]
+fn eight_digits(word: u64, count: usize) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let values = word.wrapping_sub(ONES * u64::from(b'0')) << (8 * (8 - count));
+    let pairs = values.wrapping_mul(10).wrapping_add(values >> 8);
+    const MASK: u64 = 0x0000_00FF_0000_00FF;
+    let fours = (pairs & MASK).wrapping_mul(100 + (1_000_000 << 32));
+    let eights = ((pairs >> 16) & MASK).wrapping_mul(1 + (10_000 << 32));
+    (fours.wrapping_add(eights) >> 32) & 0xFFFF_FFFF
 }
 
 #[cfg(test)]
@@ -196,6 +269,100 @@ mod tests {
         }
         assert_eq!(same::<u8>(b":256\r\n"), None);
         assert_eq!(same::<i64>(b"*1\r\n:1\r\n"), None);
+        // Blobs of digits, read in one pass each up to 18 digits, as the
+        // Value path reads them.
+        for (reply, n) in [
+            (&b"$3\r\n007\r\n"[..], 7),
+            (b"$18\r\n999999999999999999\r\n", 999_999_999_999_999_999),
+            (b"$19\r\n9223372036854775807\r\n", i64::MAX),
+            (b"$2\r\n-7\r\n", -7),
+            (b"$2\r\n+7\r\n", 7),
+            (b"$01\r\n7\r\n", 7),
+        ] {
+            assert_eq!(
+                same::<i64>(reply),
+                Some(n),
+                "{}",
+                String::from_utf8_lossy(reply)
+            );
+        }
+        for reply in [
+            &b"$19\r\n9223372036854775808\r\n"[..],
+            b"$2\r\n7\r\n",
+            b"$1\r\n17\r\n",
+            b"$1\r\n7\n",
+            b"$1\r\n7",
+            b"$0\r\n\r\n",
+        ] {
+            assert_eq!(
+                same::<i64>(reply),
+                None,
+                "{}",
+                String::from_utf8_lossy(reply)
+            );
+        }
+    }
+
+    /// `digit_line`, eight bytes at a time, against one byte at a time:
+    /// every count of digits from 0 to 20, each followed by CRLF, by
+    /// another byte or by nothing, at every offset from a word's start.
+    #[test]
+    fn digit_lines_as_read_one_byte_at_a_time() {
+        fn one_at_a_time(input: &[u8], at: usize) -> Option<(u64, usize)> {
+            let digits = input[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+                .min(18);
+            let n = input[at..at + digits]
+                .iter()
+                .fold(0u64, |n, &b| n * 10 + u64::from(b - b'0'));
+            let end = at + digits;
+            (digits > 0 && input.get(end..end + 2) == Some(b"\r\n")).then_some((n, end + 2))
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for count in 0..=20 {
+            for after in [
+                &b"\r\n"[..],
+                b"\r",
+                b"",
+                b"x\r\n",
+                b"/",
+                b":",
+                b"\xff",
+                b"\n\r",
+            ] {
+                for before in 0..3 {
+                    for _ in 0..20 {
+                        let mut input = vec![b'$'; before];
+                        for _ in 0..count {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            input.push(b'0' + (seed % 10) as u8);
+                        }
+                        input.extend_from_slice(after);
+                        assert_eq!(
+                            super::digit_line(&input, before),
+                            one_at_a_time(&input, before),
+                            "{}",
+                            String::from_utf8_lossy(&input)
+                        );
+                    }
+                }
+            }
+        }
+        // Bytes around the digits' range, and past `at`'s end.
+        for byte in 0..=255u8 {
+            let input = [b'1', byte, b'\r', b'\n', b'0', b'0', b'0', b'0', b'0'];
+            assert_eq!(
+                super::digit_line(&input, 0),
+                one_at_a_time(&input, 0),
+                "{byte}"
+            );
+        }
+        assert_eq!(super::digit_line(b"12\r\n", 5), None);
+        assert_eq!(super::digit_line(b"12\r\n", 9), None);
     }
 
     #[test]
@@ -203,10 +370,13 @@ mod tests {
         assert_eq!(same::<String>(b"+hash\r\n"), Some("hash".into()));
         assert_eq!(same::<String>(b"$5\r\na\r\nbc\r\n"), Some("a\r\nbc".into()));
         assert_eq!(same::<String>(b"$0\r\n\r\n"), Some(String::new()));
-        // Lengths of up to 9 digits are read in one pass, others as numbers.
-        assert_eq!(same::<String>(b"$000000003\r\nabc\r\n"), Some("abc".into()));
+        // Lengths of up to 18 digits are read in one pass, others as numbers.
         assert_eq!(
-            same::<String>(b"$0000000003\r\nabc\r\n"),
+            same::<String>(b"$000000000000000003\r\nabc\r\n"),
+            Some("abc".into())
+        );
+        assert_eq!(
+            same::<String>(b"$0000000000000000003\r\nabc\r\n"),
             Some("abc".into())
         );
         assert_eq!(same::<String>(b"$+3\r\nabc\r\n"), Some("abc".into()));
