@@ -15,8 +15,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use crate::__bindings::redis::triggers::types::{self, EventName, KnownEvent};
-use crate::call::{answer_as, answer_value, request};
-use crate::request::keep;
+use crate::call::{answer_as, answer_value, with_request};
 use crate::small_bytes::SmallBytes;
 use crate::{Event, Pipeline, Result, Value};
 
@@ -101,31 +100,32 @@ const TIME: &[u8] = b"*2\r\n$10\r\n1700000000\r\n$6\r\n123456\r\n";
 /// comparison, which does not allocate).
 fn stamp(event: types::Event, kind: &[u8]) -> Result<()> {
     let event = Event::from_wit(event)?;
-    let sent = request("TYPE", [event.key()]);
-    assert_eq!(
-        (&sent.strings[..], &sent.lengths[..]),
-        (&b"TYPEuser:1000"[..], &[2, 4, 9][..])
-    );
-    keep(sent);
+    with_request("TYPE", [event.key()], |sent| {
+        assert_eq!(
+            (&sent.strings[..], &sent.lengths[..]),
+            (&b"TYPEuser:1000"[..], &[2, 4, 9][..])
+        )
+    });
     if answer_as::<String>(answer(kind), "TYPE")? != "hash" {
         return Ok(());
     }
-    let sent = request("TIME", ());
-    assert_eq!(
-        (&sent.strings[..], &sent.lengths[..]),
-        (&b"TIME"[..], &[1, 4][..])
-    );
-    keep(sent);
-    let (seconds, _micros): (i64, i64) = answer_as(answer(TIME), "TIME")?;
-    let sent = request("HSET", (event.key(), "__last_updated__", seconds));
-    assert_eq!(
-        (&sent.strings[..], &sent.lengths[..]),
-        (
-            &b"HSETuser:1000__last_updated__1700000000"[..],
-            &[4, 4, 9, 16, 10][..]
+    with_request("TIME", (), |sent| {
+        assert_eq!(
+            (&sent.strings[..], &sent.lengths[..]),
+            (&b"TIME"[..], &[1, 4][..])
         )
-    );
-    keep(sent);
+    });
+    let (seconds, _micros): (i64, i64) = answer_as(answer(TIME), "TIME")?;
+    let hset = (event.key(), "__last_updated__", seconds);
+    with_request("HSET", hset, |sent| {
+        assert_eq!(
+            (&sent.strings[..], &sent.lengths[..]),
+            (
+                &b"HSETuser:1000__last_updated__1700000000"[..],
+                &[4, 4, 9, 16, 10][..]
+            )
+        )
+    });
     assert_eq!(answer_value(answer(b":0\r\n"))?, Value::Int(0));
     Ok(())
 }

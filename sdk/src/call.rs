@@ -73,21 +73,26 @@ pub fn call_as<T: FromValue>(command: &str, args: impl IntoArgs) -> Result<T> {
 }
 
 /// One command to the host and back: the one step of `call` and `call_as`
-/// that needs a host. The request is written into the kept buffer, which
-/// is given back as soon as the host has read it.
+/// that needs a host. The request is written into a kept buffer, which the
+/// host reads in place.
 fn cross(command: &str, args: impl IntoArgs) -> types::Replies {
-    let request = request(command, args);
-    let answer = host::call(&request.strings, &request.lengths);
-    request::keep(request);
-    answer
+    with_request(command, args, |request| {
+        host::call(&request.strings, &request.lengths)
+    })
 }
 
-/// `command` with `args`, as the host reads it, written into the kept
-/// request: hand it back with `request::keep` once the host has read it.
-pub(crate) fn request(command: &str, args: impl IntoArgs) -> Request {
-    let mut request = request::take();
-    args.write_command(command, &mut request);
-    request
+/// Hands `send` `command` with `args`, as the host reads it, written into
+/// a kept request (`request::with_kept`).
+#[inline]
+pub(crate) fn with_request<R>(
+    command: &str,
+    args: impl IntoArgs,
+    send: impl FnOnce(&Request) -> R,
+) -> R {
+    request::with_kept(|request| {
+        args.write_command(command, request);
+        send(request)
+    })
 }
 
 /// What [`call`] returns for the host's answer: the reply as a [`Value`],
@@ -161,23 +166,48 @@ mod tests {
 
     #[test]
     fn a_command_is_sent_in_the_kept_request() {
-        let sent = request("TYPE", [&b"user:1"[..]]);
-        assert_eq!(sent.strings, b"TYPEuser:1");
-        assert_eq!(sent.lengths, [2, 4, 6]);
-        let kept = sent.strings.as_ptr();
-        request::keep(sent);
-        // Neither a request grown too large nor one never allocated (what a
-        // pipeline's replies leave) replaces the kept one.
+        let kept = with_request("TYPE", [&b"user:1"[..]], |sent| {
+            assert_eq!(sent.strings, b"TYPEuser:1");
+            assert_eq!(sent.lengths, [2, 4, 6]);
+            sent.strings.as_ptr()
+        });
+        let again = with_request("HSET", ("h", "f", -7i64), |sent| {
+            assert_eq!(sent.strings, b"HSEThf-7");
+            assert_eq!(sent.lengths, [4, 4, 1, 1, 2]);
+            sent.strings.as_ptr()
+        });
+        assert_eq!(again, kept, "the kept request, reused");
+        // A call made while another is written uses the second kept
+        // request; one more, a new one; none touches the others.
+        let second = request::with_kept(|outer| {
+            outer.string(b"outer");
+            let second = with_request("TIME", (), |inner| {
+                assert_eq!(inner.lengths, [1, 4]);
+                request::with_kept(|third| assert_eq!(third.strings.capacity(), 0));
+                inner.strings.as_ptr()
+            });
+            assert_eq!(outer.strings, b"outer");
+            second
+        });
+        // A pipeline takes the kept request and gives it back; calls made
+        // meanwhile use the second. Neither a request grown too large nor
+        // one never allocated (what a pipeline's replies leave) replaces
+        // the kept one.
+        let taken = request::take();
+        assert_eq!(taken.strings.as_ptr(), kept);
+        let meanwhile = with_request("TIME", (), |sent| sent.strings.as_ptr());
+        assert_eq!(meanwhile, second);
+        request::keep(taken);
         let mut large = Request::default();
         large.strings.reserve(request::KEPT_CAPACITY + 1);
         request::keep(large);
         request::keep(Request::default());
-        let sent = request("HSET", ("h", "f", -7i64));
-        assert_eq!(sent.strings.as_ptr(), kept, "the kept request, reused");
-        assert_eq!(sent.strings, b"HSEThf-7");
-        assert_eq!(sent.lengths, [4, 4, 1, 1, 2]);
-        request::keep(sent);
-        assert_eq!(request("TIME", ()).lengths, [1, 4]);
+        assert_eq!(with_request("TIME", (), |sent| sent.strings.as_ptr()), kept);
+        // Nor does a call's request that grew too large stay kept.
+        let value = vec![b'v'; request::KEPT_CAPACITY + 1];
+        with_request("SET", [&b"k"[..], &value[..]], |_| ());
+        let capacity = with_request("TIME", (), |sent| sent.strings.capacity());
+        assert!(capacity < request::KEPT_CAPACITY, "{capacity}");
     }
 
     #[test]

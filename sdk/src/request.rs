@@ -3,7 +3,7 @@
 //! them. Kept between calls, so that a warm call allocates nothing for its
 //! arguments.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 /// Commands as the host reads them: `TYPE user:1` then `TIME` is `strings`
 /// `TYPEuser:1TIME` and `lengths` `[2, 4, 6, 1, 4]` (for each command, how
@@ -67,13 +67,14 @@ fn length(n: usize) -> u32 {
 }
 
 thread_local! {
-    /// Requests kept between calls: a call takes one and gives it back.
-    /// Two, for a `Pipeline`'s (kept by its replies while they are read)
-    /// and the calls made meanwhile.
-    static KEPT: [Cell<Request>; 2] = const {
+    /// Requests kept between calls. A call borrows one in place
+    /// ([`with_kept`]); a `Pipeline` takes one ([`take`]) and gives it back
+    /// ([`keep`]) once its replies are read, so there are two: the
+    /// pipeline's, and the one calls use meanwhile.
+    static KEPT: [RefCell<Request>; 2] = const {
         [
-            Cell::new(Request { strings: Vec::new(), lengths: Vec::new() }),
-            Cell::new(Request { strings: Vec::new(), lengths: Vec::new() }),
+            RefCell::new(Request { strings: Vec::new(), lengths: Vec::new() }),
+            RefCell::new(Request { strings: Vec::new(), lengths: Vec::new() }),
         ]
     };
 }
@@ -82,13 +83,47 @@ thread_local! {
 /// hold its memory for the library's lifetime.
 pub(crate) const KEPT_CAPACITY: usize = 64 * 1024;
 
-/// A kept request, empty, or a new one.
+/// Runs `use_request` on a kept request, emptied, borrowed where it is
+/// kept (nothing moved in or out): the first free one that has room (a
+/// `Pipeline` may have taken the first's), or else the first free one. If
+/// both are borrowed (a call made while another's arguments are written),
+/// on a new one.
 #[inline]
+pub(crate) fn with_kept<R>(use_request: impl FnOnce(&mut Request) -> R) -> R {
+    KEPT.with(|kept| {
+        let free = kept
+            .iter()
+            .position(|cell| cell.try_borrow().is_ok_and(|r| r.capacity() > 0))
+            .or_else(|| kept.iter().position(|cell| cell.try_borrow_mut().is_ok()));
+        match free.and_then(|at| kept.get(at)?.try_borrow_mut().ok()) {
+            Some(mut request) => use_emptied(&mut request, use_request),
+            None => use_request(&mut Request::default()),
+        }
+    })
+}
+
+#[inline]
+fn use_emptied<R>(request: &mut Request, use_request: impl FnOnce(&mut Request) -> R) -> R {
+    request.strings.clear();
+    request.lengths.clear();
+    let result = use_request(request);
+    if request.capacity() > KEPT_CAPACITY {
+        *request = Request::default();
+    }
+    result
+}
+
+/// A kept request, empty, taken out for a `Pipeline`; or a new one.
 pub(crate) fn take() -> Request {
+    let taken = |cell: &RefCell<Request>| {
+        cell.try_borrow_mut()
+            .map(|mut request| std::mem::take(&mut *request))
+            .unwrap_or_default()
+    };
     let mut request = KEPT.with(|[first, second]| {
-        let request = first.take();
+        let request = taken(first);
         match request.capacity() {
-            0 => second.take(),
+            0 => taken(second),
             _ => request,
         }
     });
@@ -97,17 +132,21 @@ pub(crate) fn take() -> Request {
     request
 }
 
-/// Gives a request back for the next call. One never allocated (what a
+/// Gives a request taken with [`take`] back. One never allocated (what a
 /// `Pipeline` leaves once its replies took its request) is not kept.
-#[inline]
 pub(crate) fn keep(request: Request) {
     if !(1..=KEPT_CAPACITY).contains(&request.capacity()) {
         return;
     }
     KEPT.with(|[first, second]| {
-        let previous = first.replace(request);
+        let Ok(mut first) = first.try_borrow_mut() else {
+            return;
+        };
+        let previous = std::mem::replace(&mut *first, request);
         if previous.capacity() > 0 {
-            second.set(previous);
+            if let Ok(mut second) = second.try_borrow_mut() {
+                *second = previous;
+            }
         }
     });
 }
