@@ -91,11 +91,18 @@ pub(crate) const KEPT_CAPACITY: usize = 64 * 1024;
 #[inline]
 pub(crate) fn with_kept<R>(use_request: impl FnOnce(&mut Request) -> R) -> R {
     KEPT.with(|kept| {
-        let free = kept
-            .iter()
-            .position(|cell| cell.try_borrow().is_ok_and(|r| r.capacity() > 0))
-            .or_else(|| kept.iter().position(|cell| cell.try_borrow_mut().is_ok()));
-        match free.and_then(|at| kept.get(at)?.try_borrow_mut().ok()) {
+        let mut free = None;
+        for cell in kept {
+            let Ok(request) = cell.try_borrow_mut() else {
+                continue;
+            };
+            if request.capacity() > 0 {
+                free = Some(request);
+                break;
+            }
+            free.get_or_insert(request);
+        }
+        match free {
             Some(mut request) => use_emptied(&mut request, use_request),
             None => use_request(&mut Request::default()),
         }

@@ -87,10 +87,7 @@ impl<'a> Reader<'a> {
                 self.0.pos = next;
                 Some(n)
             }
-            b'$' => match self.plain_blob_int() {
-                Some(n) => Some(n),
-                None => parse_int(self.string()?),
-            },
+            b'$' => self.plain_blob_int().or_else(|| parse_int(self.string()?)),
             _ => parse_int(self.string()?),
         }
     }
@@ -104,7 +101,8 @@ impl<'a> Reader<'a> {
         let input = self.0.input;
         let (length, body) = digit_line(input, self.0.pos + 1)?;
         let (n, next) = digit_line(input, body)?;
-        if next - body != length as usize + 2 {
+        // Compared as u64: a length past 4 GiB must not wrap on wasm32.
+        if u64::try_from(next - body).ok() != Some(length + 2) {
             return None;
         }
         self.0.pos = next;
@@ -197,13 +195,15 @@ fn crlf_after(input: &[u8], n: u64, end: usize) -> Option<(u64, usize)> {
     (input.get(end..end.checked_add(2)?)? == b"\r\n").then_some((n, end + 2))
 }
 
+/// A byte of 1 in each of a word's eight bytes.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
 /// How many of the eight bytes of `word` (little-endian: its first byte
 /// lowest) are ASCII digits before the first that is not. A byte below
 /// `'0'` borrows from the bytes after it, and a carry goes up too: only
 /// bytes after the first non-digit are touched, which are not counted.
 #[inline(always)]
 fn leading_digits(word: u64) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let values = word.wrapping_sub(ONES * u64::from(b'0'));
     // A value over 9 gets its high bit set by adding 0x76, unless it had
     // it already (0x80 and up).
@@ -216,7 +216,6 @@ fn leading_digits(word: u64) -> usize {
 /// then summed in pairs, fours and eights (three multiplications).
 #[inline(always)]
 fn eight_digits(word: u64, count: usize) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let values = word.wrapping_sub(ONES * u64::from(b'0')) << (8 * (8 - count));
     let pairs = values.wrapping_mul(10).wrapping_add(values >> 8);
     const MASK: u64 = 0x0000_00FF_0000_00FF;
