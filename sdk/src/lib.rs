@@ -6,7 +6,7 @@
 //! for, atomically with the command that fired them.
 //!
 //! ```no_run
-//! use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
+//! use wasm_triggers_sdk::{call, call_as, library, Event, KeyType, Result, Trigger};
 //!
 //! library! {
 //!     name: "last_updated",
@@ -17,7 +17,7 @@
 //!
 //! /// Sets `__last_updated__` on every hash that changes.
 //! fn touch(event: &Event) -> Result<()> {
-//!     if call_as::<String>("TYPE", [event.key()])? != "hash" {
+//!     if call_as::<KeyType>("TYPE", [event.key()])? != KeyType::Hash {
 //!         return Ok(());
 //!     }
 //!     let (seconds, _micros): (i64, i64) = call_as("TIME", ())?;
@@ -83,6 +83,7 @@ mod event;
 mod event_names;
 mod exports;
 mod from_value;
+mod key_type;
 pub mod log;
 pub mod outbox;
 pub mod pipeline;
@@ -100,6 +101,7 @@ pub use config::{config, config_json};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use from_value::FromValue;
+pub use key_type::KeyType;
 pub use pipeline::{Pipeline, Replies};
 pub use removed::{Removed, Withheld};
 pub use trigger::{Library, OnFired, Trigger};

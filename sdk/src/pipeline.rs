@@ -8,15 +8,15 @@
 //! replies back at once.
 //!
 //! ```no_run
-//! use wasm_triggers_sdk::{call, Event, Pipeline, Result};
+//! use wasm_triggers_sdk::{call, Event, KeyType, Pipeline, Result};
 //!
 //! fn stamp(event: &Event) -> Result<()> {
 //!     let mut pipeline = Pipeline::new();
 //!     pipeline.call("TYPE", [event.key()]).call("TIME", ());
 //!     let mut replies = pipeline.run()?; // one crossing
-//!     let kind: String = replies.next_as()?;
+//!     let kind: KeyType = replies.next_as()?;
 //!     let (seconds, _micros): (i64, i64) = replies.next_as()?;
-//!     if kind == "hash" {
+//!     if kind == KeyType::Hash {
 //!         call("HSET", (event.key(), "__last_updated__", seconds))?;
 //!     }
 //!     Ok(())

@@ -29,7 +29,7 @@
 //! redis-cli -x TRIGGER LOAD < pkg/last_updated_bg.wasm
 //! ```
 
-use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
+use wasm_triggers_sdk::{call, call_as, library, Event, KeyType, Result, Trigger};
 
 library! {
     name: "last_updated",
@@ -44,7 +44,7 @@ library! {
 
 fn stamp(event: &Event) -> Result<()> {
     // An HDEL of the last field deletes the hash: nothing left to stamp.
-    if call_as::<String>("TYPE", [event.key()])? != "hash" {
+    if call_as::<KeyType>("TYPE", [event.key()])? != KeyType::Hash {
         return Ok(());
     }
     let (seconds, _micros): (i64, i64) = call_as("TIME", ())?;

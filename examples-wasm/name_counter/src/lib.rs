@@ -30,7 +30,7 @@
 //! redis-cli -x TRIGGER LOAD < pkg/name_counter_bg.wasm
 //! ```
 
-use wasm_triggers_sdk::{call, call_as, library, Event, Result, Trigger};
+use wasm_triggers_sdk::{call, call_as, library, Event, KeyType, Result, Trigger};
 
 library! {
     name: "name_counter",
@@ -45,7 +45,7 @@ library! {
 
 /// At the event: the hash's `name`, if the key is a hash that has one.
 fn read_name(event: &Event) -> Result<Option<String>> {
-    if call_as::<String>("TYPE", [event.key()])? != "hash" {
+    if call_as::<KeyType>("TYPE", [event.key()])? != KeyType::Hash {
         return Ok(None);
     }
     call_as("HGET", (event.key(), "name"))

@@ -4,7 +4,7 @@
 //! `bench/tax.sh` to show what batching saves on top of the example as it
 //! is written.
 
-use wasm_triggers_sdk::{call, library, Event, Pipeline, Result, Trigger};
+use wasm_triggers_sdk::{call, library, Event, KeyType, Pipeline, Result, Trigger};
 
 library! {
     name: "last_updated_pipelined",
@@ -17,7 +17,7 @@ fn stamp(event: &Event) -> Result<()> {
     let mut pipeline = Pipeline::new();
     pipeline.call("TYPE", [event.key()]).call("TIME", ());
     let mut replies = pipeline.run()?;
-    if replies.next_as::<String>()? != "hash" {
+    if replies.next_as::<KeyType>()? != KeyType::Hash {
         return Ok(());
     }
     let (seconds, _micros): (i64, i64) = replies.next_as()?;
