@@ -16,7 +16,7 @@ use crate::{Error, Result, Value};
 /// | double, integer or numeric string | `f64` |
 /// | boolean, or the integers 0 and 1 | `bool` |
 /// | string | `String` (UTF-8), `Vec<u8>` |
-/// | `TYPE`'s | [`KeyType`](crate::KeyType) |
+/// | a type's name (`TYPE`'s reply) | [`KeyType`](crate::KeyType) |
 /// | nil, or anything else | `Option<T>` |
 /// | array or set | `Vec<T>`, tuples of its exact length |
 /// | map, or an array of field, value, … | `HashMap<K, V>`, `BTreeMap<K, V>`, `Vec<(K, V)>` |
