@@ -39,7 +39,7 @@ on_each_flavor!(fn every_event_reaches_the_broker_in_order_in_both_formats(flavo
                 assert_eq!(message.body, format!("0\nset\n{key}").into_bytes());
             }
         }
-        eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+        eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
         assert_eq!(forwarder_info(&mut con, "confirmed"), "100");
         assert_eq!(forwarder_info(&mut con, "state"), "connected");
         // The password never shows.
@@ -66,27 +66,27 @@ on_each_flavor!(fn a_broker_outage_loses_nothing(flavor) {
     for i in 400..600 {
         if i == 400 {
             // The backlog is counted every second, between retries.
-            eventually("events waiting in the outbox", || {
+            eventually_forwarded(&server, "events waiting in the outbox", || {
                 forwarder_info(&mut con, "backlog") != "0"
             });
             assert_ne!(forwarder_info(&mut con, "last_error"), "");
             // How long the oldest has waited: the outage so far.
-            eventually("a lag of half a second", || {
+            eventually_forwarded(&server, "a lag of half a second", || {
                 forwarder_info(&mut con, "lag_ms").parse::<u64>().unwrap_or(0) >= 500
             });
-            eventually("no confirmations per second", || forwarder_info(&mut con, "rate") == "0");
+            eventually_forwarded(&server, "no confirmations per second", || forwarder_info(&mut con, "rate") == "0");
             broker.start_server();
         }
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
         std::thread::sleep(Duration::from_millis(5));
     }
-    eventually("confirmations per second", || {
+    eventually_forwarded(&server, "confirmations per second", || {
         forwarder_info(&mut con, "rate").parse::<u64>().unwrap_or(0) > 0
     });
     let client = if client.channel.status().connected() { client } else { broker.client() };
     let got = receive(&server, &client, 600);
     assert_in_order_per_stream(&got, 600);
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
     assert_eq!(forwarder_info(&mut con, "lag_ms"), "0");
 });
 
@@ -103,7 +103,7 @@ on_each_flavor!(fn refused_and_unroutable_messages_stay_in_the_outbox(flavor) {
     for i in 0..30 {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
-    eventually("nacks", || forwarder_info(&mut con, "nacked") != "0");
+    eventually_forwarded(&server, "nacks", || forwarder_info(&mut con, "nacked") != "0");
     let mut got = Vec::new();
     // Every entry confirmed, not only each one come once: a message that
     // came may still be sent again (after a nack, those behind it are), and
@@ -122,8 +122,8 @@ on_each_flavor!(fn refused_and_unroutable_messages_stay_in_the_outbox(flavor) {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
     // The forwarder counts a return, then sets the error it gives.
-    eventually("a returned message", || forwarder_info(&mut con, "returned") != "0");
-    eventually("NO_ROUTE in the last error", || {
+    eventually_forwarded(&server, "a returned message", || forwarder_info(&mut con, "returned") != "0");
+    eventually_forwarded(&server, "NO_ROUTE in the last error", || {
         forwarder_info(&mut con, "last_error").contains("NO_ROUTE")
     });
     assert_ne!(unconfirmed(&mut con), 0, "the entries stay");
@@ -136,7 +136,7 @@ on_each_flavor!(fn refused_and_unroutable_messages_stay_in_the_outbox(flavor) {
     let (keys, streams) = in_order_per_stream(&late);
     assert_eq!(keys, (30..60).collect(), "each returned entry, once bound");
     assert_eq!(streams, TAGS);
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
 });
 
 // A broker that accepts connections and never answers: Redis answers a
@@ -164,7 +164,7 @@ on_each_flavor!(fn a_broker_that_never_answers_does_not_slow_redis(flavor) {
         during.p99,
         before.p99
     );
-    eventually("the error in INFO", || {
+    eventually_forwarded(&server, "the error in INFO", || {
         forwarder_info(&mut con, "last_error").contains("did not answer")
     });
     assert_ne!(forwarder_info(&mut con, "backlog"), "0");
@@ -301,11 +301,11 @@ on_each_flavor!(fn startup_settings_and_a_paused_forwarder(flavor) {
     let mut con = server.connect();
     let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
     let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
-    eventually("the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    eventually_forwarded(&server, "the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
     for i in 0..20 {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
-    eventually("a backlog while paused", || forwarder_info(&mut con, "backlog") == "20");
+    eventually_forwarded(&server, "a backlog while paused", || forwarder_info(&mut con, "backlog") == "20");
     assert!(client.take(QUEUE).is_empty());
     let _: String = query(&mut con, &["OUTBOX", "CONNECT"]);
     let got = receive(&server, &client, 20);
@@ -316,7 +316,7 @@ on_each_flavor!(fn startup_settings_and_a_paused_forwarder(flavor) {
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
     let error = redis::cmd("OUTBOX").arg("CONNECT").query::<String>(&mut con).unwrap_err();
     assert!(error.to_string().contains("triggers.amqp-url"), "{error}");
-    eventually("the forwarder off", || forwarder_info(&mut con, "state") == "disabled");
+    eventually_forwarded(&server, "the forwarder off", || forwarder_info(&mut con, "state") == "disabled");
 });
 
 // Bad settings: a clear error in INFO and the log, the backlog kept, and

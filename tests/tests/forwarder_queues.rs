@@ -27,7 +27,7 @@ on_each_flavor!(fn into_a_quorum_queue_and_a_capped_one_without_loss(flavor) {
     let got = receive(&server, &client, 200);
     assert_eq!(got.len(), 200, "no message twice");
     assert_in_order_per_stream(&got, 200);
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
 
     let capped = queue_arguments(&[
         ("x-queue-type", text("quorum")),
@@ -37,16 +37,16 @@ on_each_flavor!(fn into_a_quorum_queue_and_a_capped_one_without_loss(flavor) {
     client.bind("capped", EXCHANGE, "capped", capped);
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-routing-key", "capped"]);
     write(&mut con, 200..260);
-    eventually("nacks", || forwarder_info(&mut con, "nacked") != "0");
+    eventually_forwarded(&server, "nacks", || forwarder_info(&mut con, "nacked") != "0");
     let mut got = Vec::new();
-    eventually("all 60, at most 20 at a time", || {
+    eventually_forwarded(&server, "all 60, at most 20 at a time", || {
         got.extend(client.take("capped"));
         got.iter().map(Got::message_id).collect::<HashSet<_>>().len() >= 60
     });
     let (keys, streams) = in_order_per_stream(&got);
     assert_eq!(keys, (200..260).collect::<BTreeSet<_>>());
     assert_eq!(streams, TAGS);
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
 });
 
 // Into a RabbitMQ stream: every event once, in order; and a second
@@ -64,7 +64,7 @@ on_each_flavor!(fn into_a_rabbitmq_stream_read_twice(flavor) {
         "no message twice"
     );
     assert_in_order_per_stream(&got, 200);
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
     let again = receive_from_stream(&broker.client(), QUEUE, 200);
     let ids = |messages: &[Got]| messages.iter().map(Got::message_id).collect::<Vec<_>>();
     assert_eq!(ids(&again), ids(&got), "the same messages, in the same order");

@@ -56,14 +56,14 @@ on_each_flavor!(fn rules_exchange_and_routing_key(flavor) {
     let got = receive_from(&server, &client, "sets", 40);
     assert_in_order_per_stream(&got, 40);
     assert!(got.iter().all(|m| m.header("source") == "rule:sets"));
-    eventually("the dels skipped", || forwarder_info(&mut con, "skipped") == "10");
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "the dels skipped", || forwarder_info(&mut con, "skipped") == "10");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
     assert!(client.take("dels").is_empty(), "a skipped entry was sent");
 
     // Both rules, by name: the next dels come, routed by their own key.
     // Paused meanwhile, so that no turn begun with the old rules reads them.
     let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
-    eventually("the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    eventually_forwarded(&server, "the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-rules", "sets,dels"]);
     for i in 10..20 {
         let _: i64 = query(&mut con, &["DEL", &key(i)]);
@@ -143,10 +143,10 @@ on_each_flavor!(fn entries_trimmed_while_pending(flavor) {
     for i in 0..20 {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
-    eventually("nacks", || forwarder_info(&mut con, "nacked") != "0");
+    eventually_forwarded(&server, "nacks", || forwarder_info(&mut con, "nacked") != "0");
     // Paused, so that no batch read before the trim is sent after it.
     let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
-    eventually("the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    eventually_forwarded(&server, "the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
     let streams = outbox_streams(&mut con);
     assert_eq!(streams.len(), TAGS);
     for (_, _, stream, _) in &streams {
@@ -160,7 +160,7 @@ on_each_flavor!(fn entries_trimmed_while_pending(flavor) {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
     let mut got: Vec<Got> = Vec::new();
-    eventually("the writes after the trim", || {
+    eventually_forwarded(&server, "the writes after the trim", || {
         got.extend(client.take(QUEUE));
         let (keys, _) = in_order_per_stream(&got);
         (20..40).all(|i| keys.contains(&i))
@@ -168,7 +168,7 @@ on_each_flavor!(fn entries_trimmed_while_pending(flavor) {
     let (keys, streams) = in_order_per_stream(&got);
     assert!(keys.iter().all(|&i| i >= 20), "a trimmed entry was sent: {keys:?}");
     assert_eq!(streams, TAGS);
-    eventually("no backlog", || forwarder_info(&mut con, "backlog") == "0");
+    eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
     for (_, _, stream, _) in outbox_streams(&mut con) {
         let pending: Vec<Value> = query(&mut con, &["XPENDING", &stream, "triggers-forwarder"]);
         assert_eq!(int(&pending[0]), 0, "{stream}: nothing left pending");
