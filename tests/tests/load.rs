@@ -147,6 +147,26 @@ on_all_servers!(fn delete_stops_firing(server) {
     load(&mut con, "last_updated");
 });
 
+// An error reply carries the user's text byte for byte, whatever its
+// characters: `Ā` (U+0100) once crashed the server, and `Ċ` (U+010A) came
+// back as a line break.
+on_all_servers!(fn error_replies_carry_any_text_whole(server) {
+    let mut con = server.connect();
+    for name in ["Ā", "Ċ", "ܸ", "名前", "a\r\nb"] {
+        let error = redis::cmd("TRIGGER")
+            .arg("DELETE")
+            .arg(name)
+            .query::<Value>(&mut con)
+            .expect_err("deleting an unknown library fails");
+        // Line breaks are spaces, as in every error reply.
+        let expected = format!("no library named '{}'", name.replace(['\r', '\n'], " "));
+        assert!(error.to_string().contains(&expected), "{error:?} should say {expected:?}");
+        let pong: String = query(&mut con, &["PING"]);
+        assert_eq!(pong, "PONG");
+    }
+    assert!(server.is_alive(), "{}", server.log());
+});
+
 on_all_servers!(fn list_in_resp2_and_resp3(server) {
     let mut con = server.connect();
     load(&mut con, "name_counter");
