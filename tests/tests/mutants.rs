@@ -6,8 +6,8 @@
 use wasm_triggers::fuzzing::check_library;
 use wasm_triggers_tests::*;
 
-/// A small deterministic generator (xorshift64*), so that a failure can be
-/// reproduced from its mutant number.
+/// A small deterministic generator (xorshift64*): mutant `n` of the same
+/// build of the library is always the same bytes.
 struct Rng(u64);
 
 impl Rng {
@@ -59,6 +59,29 @@ fn mutant(original: &[u8], seed: u64) -> Vec<u8> {
         }
     }
     bytes
+}
+
+/// Saves the mutant under test to `target/mutants/` if the test fails with
+/// it, so that the failure can be replayed with `TRIGGER LOAD`: the bytes
+/// of a build, and so its mutants, differ from one checkout to another
+/// (the paths compiled into it).
+struct SavedOnFailure<'a> {
+    seed: u64,
+    bytes: &'a [u8],
+}
+
+impl Drop for SavedOnFailure<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let dir = repo_root().join("target/mutants");
+        let path = dir.join(format!("mutant-{}.wasm", self.seed));
+        match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, self.bytes)) {
+            Ok(()) => eprintln!("mutant {} saved to {}", self.seed, path.display()),
+            Err(e) => eprintln!("mutant {} not saved to {}: {e}", self.seed, path.display()),
+        }
+    }
 }
 
 /// What `TRIGGER LIST` says of a loaded library, in the form of
@@ -118,6 +141,7 @@ on_all_servers!(fn damaged_components_load_or_are_refused(server) {
     let (mut loaded, mut refused) = (0, 0);
     for seed in 0..300u64 {
         let bytes = mutant(&original, seed);
+        let _saved = SavedOnFailure { seed, bytes: &bytes };
         let expected = check_library(&bytes);
         let before: Value = query(&mut con, &["TRIGGER", "LIST", "WITHCODE"]);
         let reply = redis::cmd("TRIGGER")
@@ -157,8 +181,8 @@ on_all_servers!(fn damaged_components_load_or_are_refused(server) {
                     "mutant {seed}: refused with {error:?}, but loads without a server"
                 ));
                 assert!(!expected.is_empty(), "mutant {seed}: an empty error");
-                // An error reply has spaces for line breaks and NUL bytes
-                // (redis-module's `str_as_legal_resp_string`).
+                // An error reply has spaces for line breaks and NUL bytes,
+                // and the rest of the text, UTF-8 included, as it was.
                 let expected = expected.replace(['\r', '\n', '\0'], " ");
                 assert!(error.contains(&expected), "mutant {seed}: {error:?} should say {expected:?}");
                 let after: Value = query(&mut con, &["TRIGGER", "LIST", "WITHCODE"]);
