@@ -41,7 +41,8 @@ fn reply_result(context: &Context, result: RedisResult) -> raw::Status {
             }
             raw::Status::Ok
         }
-        // Arity errors, and values whose text goes out as bulk strings.
+        // Arity errors, numbers, bulk strings, the module's own static
+        // status lines, and maps (whose values are never status lines).
         other => context.reply(other),
     }
 }
