@@ -97,17 +97,15 @@ mod tests {
 
     #[test]
     fn type_replies_read_in_place_and_as_values() {
-        let names = ["none", "string", "list", "set", "zset", "hash", "stream"];
-        let types = [
-            KeyType::None,
-            KeyType::String,
-            KeyType::List,
-            KeyType::Set,
-            KeyType::ZSet,
-            KeyType::Hash,
-            KeyType::Stream,
-        ];
-        for (name, kind) in names.into_iter().zip(types) {
+        for (name, kind) in [
+            ("none", KeyType::None),
+            ("string", KeyType::String),
+            ("list", KeyType::List),
+            ("set", KeyType::Set),
+            ("zset", KeyType::ZSet),
+            ("hash", KeyType::Hash),
+            ("stream", KeyType::Stream),
+        ] {
             let simple = format!("+{name}\r\n");
             assert_eq!(read_as(simple.as_bytes(), "TYPE"), Ok(kind.clone()));
             let blob = Value::Bytes(name.as_bytes().to_vec());

@@ -154,9 +154,9 @@ pub fn write(con: &mut Connection, keys: std::ops::Range<usize>) {
 
 /// How long a test waits for what goes through the forwarder and the
 /// broker: messages to come, a backlog to empty, a nack, a return, an
-/// error, the forwarder's state after a retry. Each test runs a RabbitMQ of its own, beside
-/// other tests' servers and brokers on two cores, and the forwarder pauses
-/// up to 5 s between retries. Not a timing assertion: the bound only keeps
+/// error, the forwarder's state after a retry. Each test runs a RabbitMQ
+/// of its own, beside other tests' servers and brokers on two cores, and
+/// the forwarder pauses up to 5 s between retries. Not a timing assertion: the bound only keeps
 /// a broken build from hanging.
 pub const BROKER_WAIT: Duration = Duration::from_secs(60);
 

@@ -74,7 +74,9 @@ on_each_flavor!(fn a_broker_outage_loses_nothing(flavor) {
             eventually_forwarded(&server, "a lag of half a second", || {
                 forwarder_info(&mut con, "lag_ms").parse::<u64>().unwrap_or(0) >= 500
             });
-            eventually_forwarded(&server, "no confirmations per second", || forwarder_info(&mut con, "rate") == "0");
+            eventually_forwarded(&server, "no confirmations per second", || {
+                forwarder_info(&mut con, "rate") == "0"
+            });
             broker.start_server();
         }
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
@@ -122,7 +124,9 @@ on_each_flavor!(fn refused_and_unroutable_messages_stay_in_the_outbox(flavor) {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
     // The forwarder counts a return, then sets the error it gives.
-    eventually_forwarded(&server, "a returned message", || forwarder_info(&mut con, "returned") != "0");
+    eventually_forwarded(&server, "a returned message", || {
+        forwarder_info(&mut con, "returned") != "0"
+    });
     eventually_forwarded(&server, "NO_ROUTE in the last error", || {
         forwarder_info(&mut con, "last_error").contains("NO_ROUTE")
     });
@@ -301,11 +305,15 @@ on_each_flavor!(fn startup_settings_and_a_paused_forwarder(flavor) {
     let mut con = server.connect();
     let _: String = query(&mut con, &["OUTBOX", "ADD", "sets", "EVENTS", "set"]);
     let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
-    eventually_forwarded(&server, "the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    eventually_forwarded(&server, "the forwarder paused", || {
+        forwarder_info(&mut con, "state") == "disconnected"
+    });
     for i in 0..20 {
         let _: String = query(&mut con, &["SET", &key(i), "v"]);
     }
-    eventually_forwarded(&server, "a backlog while paused", || forwarder_info(&mut con, "backlog") == "20");
+    eventually_forwarded(&server, "a backlog while paused", || {
+        forwarder_info(&mut con, "backlog") == "20"
+    });
     assert!(client.take(QUEUE).is_empty());
     let _: String = query(&mut con, &["OUTBOX", "CONNECT"]);
     let got = receive(&server, &client, 20);
@@ -316,7 +324,9 @@ on_each_flavor!(fn startup_settings_and_a_paused_forwarder(flavor) {
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-url", ""]);
     let error = redis::cmd("OUTBOX").arg("CONNECT").query::<String>(&mut con).unwrap_err();
     assert!(error.to_string().contains("triggers.amqp-url"), "{error}");
-    eventually_forwarded(&server, "the forwarder off", || forwarder_info(&mut con, "state") == "disabled");
+    eventually_forwarded(&server, "the forwarder off", || {
+        forwarder_info(&mut con, "state") == "disabled"
+    });
 });
 
 // Bad settings: a clear error in INFO and the log, the backlog kept, and

@@ -56,14 +56,18 @@ on_each_flavor!(fn rules_exchange_and_routing_key(flavor) {
     let got = receive_from(&server, &client, "sets", 40);
     assert_in_order_per_stream(&got, 40);
     assert!(got.iter().all(|m| m.header("source") == "rule:sets"));
-    eventually_forwarded(&server, "the dels skipped", || forwarder_info(&mut con, "skipped") == "10");
+    eventually_forwarded(&server, "the dels skipped", || {
+        forwarder_info(&mut con, "skipped") == "10"
+    });
     eventually_forwarded(&server, "no backlog", || forwarder_info(&mut con, "backlog") == "0");
     assert!(client.take("dels").is_empty(), "a skipped entry was sent");
 
     // Both rules, by name: the next dels come, routed by their own key.
     // Paused meanwhile, so that no turn begun with the old rules reads them.
     let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
-    eventually_forwarded(&server, "the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    eventually_forwarded(&server, "the forwarder paused", || {
+        forwarder_info(&mut con, "state") == "disconnected"
+    });
     let _: String = query(&mut con, &["CONFIG", "SET", "triggers.amqp-rules", "sets,dels"]);
     for i in 10..20 {
         let _: i64 = query(&mut con, &["DEL", &key(i)]);
@@ -146,7 +150,9 @@ on_each_flavor!(fn entries_trimmed_while_pending(flavor) {
     eventually_forwarded(&server, "nacks", || forwarder_info(&mut con, "nacked") != "0");
     // Paused, so that no batch read before the trim is sent after it.
     let _: String = query(&mut con, &["OUTBOX", "DISCONNECT"]);
-    eventually_forwarded(&server, "the forwarder paused", || forwarder_info(&mut con, "state") == "disconnected");
+    eventually_forwarded(&server, "the forwarder paused", || {
+        forwarder_info(&mut con, "state") == "disconnected"
+    });
     let streams = outbox_streams(&mut con);
     assert_eq!(streams.len(), TAGS);
     for (_, _, stream, _) in &streams {
